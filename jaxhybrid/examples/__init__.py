@@ -1,0 +1,24 @@
+"""Seed examples. Each module ``jaxhybrid/examples/<module>.py`` exposes
+
+    run(quick: bool, seed: int, out: pathlib.Path) -> dict
+
+returning the record of DESIGN.md's contract (``name``, ``paradigm``, ``quick``, ``wall_s``,
+``metrics``, ``goal``, ``baselines``) and writing its PNG plot(s) into ``out``. The CLI writes
+the JSON. To add an example, add one line to ``REGISTRY``.
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+
+#: example name -> (module name under jaxhybrid.examples, one-line description)
+REGISTRY: dict[str, tuple[str, str]] = {
+    "closure-ode": ("closure_ode", "learned friction law inside a diffrax pendulum solve (paradigm 1)"),
+}
+
+
+def load(name: str) -> ModuleType:
+    """Import the module of example ``name`` (raises ``KeyError`` for unknown names)."""
+    module, _ = REGISTRY[name]
+    return importlib.import_module(f"jaxhybrid.examples.{module}")
