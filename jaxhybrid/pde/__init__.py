@@ -1,0 +1,42 @@
+"""jaxhybrid.pde — PDE engine (mechanism layer; knows nothing of the layers above).
+
+Periodic pseudo-spectral (exponential integrators):
+    Grid, SpectralSpace                      — grids, real-FFT operators, 2/3 de-aliasing
+    ETDRKStepper, etdrk_coefficients         — ETDRK1–4 (Cox & Matthews 2002; Kassam & Trefethen 2005)
+    advection_diffusion, heat, burgers, kuramoto_sivashinsky, korteweg_de_vries,
+    navier_stokes_2d, kolmogorov_forcing     — ready-made equations (return ETDRKStepper)
+
+Rectangles (finite differences):
+    poisson_fd, laplacian_fd, fd_coords      — Poisson/Helmholtz, Dirichlet/Neumann/periodic, fast transforms
+    solve_variable_coefficient               — −∇·(a∇u) = f, matrix-free preconditioned CG (lineax)
+    mol_solve, reaction_diffusion_rhs, dirichlet_laplacian, mol_coords
+                                              — method of lines through diffrax (stiff / non-stiff)
+
+Every stepper runs through :func:`jaxhybrid.rollout.rollout` (``stepper.rollout(u0, n, ...)``):
+``vmap`` over initial conditions or parameters, ``grad`` with ``checkpoint=True``, and
+``is_bad=jaxhybrid.rollout.nonfinite`` to stop a blow-up at the last good state.
+"""
+
+from .grid import Grid
+from .spectral import SpectralSpace, dealias_cutoff
+from .etdrk import ETDRKStepper, etdrk_coefficients
+from .equations import (
+    advection_diffusion,
+    heat,
+    burgers,
+    kuramoto_sivashinsky,
+    korteweg_de_vries,
+    navier_stokes_2d,
+    kolmogorov_forcing,
+)
+from .poisson import poisson_fd, laplacian_fd, fd_coords
+from .variable_coefficient import solve_variable_coefficient, variable_coefficient_operator
+from .mol import mol_solve, reaction_diffusion_rhs, dirichlet_laplacian, mol_coords
+
+__all__ = [
+    "Grid", "SpectralSpace", "dealias_cutoff", "ETDRKStepper", "etdrk_coefficients",
+    "advection_diffusion", "heat", "burgers", "kuramoto_sivashinsky", "korteweg_de_vries",
+    "navier_stokes_2d", "kolmogorov_forcing", "poisson_fd", "laplacian_fd", "fd_coords",
+    "solve_variable_coefficient", "variable_coefficient_operator", "mol_solve",
+    "reaction_diffusion_rhs", "dirichlet_laplacian", "mol_coords",
+]
