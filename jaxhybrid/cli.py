@@ -1,0 +1,178 @@
+"""Command line: ``jaxhybrid list | run NAME [--quick] [--seed N] [--out DIR] | tour [--quick]``.
+
+``run`` executes one seed example, prints its table (hybrid vs baselines), and writes
+``DIR/<name>.json`` (DESIGN.md's record) beside the example's PNG plot(s). ``tour`` runs every
+example and also writes ``DIR/summary.json``. User errors (unknown example, bad option value,
+unwritable folder) print one line on stderr and exit with status 2; a failing example makes
+``tour`` continue with the others and exit with status 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+
+from jaxhybrid.examples import REGISTRY, load
+
+DEFAULT_OUT = "runs"
+
+
+class UsageError(Exception):
+    """A problem with what the user asked for; printed as one line."""
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {value}")
+    return value
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, status 2, no usage dump
+        sys.stderr.write(f"jaxhybrid: error: {message} (see 'jaxhybrid --help')\n")
+        sys.exit(2)
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = _Parser(prog="jaxhybrid", description="Hybrid (mechanism + data) scientific computing in JAX: seed examples.")
+    sub = p.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("list", help="list the examples")
+    r = sub.add_parser("run", help="run one example")
+    r.add_argument("name", help="example name (see 'jaxhybrid list')")
+    t = sub.add_parser("tour", help="run every example and write summary.json")
+    for q in (r, t):
+        q.add_argument("--quick", action="store_true", help="small, fast version (minutes on 2 CPU cores)")
+        q.add_argument("--seed", type=_seed, default=0, help="random seed (default 0)")
+        q.add_argument("--out", default=DEFAULT_OUT, help=f"output folder (default ./{DEFAULT_OUT})")
+    t.add_argument("--only", nargs="+", metavar="NAME", help="run only these examples")
+    return p
+
+
+def _prepare_out(path: str) -> Path:
+    out = Path(path)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise UsageError(f"cannot create output folder {str(out)!r}: {e.strerror or e}") from None
+    if not out.is_dir():
+        raise UsageError(f"output path {str(out)!r} exists and is not a folder")
+    if not os.access(out, os.W_OK | os.X_OK):
+        raise UsageError(f"output folder {str(out)!r} is not writable; choose another with --out")
+    return out
+
+
+def _check_name(name: str) -> None:
+    if name not in REGISTRY:
+        known = ", ".join(sorted(REGISTRY))
+        raise UsageError(f"unknown example {name!r}; known examples: {known}")
+
+
+def _fmt(v) -> str:
+    if isinstance(v, bool) or not isinstance(v, (int, float)):
+        return str(v)
+    if v == 0 or (1e-3 <= abs(v) < 1e5):
+        return f"{v:.4g}"
+    return f"{v:.3e}"
+
+
+def format_table(record: dict) -> str:
+    """The hybrid's metrics beside each baseline's (``—`` where a baseline lacks a key)."""
+    metrics, baselines, goal = record["metrics"], record.get("baselines", {}), record.get("goal", {})
+    cols = ["hybrid", *baselines]
+    rows = [["metric (goal)", *cols]]
+    for k, v in metrics.items():
+        g = goal.get(k)
+        rows.append([f"{k} ({g})" if g else k, _fmt(v), *(_fmt(baselines[b][k]) if k in baselines[b] else "—" for b in baselines)])
+    widths = [max(len(r[i]) for r in rows) for i in range(len(cols) + 1)]
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
+    lines.insert(1, "  ".join("-" * w for w in widths))
+    head = f"{record['name']}  (paradigm {record.get('paradigm')}, {'quick' if record.get('quick') else 'full'}, {record.get('wall_s', float('nan')):.1f} s)"
+    return head + "\n" + "\n".join(lines)
+
+
+def _json_safe(obj):
+    if isinstance(obj, dict):
+        return {str(k): _json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_json_safe(v) for v in obj]
+    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
+        obj = obj.item()
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return None if math.isnan(obj) else (1e308 if obj > 0 else -1e308)
+    return obj
+
+
+def _write_json(path: Path, data: dict) -> None:
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(json.dumps(_json_safe(data), indent=1))
+    os.replace(tmp, path)
+
+
+def run_example(name: str, quick: bool, seed: int, out: Path) -> dict:
+    """Run one example, validate its record, write ``out/<name>.json`` and return the record."""
+    t0 = time.perf_counter()
+    record = load(name).run(quick=quick, seed=seed, out=out)
+    for key in ("name", "paradigm", "metrics", "goal", "baselines"):
+        if key not in record:
+            raise RuntimeError(f"example {name!r} returned a record without {key!r}")
+    record.setdefault("quick", quick)
+    record.setdefault("wall_s", round(time.perf_counter() - t0, 2))
+    record["seed"] = seed
+    _write_json(out / f"{name}.json", record)
+    return record
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "list":
+            width = max(map(len, REGISTRY))
+            for name, (_, desc) in REGISTRY.items():
+                print(f"{name.ljust(width)}  {desc}")
+            return 0
+        names = [args.name] if args.command == "run" else (args.only or list(REGISTRY))
+        for n in names:
+            _check_name(n)
+        out = _prepare_out(args.out)
+    except UsageError as e:
+        sys.stderr.write(f"jaxhybrid: error: {e}\n")
+        return 2
+
+    if args.command == "run":
+        record = run_example(args.name, args.quick, args.seed, out)
+        print(format_table(record))
+        print(f"wrote {out / (args.name + '.json')}")
+        return 0
+
+    summary = {"quick": args.quick, "seed": args.seed, "examples": {}, "failed": {}}
+    t0 = time.perf_counter()
+    for i, name in enumerate(names, 1):
+        print(f"[{i}/{len(names)}] {name} ...", flush=True)
+        try:
+            record = run_example(name, args.quick, args.seed, out)
+        except Exception as e:  # keep touring; report at the end
+            traceback.print_exc()
+            summary["failed"][name] = f"{type(e).__name__}: {e}"
+            print(f"[{i}/{len(names)}] {name} FAILED: {type(e).__name__}: {e}", flush=True)
+            continue
+        print(format_table(record), flush=True)
+        summary["examples"][name] = {k: record[k] for k in ("paradigm", "wall_s", "metrics", "goal", "baselines")}
+    summary["wall_s"] = round(time.perf_counter() - t0, 2)
+    _write_json(out / "summary.json", summary)
+    ok = len(summary["examples"])
+    print(f"tour: {ok} of {len(names)} examples ran in {summary['wall_s']:.1f} s; wrote {out / 'summary.json'}")
+    return 1 if summary["failed"] else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,67 @@
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxhybrid.ensemble import ensemble
+
+
+def member(key, scale):
+    x = jax.random.normal(key, (16,))
+    return {"mean": jnp.mean(scale * x), "max": jnp.max(x)}
+
+
+def test_single_device_equals_loop():
+    keys = jax.random.split(jax.random.PRNGKey(0), 5)
+    out = ensemble(member, in_axes=(0, None))(keys, 2.0)
+    for i, k in enumerate(keys):
+        ref = member(k, 2.0)
+        np.testing.assert_allclose(out["mean"][i], ref["mean"], rtol=1e-6)
+
+
+def test_bad_in_axes():
+    with pytest.raises(ValueError, match="in_axes"):
+        ensemble(member, in_axes=1)
+
+
+SCRIPT = textwrap.dedent(
+    """
+    import json, sys
+    import jax, jax.numpy as jnp
+    from jaxhybrid.ensemble import ensemble
+    from jaxhybrid.rollout import rollout
+
+    def member(key, scale):
+        # a small stochastic simulation per member: a random walk through the shared rollout
+        noise = jax.random.normal(key, (50, 3))
+        res = rollout(lambda s, x: 0.95 * s + scale * x, jnp.zeros(3), 50, inputs=noise, save_every=10)
+        return res.saved
+
+    keys = jax.random.split(jax.random.PRNGKey(0), int(sys.argv[1]))
+    sharded = ensemble(member, in_axes=(0, None))(keys, 0.5)
+    plain = ensemble(member, in_axes=(0, None), shard=False)(keys, 0.5)
+    print(json.dumps({"n_devices": jax.device_count(),
+                      "max_abs_diff": float(jnp.max(jnp.abs(sharded - plain))),
+                      "shape": list(sharded.shape),
+                      "n_shards": len(sharded.sharding.device_set) if hasattr(sharded, "sharding") else 1}))
+    """
+)
+
+
+@pytest.mark.parametrize("batch", [8, 7])  # divisible and non-divisible by 4 devices
+def test_sharded_over_four_cpu_devices_equals_unsharded(batch):
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", SCRIPT, str(batch)], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["n_devices"] == 4
+    assert res["shape"] == [batch, 5, 3]
+    assert res["max_abs_diff"] == 0.0
+    if batch % 4 == 0:
+        assert res["n_shards"] == 4

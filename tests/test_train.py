@@ -1,0 +1,117 @@
+import json
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import optax
+import pytest
+
+from jaxhybrid.nn import MLP
+from jaxhybrid.rollout import DivergenceError
+from jaxhybrid.train import fit, load_checkpoint
+
+
+def _problem():
+    x = jax.random.uniform(jax.random.PRNGKey(0), (96, 1), minval=-2, maxval=2)
+    y = jnp.sin(2 * x[:, 0])
+    net = MLP(1, "scalar", 16, 2, key=jax.random.PRNGKey(1))
+    loss = lambda m, b: jnp.mean((jax.vmap(m)(b[0]) - b[1]) ** 2)
+    return net, (x, y), loss
+
+
+def test_linear_regression_converges_to_least_squares():
+    x = jax.random.normal(jax.random.PRNGKey(0), (200, 3))
+    w_true = jnp.asarray([1.0, -2.0, 0.5])
+    y = x @ w_true + 0.01 * jax.random.normal(jax.random.PRNGKey(1), (200,))
+    loss = lambda w, b: jnp.mean((b[0] @ w - b[1]) ** 2)
+    res = fit(loss, jnp.zeros(3), (x, y), optax.adam(5e-2), steps=600, log_every=100, progress=False)
+    w_ls = jnp.linalg.lstsq(x, y)[0]
+    np.testing.assert_allclose(res.params, w_ls, atol=1e-3)
+    assert res.step == 600 and len(res.history) == 6
+
+
+def test_minibatches_cover_each_epoch_exactly_once():
+    seen = []
+    data = jnp.arange(12.0)
+
+    def loss(w, b):
+        jax.debug.callback(lambda v: seen.append(np.asarray(v)), b)
+        return jnp.sum(w * b)
+
+    fit(loss, jnp.ones(()), data, optax.sgd(0.0), steps=8, batch_size=3, log_every=8, progress=False)
+    first, second = np.concatenate(seen[:4]), np.concatenate(seen[4:8])
+    assert sorted(first) == list(range(12)) and sorted(second) == list(range(12))
+    assert not np.array_equal(first, second)  # new permutation each epoch
+
+
+def test_resume_after_interrupt_is_bit_identical(tmp_path):
+    net, data, loss = _problem()
+    opt = optax.adam(1e-2)
+    kw = dict(steps=120, batch_size=32, key=jax.random.PRNGKey(7), log_every=20, progress=False)
+    straight = fit(loss, net, data, opt, **kw)
+
+    def interrupt(step, params, record):
+        if step == 60:
+            raise KeyboardInterrupt
+
+    ck = tmp_path / "ck"
+    with pytest.raises(KeyboardInterrupt):
+        fit(loss, net, data, opt, checkpoint_dir=ck, checkpoint_every=40, callback=interrupt,
+            metrics_path=tmp_path / "m.jsonl", **kw)
+    assert json.loads((ck / "ckpt.json").read_text())["step"] == 60  # saved on interrupt
+    resumed = fit(loss, net, data, opt, checkpoint_dir=ck, checkpoint_every=40,
+                  metrics_path=tmp_path / "m.jsonl", **kw)
+    assert resumed.step == 120
+    for a, b in zip(jax.tree_util.tree_leaves(eqx.filter(straight.params, eqx.is_array)),
+                    jax.tree_util.tree_leaves(eqx.filter(resumed.params, eqx.is_array))):
+        np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    lines = [json.loads(l) for l in (tmp_path / "m.jsonl").read_text().splitlines()]
+    assert [r["step"] for r in lines] == [20, 40, 60, 80, 100, 120]
+    assert [r["loss"] for r in resumed.history] == [r["loss"] for r in straight.history]
+    # a finished run resumes as a no-op
+    again = fit(loss, net, data, opt, checkpoint_dir=ck, **kw)
+    assert again.step == 120
+
+
+def test_nan_guard_stops_with_step_and_keeps_last_good(tmp_path):
+    # L(w) = log(3 − w): descent w ← w + lr/(3 − w) creeps up to 3 and jumps past it, where the
+    # loss is NaN. Replay in float32 to find the first step whose loss is non-finite.
+    lr = np.float32(0.3)
+    loss = lambda w, b: jnp.log(3.0 - w)
+    w, ws = np.float32(0.0), []
+    for step in range(1, 100):
+        if not w < 3:
+            break
+        ws.append(w)
+        w = np.float32(w + lr / (np.float32(3.0) - w))
+    assert step > 5  # the failure falls inside a later chunk (log_every=4)
+    with pytest.raises(DivergenceError) as e:
+        fit(loss, jnp.asarray(0.0), None, optax.sgd(0.3), steps=50, log_every=4,
+            checkpoint_dir=tmp_path / "ck", progress=False)
+    err = e.value
+    assert err.step == step
+    # kept: the last parameters with a finite loss, i.e. before the update that broke them
+    np.testing.assert_allclose(float(err.state), ws[-1], rtol=1e-5)
+    assert np.isfinite(float(loss(err.state, None)))
+    assert f"step {step}" in str(err)
+    saved = load_checkpoint(tmp_path / "ck", jnp.asarray(0.0), optax.sgd(0.3).init(jnp.asarray(0.0)))
+    assert saved[2]["step"] == step - 2 and float(saved[0]) == float(err.state)
+
+
+@pytest.mark.parametrize("kw, msg", [
+    (dict(steps=-1), "steps"),
+    (dict(steps=10, batch_size=0), "batch_size"),
+    (dict(steps=10, log_every=0), "log_every"),
+    (dict(steps=10, log_every=4, checkpoint_every=6), "multiple"),
+])
+def test_bad_arguments(kw, msg):
+    with pytest.raises(ValueError, match=msg):
+        fit(lambda w, b: jnp.sum(w), jnp.ones(2), jnp.ones((4, 2)), optax.sgd(0.1), progress=False, **kw)
+
+
+def test_bad_data():
+    with pytest.raises(ValueError, match="disagree"):
+        fit(lambda w, b: jnp.sum(w), jnp.ones(2), (jnp.ones(4), jnp.ones(5)), optax.sgd(0.1), steps=1, progress=False)
+    with pytest.raises(ValueError, match="empty"):
+        fit(lambda w, b: jnp.sum(w), jnp.ones(2), jnp.ones((0, 2)), optax.sgd(0.1), steps=1, progress=False)
