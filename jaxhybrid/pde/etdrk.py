@@ -199,6 +199,20 @@ class ETDRKStepper(eqx.Module):
         """One step in physical space (``to_physical(step(init(u)))``)."""
         return self.to_physical(self.step(self.init(u)))
 
+    def with_forcing(self, forcing) -> "ETDRKStepper":
+        """A copy with a time-independent physical source ``f`` added to the right-hand side
+        (``N̂ -> N̂ + f̂``). The ETDRK coefficients are reused, so this is cheap inside a loss
+        being differentiated w.r.t. ``f`` (inverse design, control)."""
+        self.space.grid.check_field(forcing, "with_forcing")
+        f_hat = self.space.forward(jnp.asarray(forcing))
+        base = self.nonlinear
+
+        def forced(uh):
+            return f_hat if base is None else base(uh) + f_hat
+
+        new = eqx.tree_at(lambda s: s.nonlinear, self, forced, is_leaf=lambda x: x is None)
+        return new
+
     # ------------------------------------------------------------------ rollout
     def rollout(self, u0, n_steps: int, *, save_every: int = 1, checkpoint: bool = False,
                 is_bad: Optional[Callable] = None, include_initial: bool = False,
