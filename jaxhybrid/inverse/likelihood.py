@@ -1,0 +1,46 @@
+"""Gaussian likelihoods ``y = F(x) + η``, ``η ~ N(0, σ² I)``:
+
+    log p(y|x) = −‖y − F(x)‖² / (2σ²) + const,
+    ∇ log p(y|x) = Aᵀ(y − A x)/σ²           (linear F = A, explicit adjoint; no autodiff)
+                 = J_F(x)ᵀ(y − F(x))/σ²      (nonlinear F, by JAX's VJP).
+"""
+
+from __future__ import annotations
+
+from typing import Callable, NamedTuple
+
+import jax
+import jax.numpy as jnp
+
+from .operators import LinearOperator
+
+__all__ = ["GaussianLikelihood", "gaussian_likelihood"]
+
+
+class GaussianLikelihood(NamedTuple):
+    log_density: Callable  # x -> log p(y|x)
+    score: Callable  # x -> ∇ log p(y|x)
+    lipschitz_over_norm2: float  # 1/σ²: the score's Lipschitz constant is ‖A‖²/σ²
+
+
+def gaussian_likelihood(forward, y, sigma: float) -> GaussianLikelihood:
+    """Gaussian likelihood of data ``y`` under ``forward`` (a :class:`LinearOperator` or any
+    differentiable function) with noise standard deviation ``sigma``."""
+    if not sigma > 0:
+        raise ValueError(f"gaussian_likelihood: sigma must be > 0 (noise std), got {sigma}.")
+    y = jnp.asarray(y)
+    fwd = forward.apply if isinstance(forward, LinearOperator) else forward
+    if isinstance(forward, LinearOperator) and tuple(y.shape) != tuple(forward.out_shape):
+        raise ValueError(f"gaussian_likelihood: y has shape {y.shape}, the operator outputs {forward.out_shape}.")
+    inv = 1.0 / sigma**2
+
+    def log_density(x):
+        r = y - fwd(x)
+        return -0.5 * inv * jnp.sum(r * r)
+
+    if isinstance(forward, LinearOperator):
+        def score(x):
+            return inv * forward.adjoint(y - forward.apply(x))
+    else:
+        score = jax.grad(log_density)
+    return GaussianLikelihood(log_density, score, inv)

@@ -1,0 +1,45 @@
+"""Shared pieces of the Langevin samplers: the ``(init, step)`` container and input checks.
+
+Every sampler in :mod:`jaxhybrid.sampling` is a :class:`SamplingAlgorithm` — a pair of pure
+functions ``state = init(position)`` and ``state = step(state, key)`` acting on *one* chain
+(``vmap`` them for many chains; :func:`jaxhybrid.sampling.run_chains` does that and runs the
+chain loop through :func:`jaxhybrid.rollout.rollout`). Samplers take a log-density *function*
+or a score *function* ``s(x) = ∇ log π(x)``, so a network (a learned prior) slots in by being
+passed in.
+"""
+
+from __future__ import annotations
+
+import numbers
+from typing import Callable, NamedTuple, Optional
+
+import jax
+import jax.numpy as jnp
+
+__all__ = ["SamplingAlgorithm", "check_positive", "score_of"]
+
+
+class SamplingAlgorithm(NamedTuple):
+    """``init(position) -> state`` and ``step(state, key) -> state`` for a single chain."""
+
+    init: Callable
+    step: Callable
+
+
+def check_positive(name: str, what: str, value) -> None:
+    """Raise a ValueError when a Python/NumPy number ``value`` is not > 0 (traced values pass)."""
+    if isinstance(value, numbers.Number) or (hasattr(value, "shape") and not isinstance(value, jax.core.Tracer)):
+        v = jnp.asarray(value)
+        if v.size and not bool(jnp.all(v > 0)):
+            raise ValueError(f"{name}: {what} must be positive, got {value!r}; pass a value > 0.")
+
+
+def score_of(name: str, logdensity_fn: Optional[Callable], score_fn: Optional[Callable]) -> Callable:
+    """The score ``∇ log π`` from either a log-density (by autodiff) or a given score function."""
+    if (logdensity_fn is None) == (score_fn is None):
+        raise ValueError(f"{name}: pass exactly one of `logdensity_fn` (log π, differentiated by JAX) "
+                         "or `score_fn` (∇ log π).")
+    for f, n in ((logdensity_fn, "logdensity_fn"), (score_fn, "score_fn")):
+        if f is not None and not callable(f):
+            raise ValueError(f"{name}: `{n}` must be a function of the position, got {type(f).__name__}.")
+    return score_fn if score_fn is not None else jax.grad(logdensity_fn)
