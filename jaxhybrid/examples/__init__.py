@@ -16,6 +16,7 @@ from types import ModuleType
 REGISTRY: dict[str, tuple[str, str]] = {
     "pde-inverse-design": ("pde_inverse_design", "recover a Burgers initial condition / design a source by gradients through the ETDRK solver vs FD gradients and a linearised model (paradigm 1)"),
     "closure-ode": ("closure_ode", "learned friction law inside a diffrax pendulum solve (paradigm 1)"),
+    "maps": ("maps", "crowdsourced point clouds registered to surveyed control points, fused and fitted under geometric constraints vs survey-only and ICP-only maps (paradigm 2)"),
 }
 
 

@@ -89,13 +89,15 @@ def register_to_controls(points: np.ndarray, times: np.ndarray, labels: np.ndarr
     st = np.r_[st[:n], np.repeat(st[:1], pad)]
     shift = dst[:n].mean(0)  # work relative to the controls' centre (float32 friendly)
     f32 = lambda a: jnp.asarray(a, jnp.float32)
-    x = f32(pts - shift)
-    idx_pts, idx_c = jnp.asarray(_nearest_index(t, grid)), jnp.asarray(_nearest_index(st, grid))
-    src_k = f32(src - shift)
+    x = pts - shift
+    idx_pts, idx_c = _nearest_index(t, grid), _nearest_index(st, grid)
+    src_k = src - shift
     for _ in range(1 + int(twicing)):
-        T = _local_rigid_jit(src_k, f32(dst - shift), f32(st), jnp.asarray(grid), float(bandwidth), f32(w), order)
-        src_k, x = apply_local(T, idx_c, src_k), apply_local(T, idx_pts, x)
-    return np.asarray(x, np.float64) + shift
+        T = _local_rigid_jit(f32(src_k), f32(dst - shift), f32(st), jnp.asarray(grid), float(bandwidth), f32(w), order)
+        R, tt = np.asarray(T.R, np.float64), np.asarray(T.t, np.float64)
+        src_k = np.einsum("nij,nj->ni", R[idx_c], src_k) + tt[idx_c]
+        x = np.einsum("nij,nj->ni", R[idx_pts], x) + tt[idx_pts]
+    return x + shift
 
 
 @partial(jax.jit, static_argnames=("bandwidth", "order"))
@@ -116,7 +118,7 @@ def _structure(points, times, labels, voxel, max_points, rng):
 
 def register_between_passes(passes_pts: Sequence[np.ndarray], passes_t: Sequence[np.ndarray],
                             passes_lab: Sequence[np.ndarray], grid: np.ndarray, *, reference: int = 0,
-                            bandwidth: float = 20.0, iters: int = 25, max_points: int = 3000,
+                            bandwidth: float = 20.0, iters: int = 20, max_points: int = 1500,
                             voxel: float = 0.25, seed: int = 0) -> list:
     """Per-pass time-varying transforms into the reference pass's frame (module docstring).
     Returns a list of batched :class:`~jaxhybrid.maps.procrustes.Transform` (one per pass, leading
