@@ -14,6 +14,7 @@ from types import ModuleType
 
 #: example name -> (module name under jaxhybrid.examples, one-line description)
 REGISTRY: dict[str, tuple[str, str]] = {
+    "lj-md": ("lj_md", "Lennard-Jones liquid with the MD engine: thermodynamics, energy drift, g(r) (paradigm 1 mechanism)"),
     "pde-inverse-design": ("pde_inverse_design", "recover a Burgers initial condition / design a source by gradients through the ETDRK solver vs FD gradients and a linearised model (paradigm 1)"),
     "closure-ode": ("closure_ode", "learned friction law inside a diffrax pendulum solve (paradigm 1)"),
     "maps": ("maps", "crowdsourced point clouds registered to surveyed control points, fused and fitted under geometric constraints vs survey-only and ICP-only maps (paradigm 2)"),

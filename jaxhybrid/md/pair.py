@@ -267,15 +267,16 @@ def brute_force_energy(phi_r: Callable, positions, box, cutoff: float) -> jax.Ar
     For tests; O(N² · images)."""
     import numpy as np
 
-    from .space import perpendicular_widths
-
     box = make_box(box)
     H = box.matrix
-    w = np.asarray(perpendicular_widths(box))
-    m = [int(np.ceil(cutoff / wk)) + 1 for wk in w]
+    w = 1.0 / np.linalg.norm(np.linalg.inv(np.asarray(H, np.float64)), axis=0)  # face distances
+    m = [int(np.ceil(cutoff / wk + 0.5)) for wk in w]
     img = np.stack(np.meshgrid(*[np.arange(-k, k + 1) for k in m], indexing="ij"), -1).reshape(-1, 3)
     n = positions.shape[0]
-    d = positions[None, :, None, :] - positions[:, None, None, :] + (jnp.asarray(img, positions.dtype) @ H)[None, None]
+    s = positions @ jnp.linalg.inv(H)
+    ds = s[None, :, :] - s[:, None, :]
+    ds = ds - jax.lax.stop_gradient(jnp.round(ds))  # nearest image first, then all within reach
+    d = (ds[:, :, None, :] + jnp.asarray(img, positions.dtype)[None, None]) @ H
     r2 = jnp.sum(d * d, -1)
     self_term = (jnp.eye(n, dtype=bool)[:, :, None]) & jnp.asarray(np.all(img == 0, 1))[None, None]
     inside = (r2 < cutoff * cutoff) & ~self_term

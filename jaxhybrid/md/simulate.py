@@ -225,6 +225,10 @@ def simulate(
     rc = _cutoff_of(energy_fn, cutoff)
     nl = neighbor_list(rc, skin, neighbor_format)
     nbrs = nl.allocate(positions, box, max_neighbors=max_neighbors)
+    n_realloc_init = 0
+    if bool(nbrs.overflow):  # a requested capacity that is too small is grown, never used truncated
+        nbrs = nl.reallocate(positions, box, nbrs)
+        n_realloc_init = 1
     force_fn = neighbor_force_fn(energy_fn, nl, box, species_arr)
     key = jax.random.PRNGKey(seed)
     k_mom, k_dyn = jax.random.split(key)
@@ -295,7 +299,8 @@ def simulate(
         thermo["total"] = thermo["potential"] + thermo["kinetic"]
         thermo["temperature"] = 2.0 * thermo["kinetic"] / (n_dof * units.kB)
     traj = np.concatenate(frames) if frames else None
-    return SimulationResult(state, thermo, traj, n_realloc_total, int(state.aux.n_builds), time.perf_counter() - t0)
+    return SimulationResult(state, thermo, traj, n_realloc_total + n_realloc_init, int(state.aux.n_builds),
+                            time.perf_counter() - t0)
 
 
 def _progress(done, total, t0):
