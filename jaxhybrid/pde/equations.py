@@ -154,11 +154,11 @@ class _GradientNorm(eqx.Module):
 
 
 def burgers(grid: Grid, dt, *, viscosity, convection_scale=1.0, forcing=None, order: int = 4,
-            dealias: float = 2 / 3, n_contour: int = 32) -> ETDRKStepper:
+            dealias: float = 2 / 3, n_contour: int = 32, transform: str = "auto") -> ETDRKStepper:
     """1D viscous Burgers ``u_t + ½ b (u²)_x = ν u_xx + f`` (ETDRK, 2/3 de-aliased)."""
     _check_dim("burgers", grid, (1,))
     _check_nonneg("burgers: viscosity", viscosity)
-    space = SpectralSpace(grid, dealias=dealias)
+    space = SpectralSpace(grid, dealias=dealias, transform=transform)
     k = space.k[0]
     term = _ConservativeConvection1d(space, -0.5 * convection_scale * 1j * k)
     return ETDRKStepper(space, -viscosity * k * k, _with_forcing(term, _forcing_hat(space, forcing)), dt, order, n_contour=n_contour)
@@ -166,7 +166,8 @@ def burgers(grid: Grid, dt, *, viscosity, convection_scale=1.0, forcing=None, or
 
 def kuramoto_sivashinsky(grid: Grid, dt, *, form: str = "combustion", order: int = 4,
                          second_order_scale=1.0, fourth_order_scale=1.0, nonlinear_scale=1.0,
-                         forcing=None, dealias: float = 2 / 3, n_contour: int = 32) -> ETDRKStepper:
+                         forcing=None, dealias: float = 2 / 3, n_contour: int = 32,
+                         transform: str = "auto") -> ETDRKStepper:
     """Kuramoto–Sivashinsky. ``L̂ = ψ₁|k|² − ψ₂ Σ_d k_d⁴``.
 
     ``form="combustion"`` (1D/2D, exponax's ``KuramotoSivashinsky``):
@@ -176,7 +177,7 @@ def kuramoto_sivashinsky(grid: Grid, dt, *, form: str = "combustion", order: int
     if form not in ("combustion", "conservative"):
         raise ValueError(f"kuramoto_sivashinsky: form must be 'combustion' or 'conservative', got {form!r}.")
     _check_dim("kuramoto_sivashinsky", grid, (1, 2) if form == "combustion" else (1,))
-    space = SpectralSpace(grid, dealias=dealias)
+    space = SpectralSpace(grid, dealias=dealias, transform=transform)
     lin = second_order_scale * space.k2
     for k in space.k:
         lin = lin - fourth_order_scale * k**4

@@ -77,3 +77,14 @@ def pde_nonfinite():
     from jaxhybrid.rollout import nonfinite
 
     return nonfinite
+
+
+def test_matmul_transform_equals_fft():
+    """The dense-DFT transform path (used for short 1D grids on GPU) gives the FFT numbers."""
+    grid = pde.Grid(64, 30.0)
+    (x,) = grid.coords()
+    u0 = jnp.stack([jnp.cos(2 * np.pi * m * x / 30.0) + 0.1 * m for m in (1, 2)])
+    runs = [pde.kuramoto_sivashinsky(grid, 0.1, transform=t).rollout(u0, 40, save_every=40).saved[-1] for t in ("fft", "matmul")]
+    np.testing.assert_allclose(np.asarray(runs[0]), np.asarray(runs[1]), rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match="transform"):
+        pde.SpectralSpace(grid, transform="dct")
