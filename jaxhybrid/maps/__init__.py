@@ -14,8 +14,8 @@ from jaxhybrid.maps.classify import PointClassifier, point_features, train_class
 from jaxhybrid.maps.cluster import dbscan, voxel_downsample
 from jaxhybrid.maps.fit import (FreeLanes, LaneModel, fit_lanes, fit_lanes_free, free_lane_points, lane_points,
                                 pole_free, pole_vertical)
-from jaxhybrid.maps.icp import ICPResult, icp, local_icp, nearest
-from jaxhybrid.maps.metrics import element_scores, lane_lateral_error, match_elements
+from jaxhybrid.maps.icp import ICPResult, local_icp, nearest  # rigid ICP: jaxhybrid.maps.icp.icp (the module keeps the name)
+from jaxhybrid.maps.metrics import element_scores, lane_lateral_error, match_elements, polyline_distance
 from jaxhybrid.maps.pipeline import (MapResult, apply_gauged, build_map, consensus, register_between_passes,
                                      register_to_controls, time_grid)
 from jaxhybrid.maps.procrustes import Transform, apply, apply_local, compose, inverse, kabsch, local_rigid, umeyama
@@ -24,8 +24,8 @@ from jaxhybrid.maps.scene import (CLASS_NAMES, Drift, Pass, Scene, make_passes, 
 
 __all__ = [
     "PointClassifier", "point_features", "train_classifier", "dbscan", "voxel_downsample", "FreeLanes", "LaneModel",
-    "fit_lanes", "fit_lanes_free", "free_lane_points", "lane_points", "pole_free", "pole_vertical", "ICPResult", "icp",
-    "local_icp", "nearest", "element_scores", "lane_lateral_error", "match_elements", "MapResult", "apply_gauged",
+    "fit_lanes", "fit_lanes_free", "free_lane_points", "lane_points", "pole_free", "pole_vertical", "ICPResult",
+    "local_icp", "nearest", "element_scores", "lane_lateral_error", "match_elements", "polyline_distance", "MapResult", "apply_gauged",
     "build_map", "consensus", "register_between_passes", "register_to_controls", "time_grid", "Transform", "apply",
     "apply_local", "compose", "inverse", "kabsch", "local_rigid", "umeyama", "CLASS_NAMES", "Drift", "Pass", "Scene",
     "make_passes", "make_scene", "road_points", "scan_pass", "survey_elements", "survey_lines",

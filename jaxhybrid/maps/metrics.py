@@ -7,7 +7,7 @@
   ``gate`` (default 2 m, so that a map with a systematic offset larger than ``radius`` is still
   scored for its error rather than censored); ``median_position_error_m`` is their median.
 * Lane error: for each true marking (dense samples), the mean distance to the nearest point of
-  the closest predicted marking polyline (sampled densely); averaged over markings. Lane width
+  the closest predicted marking polyline (exact point-to-segment distance); averaged over markings. Lane width
   error: ``|ŵ − w|``.
 """
 
@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["match_elements", "element_scores", "lane_lateral_error"]
+__all__ = ["match_elements", "element_scores", "lane_lateral_error", "polyline_distance"]
 
 
 def match_elements(pred: np.ndarray, pred_cls: np.ndarray, true: np.ndarray, true_cls: np.ndarray, gate: float):
@@ -57,14 +57,27 @@ def element_scores(pred, pred_cls, true, true_cls, radius: float = 0.5, gate: fl
             "n_pred": n_pred, "n_true": n_true}
 
 
-def lane_lateral_error(pred_curves, true_curves) -> float:
-    """Mean over true markings of the mean distance to the closest predicted marking."""
+def polyline_distance(query: np.ndarray, polyline: np.ndarray) -> np.ndarray:
+    """Distance of each query point (2-D) to a polyline (exact point-to-segment distance at the
+    nearest vertex's two segments, so the sampling of the polyline does not bias the error)."""
     from scipy.spatial import cKDTree
 
+    q, c = np.asarray(query, float)[:, :2], np.asarray(polyline, float)[:, :2]
+    if len(c) < 2:
+        raise ValueError("polyline_distance: a polyline needs at least 2 vertices.")
+    _, i = cKDTree(c).query(q)
+    best = np.full(len(q), np.inf)
+    for a_idx in (np.clip(i - 1, 0, len(c) - 2), np.clip(i, 0, len(c) - 2)):
+        a, b = c[a_idx], c[a_idx + 1]
+        ab = b - a
+        u = np.clip(np.sum((q - a) * ab, 1) / np.maximum(np.sum(ab * ab, 1), 1e-300), 0.0, 1.0)
+        best = np.minimum(best, np.linalg.norm(q - (a + u[:, None] * ab), axis=1))
+    return best
+
+
+def lane_lateral_error(pred_curves, true_curves) -> float:
+    """Mean over true markings of the mean distance to the closest predicted marking polyline."""
     if len(pred_curves) == 0:
         return float("nan")
-    trees = [cKDTree(np.asarray(c)[:, :2]) for c in pred_curves]
-    errs = []
-    for t in true_curves:
-        errs.append(min(float(np.mean(tr.query(np.asarray(t)[:, :2])[0])) for tr in trees))
+    errs = [min(float(np.mean(polyline_distance(t, c))) for c in pred_curves) for t in true_curves]
     return float(np.mean(errs))
