@@ -60,7 +60,8 @@ def run(quick: bool, seed: int, out: Path) -> dict:
                common_drift_translation_m=0.4, common_drift_rotation_deg=0.15,
                pass_drift_translation_m=0.5, pass_drift_rotation_deg=0.3, p_occlusion=0.15,
                match_radius_m=MATCH_RADIUS, error_gate_m=GATE, control_spacing_m=15.0,
-               drift_bandwidth_m=20.0, survey_element_fraction=0.25, survey_station_spacing_m=50.0)
+               drift_bandwidth_m=20.0, survey_element_fraction=0.25, survey_station_spacing_m=50.0,
+               subsets_per_count=3 if quick else 4)
     scene = S.make_scene(seed, length=cfg["length_m"], sensor_noise=cfg["sensor_noise_m"],
                          survey_noise=cfg["survey_noise_m"], control_spacing=cfg["control_spacing_m"])
     n = cfg["n_passes"]
@@ -96,31 +97,31 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     # data only: passes registered to each other, gauge = mean pass pose
     Ts = P.register_between_passes(pts, tms, labels, grid, bandwidth=cfg["drift_bandwidth_m"], seed=seed)
 
-    def data_only_points(m):
-        Mn = P.consensus(Ts[:m])
-        return [P.apply_gauged(Ts[k], Mn, pts[k], tms[k], grid) for k in range(m)]
+    def data_only_points(sub):
+        Mn = P.consensus([Ts[k] for k in sub])
+        return [P.apply_gauged(Ts[k], Mn, pts[k], tms[k], grid) for k in sub]
 
-    # error vs number of passes (elements only; lanes at the full count)
+    # the full maps
+    hybrid_map = P.build_map([reg_h[k] for k in ok_h], [labels[k] for k in ok_h], n_markings, constrained=True, seed=seed)
+    hybrid_el = _element_metrics(hybrid_map, scene)
+    data_map = P.build_map(data_only_points(list(range(n))), labels, n_markings, constrained=False, seed=seed)
+    data_el = _element_metrics(data_map, scene)
+
+    # error vs number of passes (elements only), averaged over random subsets of the passes
     counts = sorted({c for c in (1, 2, 4, 8, 16, n) if c <= n})
-    curve = {"n_passes": counts, "hybrid": [], "data_only": [], "hybrid_f1": [], "data_only_f1": []}
+    curve = {"n_passes": counts, "hybrid": [], "data_only": [], "hybrid_f1": [], "data_only_f1": [],
+             "subsets_per_count": cfg["subsets_per_count"]}
     for m in counts:
-        hk = [k for k in ok_h if k < m]
-        if hk:
-            mp = P.build_map([reg_h[k] for k in hk], [labels[k] for k in hk], n_markings, constrained=True,
-                             seed=seed) if m == n else _elements_only([reg_h[k] for k in hk], [labels[k] for k in hk], True)
-            e = _element_metrics(mp, scene)
-        else:
-            e = {"median_position_error_m": float("nan"), "element_f1": 0.0}
-        curve["hybrid"].append(e["median_position_error_m"]); curve["hybrid_f1"].append(e["element_f1"])
-        if m == n:
-            hybrid_map, hybrid_el = mp, e
-        dpts = data_only_points(m)
-        mpd = P.build_map(dpts, labels[:m], n_markings, constrained=False, seed=seed) if m == n else \
-            _elements_only(dpts, labels[:m], False)
-        ed = _element_metrics(mpd, scene)
-        curve["data_only"].append(ed["median_position_error_m"]); curve["data_only_f1"].append(ed["element_f1"])
-        if m == n:
-            data_map, data_el, data_pts = mpd, ed, dpts
+        subsets = [list(range(n))] if m == n else [sorted(rng.choice(n, m, replace=False)) for _ in range(cfg["subsets_per_count"])]
+        eh, ed = [], []
+        for sub in subsets:
+            hk = [k for k in sub if reg_h[k] is not None]
+            eh.append(_element_metrics(_elements_only([reg_h[k] for k in hk], [labels[k] for k in hk], True), scene)
+                      if hk else {"median_position_error_m": float("nan"), "element_f1": 0.0})
+            ed.append(_element_metrics(_elements_only(data_only_points(sub), [labels[k] for k in sub], False), scene))
+        for key, es in (("hybrid", eh), ("data_only", ed)):
+            curve[key].append(float(np.nanmean([e["median_position_error_m"] for e in es])))
+            curve[key + "_f1"].append(float(np.mean([e["element_f1"] for e in es])))
 
     hybrid = {**_pick(hybrid_el), **_lane_metrics(hybrid_map.lane_curves, hybrid_map.lane_width, scene)}
     data_only = {**_pick(data_el), **_lane_metrics(data_map.lane_curves, data_map.lane_width, scene)}
@@ -196,7 +197,7 @@ def _plot(out, scene, hyb, dat, sv_pos, lines, curve, cfg):
     cp = loc(scene.controls)
     ax[0].plot(cp[:, 0], cp[:, 1], "C1^", ms=6, label="control points")
     ax[0].set(xlabel="along the road frame x (m)", ylabel="y (m)", title="map (road-aligned frame)")
-    ax[0].legend(fontsize=7, ncol=3, loc="lower left")
+    ax[0].legend(fontsize=7, ncol=4, loc="upper center", bbox_to_anchor=(0.5, -0.13))
     n = curve["n_passes"]
     ax[1].loglog(n, curve["hybrid"], "C0o-", label="hybrid (survey-registered, constrained)")
     ax[1].loglog(n, curve["data_only"], "C3s--", label="data only (ICP between passes)")
