@@ -15,6 +15,7 @@ from typing import Callable, NamedTuple, Optional
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 __all__ = ["SamplingAlgorithm", "check_positive", "score_of"]
 
@@ -28,9 +29,11 @@ class SamplingAlgorithm(NamedTuple):
 
 def check_positive(name: str, what: str, value) -> None:
     """Raise a ValueError when a Python/NumPy number ``value`` is not > 0 (traced values pass)."""
-    if isinstance(value, numbers.Number) or (hasattr(value, "shape") and not isinstance(value, jax.core.Tracer)):
-        v = jnp.asarray(value)
-        if v.size and not bool(jnp.all(v > 0)):
+    if isinstance(value, jax.core.Tracer):
+        return
+    if isinstance(value, numbers.Number) or hasattr(value, "shape"):
+        v = np.asarray(value)
+        if v.size and not bool(np.all(v > 0)):
             raise ValueError(f"{name}: {what} must be positive, got {value!r}; pass a value > 0.")
 
 

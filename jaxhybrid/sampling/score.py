@@ -14,10 +14,14 @@ negative noise. Tweedie's formula turns a score at σ into an MMSE denoiser,
 
 Networks (Equinox modules; call on one sample, ``vmap`` for batches):
 
-* :class:`ConvScore` — for images ``(H, W)``: a stack of 3×3 convolutions with "same"
-  padding (reflect), no pooling and no dense layer, so it is translation-equivariant and runs
-  on any image size; σ enters as a constant extra input channel (``log σ``); output
-  ``ε_θ/σ``. A residual denoiser in the spirit of DnCNN (Zhang et al. 2017), made small.
+* :class:`ConvScore` — for images ``(H, W)``: a stack of convolutions with "same" padding
+  (reflect), no pooling and no dense layer, so it is translation-equivariant and runs on any
+  image size; σ enters as a constant extra input channel (``log σ``); output ``ε_θ/σ``. The
+  default layout is 5×5 → 1×1 … 1×1 → 5×5: a bank of learned 5×5 filters, learned pointwise
+  non-linearities (the 1×1 layers) and a 5×5 synthesis — the structure of a fields-of-experts /
+  trainable reaction–diffusion prior (Roth & Black 2005; Chen & Pock 2017), which is several
+  times cheaper on a CPU than a deep 3×3 stack (DnCNN, Zhang et al. 2017) at the same receptive
+  field. ``kernel_sizes=(3,)*L`` gives the DnCNN-like stack.
 * :class:`MLPScore` — for vectors ``(d,)``: :class:`jaxhybrid.nn.MLP` on ``(x, log σ)``.
 
 Train with :func:`dsm_loss` + :func:`jaxhybrid.train.fit` (``stochastic=True``), see
@@ -46,13 +50,17 @@ class ConvScore(eqx.Module):
     convs: tuple
     activation: callable = eqx.field(static=True)
 
-    def __init__(self, width: int = 32, depth: int = 5, *, key, activation=jax.nn.gelu):
-        if width < 1 or depth < 2:
-            raise ValueError(f"ConvScore: need width >= 1 and depth >= 2, got {width}, {depth}.")
+    def __init__(self, width: int = 32, depth: int = 4, *, kernel_sizes: Optional[Sequence[int]] = None,
+                 key, activation=jax.nn.gelu):
+        kernel_sizes = (5,) + (1,) * (depth - 2) + (5,) if kernel_sizes is None else tuple(kernel_sizes)
+        depth = len(kernel_sizes)
+        if width < 1 or depth < 2 or any(k < 1 or k % 2 == 0 for k in kernel_sizes):
+            raise ValueError(f"ConvScore: need width >= 1, >= 2 layers and odd kernel sizes, got {width}, "
+                             f"{kernel_sizes}.")
         keys = jax.random.split(key, depth)
         chans = [2] + [width] * (depth - 1) + [1]
-        self.convs = tuple(eqx.nn.Conv2d(a, b, 3, padding=1, padding_mode="REFLECT", key=k)
-                           for a, b, k in zip(chans[:-1], chans[1:], keys))
+        self.convs = tuple(eqx.nn.Conv2d(a, b, k, padding=k // 2, padding_mode="REFLECT" if k > 1 else "ZEROS", key=kk)
+                           for a, b, k, kk in zip(chans[:-1], chans[1:], kernel_sizes, keys))
         self.activation = activation
 
     def residual(self, x, sigma):
