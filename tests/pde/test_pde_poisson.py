@@ -42,8 +42,8 @@ def test_solver_inverts_the_discrete_operator(x64, bc):
     key = jax.random.PRNGKey(0)
     for shape, L in (((20,), (1.0,)), ((6, 8, 10), (1.0, 1.0, 2.0))):
         f = jax.random.normal(key, shape)
-        u = pde.poisson_fd(f, L, bc, alpha=0.5)
-        np.testing.assert_allclose(np.asarray(-pde.laplacian_fd(u, L, bc) + 0.5 * u), np.asarray(f), atol=1e-9)
+        residual = jax.jit(lambda f: -pde.laplacian_fd(u := pde.poisson_fd(f, L, bc, alpha=0.5), L, bc) + 0.5 * u - f)
+        assert float(jnp.max(jnp.abs(residual(f)))) < 1e-9
 
 
 def test_poisson_batched_and_differentiable(x64):
@@ -58,7 +58,7 @@ def test_poisson_batched_and_differentiable(x64):
 
 
 def test_variable_coefficient_cg_matches_dense_and_grads(x64):
-    n, L = 12, (1.0, 1.0)
+    n, L = 8, (1.0, 1.0)
     x, y = pde.fd_coords((n, n), L)
     a = 1 + 0.5 * jnp.sin(2 * np.pi * x) * jnp.cos(np.pi * y)
     f = jnp.exp(-((x - 0.4) ** 2 + (y - 0.6) ** 2) / 0.02)
