@@ -166,6 +166,32 @@ def _scan_compact(n, cap, n_cand, cand_fn, with_shift=False, unroll=4):
     return out, out_sh, cnt
 
 
+def _blocked_compact(n, cap, n_blocks, block_fn):
+    """Accelerator variant of :func:`_scan_compact`: each of ``n_blocks`` iterations handles a
+    whole (C, N) block of candidates (one neighbour cell: C slots for every atom), ranking the
+    kept ones with a short cumulative sum over C. Few, wide iterations suit GPUs."""
+    rows = jnp.arange(n, dtype=jnp.int32)
+
+    def body(carry, b):
+        cnt, out = carry
+        j, keep = block_fn(b)  # (C, N) each
+        rank = jnp.cumsum(keep.astype(jnp.int32), axis=0)
+        pos = jnp.where(keep, cnt[None, :] + rank - 1, cap)
+        out = out.at[pos, jnp.broadcast_to(rows, pos.shape)].set(j, mode="drop")
+        return (cnt + rank[-1], out), None
+
+    out0 = jnp.full((cap, n), n, jnp.int32)
+    (cnt, out), _ = jax.lax.scan(body, (jnp.zeros((n,), jnp.int32), out0), jnp.arange(n_blocks, dtype=jnp.int32))
+    return out, None, cnt
+
+
+def _wide_iterations() -> bool:
+    """Per-cell (wide) compaction on accelerators, per-slot (narrow) on CPU — measured: the
+    narrow scan is ~10x faster than any row-wise prefix sum on XLA:CPU, while on a GPU the
+    1000+ sequential narrow iterations would be launch-bound."""
+    return jax.default_backend() != "cpu"
+
+
 def _fractional(positions, box):
     H = box.matrix.astype(positions.dtype)
     s = positions @ jnp.linalg.inv(H)
@@ -185,7 +211,7 @@ def _build_min_image(positions, box, r_list, cap, half, cells, cell_cap):
     S = sw.T  # (3, N) structure of arrays: vectorises over atoms
 
     def test(j, valid):
-        d = [jnp.take(S[k], j) - S[k] for k in range(3)]
+        d = [jnp.take(S[k], j) - S[k] for k in range(3)]  # broadcasts over a leading C axis
         d = [dk - jnp.round(dk) for dk in d]
         if ortho:
             r2 = sum((d[k] * H[k, k]) ** 2 for k in range(3))
@@ -223,6 +249,19 @@ def _build_min_image(positions, box, r_list, cap, half, cells, cell_cap):
         st = start[nid]  # (27, N)
         cn = cnt[nid]
         n_cand = 27 * cell_cap
+
+        if _wide_iterations():
+            slots = jnp.arange(cell_cap, dtype=jnp.int32)[:, None]
+
+            def block_fn(b):
+                valid = slots < cn[b][None, :]
+                j = order[jnp.minimum(st[b][None, :] + slots, n - 1)]  # (C, N)
+                return j, test(j, valid)
+
+            idx, _, count = _blocked_compact(n, cap, 27, block_fn)
+            maxc = jnp.max(count)
+            needed = jnp.stack([maxc, occupancy]).astype(jnp.int32)
+            return idx, None, needed, (maxc > cap) | cell_over
 
         def cand_fn(k):
             b = k // cell_cap
