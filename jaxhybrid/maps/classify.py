@@ -17,8 +17,6 @@ trained with class-balanced cross-entropy by :func:`jaxhybrid.train.fit` on labe
 
 from __future__ import annotations
 
-from typing import Optional
-
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -36,12 +34,6 @@ N_FEATURES = 7
 def _group(keys: np.ndarray):
     _, inv, counts = np.unique(keys, axis=0, return_inverse=True, return_counts=True)
     return inv.reshape(-1), counts
-
-
-def _group_reduce(inv, k, values, fn):
-    out = np.full(k, np.nan)
-    fn.at(out, inv, values) if fn is not None else None
-    return out
 
 
 def point_features(points: np.ndarray, intensity: np.ndarray, ground_cell: float = 2.0, column_cell: float = 0.25) -> np.ndarray:

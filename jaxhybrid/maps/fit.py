@@ -127,15 +127,26 @@ def _offsets(width, n):
     return (jnp.arange(n) - (n - 1) / 2) * width
 
 
-def _init(sv, n_markings, degree, half):
+def _init(sv, n_markings, degree, half, width_range=(2.0, 5.0), tol=0.2):
+    """Initial centreline (least squares through all points) and lane width and centre by a grid
+    search maximising the number of points within ``tol`` of the ``n_markings`` offsets (robust to
+    misclassified points, unlike extreme quantiles)."""
     u = sv[:, 0] / half
     A = u[:, None] ** np.arange(degree + 1)
     a = np.linalg.lstsq(A, sv[:, 1], rcond=None)[0]
     r = sv[:, 1] - A @ a
-    lo, hi = np.quantile(r, [0.01, 0.99])
-    w = (hi - lo) / max(n_markings - 1, 1)
-    a[0] += (hi + lo) / 2
-    return a, max(w, 0.5)
+    edges = np.arange(-30.0, 30.0 + 1e-9, 0.02)
+    cum = np.concatenate([[0], np.cumsum(np.histogram(r, edges)[0])])
+    ws = np.arange(width_range[0], width_range[1] + 1e-9, 0.02)
+    cs = np.arange(-3.0, 3.0 + 1e-9, 0.02)
+    k = np.arange(n_markings) - (n_markings - 1) / 2
+    pos = cs[None, :, None] + ws[:, None, None] * k[None, None, :]          # (W, C, K)
+    lo = np.clip(np.searchsorted(edges, pos - tol), 0, len(cum) - 1)
+    hi = np.clip(np.searchsorted(edges, pos + tol), 0, len(cum) - 1)
+    score = np.sum(cum[hi] - cum[lo], -1)
+    wi, ci = np.unravel_index(np.argmax(score), score.shape)
+    a[0] += cs[ci]
+    return a, float(ws[wi])
 
 
 def _pad(x, n):
@@ -270,18 +281,22 @@ def fit_lanes_free(markings: np.ndarray, n_markings: int, *, degree: int = 5, ro
     A = u[:, None] ** np.arange(degree + 1)
     base = A @ a0
     off = np.asarray(_offsets(w0, n_markings))
-    k = np.argmin(np.abs(sv[:, 1, None] - base[:, None] - off[None]), 1)
-    coeffs = []
-    for j in range(n_markings):
-        sel = k == j
-        if sel.sum() < degree + 2:
-            raise ValueError(f"fit_lanes_free: marking {j} has only {sel.sum()} points; lower the degree.")
-        Aj, vj = A[sel], sv[sel, 1]
-        c = a0 + np.eye(degree + 1)[0] * off[j]
-        for _ in range(irls):
-            w = 1.0 / (1.0 + ((vj - Aj @ c) / robust_scale) ** 2)
-            c = np.linalg.lstsq(Aj * np.sqrt(w)[:, None], vj * np.sqrt(w), rcond=None)[0]
-        coeffs.append(c)
+    pred = base[:, None] + off[None]                                         # (N, K) initial marking positions
+    coeffs = [a0 + np.eye(degree + 1)[0] * off[j] for j in range(n_markings)]
+    for _ in range(2):  # assign each point to the nearest current marking, refit each marking
+        k = np.argmin(np.abs(sv[:, 1, None] - pred), 1)
+        near = np.min(np.abs(sv[:, 1, None] - pred), 1) < 1.0
+        for j in range(n_markings):
+            sel = (k == j) & near
+            if sel.sum() < degree + 2:
+                raise ValueError(f"fit_lanes_free: marking {j} has only {sel.sum()} points; lower the degree.")
+            Aj, vj = A[sel], sv[sel, 1]
+            c = coeffs[j]
+            for _ in range(irls):
+                w = 1.0 / (1.0 + ((vj - Aj @ c) / robust_scale) ** 2)
+                c = np.linalg.lstsq(Aj * np.sqrt(w)[:, None], vj * np.sqrt(w), rcond=None)[0]
+            coeffs[j] = c
+        pred = np.stack([A @ c for c in coeffs], 1)
     return FreeLanes(o, e, half, np.stack(coeffs), s_range)
 
 

@@ -32,7 +32,8 @@ from jaxhybrid.maps.icp import local_icp
 from jaxhybrid.maps.procrustes import Transform, apply_local, local_rigid
 from jaxhybrid.maps.scene import KERB, MARKING, POLE, SIGN, TARGET
 
-__all__ = ["MapResult", "time_grid", "register_to_controls", "register_between_passes", "build_map"]
+__all__ = ["MapResult", "time_grid", "register_to_controls", "register_between_passes", "consensus", "apply_gauged",
+           "build_map"]
 
 STRUCTURE = (MARKING, KERB, POLE, SIGN, TARGET)
 

@@ -32,12 +32,12 @@ The generator is NumPy (host side) and fully determined by its seed.
 
 from __future__ import annotations
 
-from typing import NamedTuple, Optional
+from typing import NamedTuple
 
 import numpy as np
 
 __all__ = ["GROUND", "MARKING", "KERB", "POLE", "SIGN", "TARGET", "CLUTTER", "CLASS_NAMES",
-           "Scene", "Pass", "Drift", "make_scene", "make_drift", "scan_pass", "make_passes",
+           "Scene", "Pass", "Drift", "make_scene", "make_drift", "apply_drift", "scan_pass", "make_passes",
            "road_points", "survey_elements", "survey_lines"]
 
 GROUND, MARKING, KERB, POLE, SIGN, TARGET, CLUTTER = range(7)
@@ -219,10 +219,6 @@ def apply_drift(scene: Scene, drift: Drift, x: np.ndarray, t: np.ndarray, lane_o
     val = drift.values(t)
     R = _rotation(val[:, :3])
     return np.einsum("nij,nj->ni", R, x - v) + v + val[:, 3:]
-
-
-def _sample_surface(rng, kind, n, size):
-    return rng.uniform(-0.5, 0.5, (n, size)) if kind == "box" else rng.standard_normal((n, size))
 
 
 def scan_pass(
