@@ -24,12 +24,12 @@ def test_nve_conserves_energy_float64_small():
 
 
 def test_langevin_mean_temperature_within_2_percent():
-    R, box = md.lj_liquid_box(500, 0.8442)
+    R, box = md.lj_liquid_box(256, 0.8442)
     lj = md.lennard_jones(cutoff=2.5)
     kT = 0.72
     eq = md.simulate(lj, R, box, n_steps=500, dt=0.005, temperature=kT, ensemble="langevin", gamma=2.0,
                      thermo_every=100, progress=False, compute_pressure=False, seed=1)
-    out = md.simulate(lj, eq.state.positions, box, n_steps=4000, dt=0.005, temperature=kT, momenta=eq.state.momenta,
+    out = md.simulate(lj, eq.state.positions, box, n_steps=3000, dt=0.005, temperature=kT, momenta=eq.state.momenta,
                       ensemble="langevin", gamma=2.0, thermo_every=10, progress=False, compute_pressure=False, seed=2)
     T = out.thermo["temperature"].mean()
     assert abs(T - kT) / kT < 0.02, T
@@ -39,16 +39,18 @@ def test_nose_hoover_chain_conserved_quantity_and_temperature():
     with jax.enable_x64(True):
         R, box = md.lj_liquid_box(256, 0.8442)
         lj = md.lennard_jones(cutoff=2.5, cutoff_mode="smooth", r_onset=2.0)
-        eq = md.simulate(lj, R, box, n_steps=400, dt=0.005, temperature=1.2, ensemble="langevin", gamma=5.0,
+        eq = md.simulate(lj, R, box, n_steps=400, dt=0.005, temperature=1.0, ensemble="langevin", gamma=5.0,
                          thermo_every=100, progress=False, compute_pressure=False)
-        out = md.simulate(lj, eq.state.positions, box, n_steps=3000, dt=0.005, temperature=1.0, ensemble="nhc",
-                          tau=0.5, momenta=eq.state.momenta, thermo_every=20, progress=False, compute_pressure=False)
+        # start 20% hot so the thermostat has work to do; δt = 0.0025, τ = 0.5
+        out = md.simulate(lj, eq.state.positions, box, n_steps=3000, dt=0.0025, temperature=1.0, ensemble="nhc",
+                          tau=0.5, momenta=1.1 * eq.state.momenta, thermo_every=20, progress=False,
+                          compute_pressure=False)
         H = out.thermo["conserved"]
         drift = np.max(np.abs(H - H[0])) / abs(H[0])
         assert drift < 1e-4, drift
-        # the thermostat works: the second half averages near the target, and total energy is NOT conserved
+        # the thermostat works: the second half averages near the target, and K + U is NOT conserved
         T = out.thermo["temperature"][len(H) // 2 :].mean()
-        assert abs(T - 1.0) < 0.1, T
+        assert abs(T - 1.0) < 0.08, T
         Etot = out.thermo["total"]
         assert np.max(np.abs(Etot - Etot[0])) / abs(Etot[0]) > 10 * drift
 
