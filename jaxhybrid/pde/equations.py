@@ -50,7 +50,7 @@ import equinox as eqx
 import jax.numpy as jnp
 import numpy as np
 
-from .etdrk import ETDRKStepper
+from .etdrk import ETDRKStepper, imul, rmul
 from .grid import Grid
 from .spectral import SpectralSpace
 
@@ -138,27 +138,30 @@ class _ConservativeConvection1d(eqx.Module):
     """``N̂ = −(b/2) i k F[(u)²]`` (de-aliased, compact layout)."""
 
     space: SpectralSpace
-    coef: jnp.ndarray  # -(b/2) i k
+    coef: jnp.ndarray  # real −(b/2) k; the factor i is applied by `imul`
 
     def __call__(self, uh):
         u = self.space.inverse(uh)
-        return self.coef * self.space.forward(u * u)
+        return imul(self.coef, self.space.forward(u * u))
 
 
 class _GradientNorm(eqx.Module):
     """``N̂ = −(b/2) F[|∇u|²]`` with the mean mode removed (KS combustion form)."""
 
     space: SpectralSpace
-    scale: float
-    keep: jnp.ndarray  # 0 at k = 0, 1 elsewhere
+    weight: jnp.ndarray  # −(b/2) away from k = 0, 0 at k = 0 (mean removed)
 
     def __call__(self, uh):
         sp = self.space
         d = sp.ndim
-        grads = jnp.stack([sp.ik(a) * uh for a in range(d)], axis=-d - 1)
-        g = sp.inverse(grads)
-        g2 = jnp.sum(g * g, axis=-d - 1)
-        return (-0.5 * self.scale) * self.keep * sp.forward(g2)
+        if d == 1:
+            g = sp.inverse(imul(sp.k[0], uh))
+            g2 = g * g
+        else:
+            grads = jnp.stack([imul(sp.k[a], uh) for a in range(d)], axis=-d - 1)
+            g = sp.inverse(grads)
+            g2 = jnp.sum(g * g, axis=-d - 1)
+        return rmul(self.weight, sp.forward(g2))
 
 
 def burgers(grid: Grid, dt, *, viscosity, convection_scale=1.0, forcing=None, order: int = 4,
@@ -168,7 +171,7 @@ def burgers(grid: Grid, dt, *, viscosity, convection_scale=1.0, forcing=None, or
     _check_nonneg("burgers: viscosity", viscosity)
     space = SpectralSpace(grid, dealias=dealias, transform=transform)
     k = space.k[0]
-    term = _ConservativeConvection1d(space, -0.5 * convection_scale * 1j * k)
+    term = _ConservativeConvection1d(space, -0.5 * convection_scale * k)
     return ETDRKStepper(space, -viscosity * k * k, _with_forcing(term, _forcing_hat(space, forcing)), dt, order, n_contour=n_contour)
 
 
@@ -190,10 +193,10 @@ def kuramoto_sivashinsky(grid: Grid, dt, *, form: str = "combustion", order: int
     for k in space.k:
         lin = lin - fourth_order_scale * k**4
     if form == "combustion":
-        keep = jnp.ones(space.shape).at[(0,) * grid.ndim].set(0.0)
-        term = _GradientNorm(space, nonlinear_scale, keep)
+        keep = jnp.ones(space.shape, dtype=space.k[0].dtype).at[(0,) * grid.ndim].set(0.0)
+        term = _GradientNorm(space, -0.5 * nonlinear_scale * keep)
     else:
-        term = _ConservativeConvection1d(space, -0.5 * nonlinear_scale * 1j * space.k[0])
+        term = _ConservativeConvection1d(space, -0.5 * nonlinear_scale * space.k[0])
     return ETDRKStepper(space, lin, _with_forcing(term, _forcing_hat(space, forcing)), dt, order, n_contour=n_contour)
 
 
@@ -205,7 +208,7 @@ def korteweg_de_vries(grid: Grid, dt, *, convection=6.0, dispersion=1.0, viscosi
     _check_nonneg("korteweg_de_vries: viscosity", viscosity)
     space = SpectralSpace(grid, dealias=dealias)
     k = space.k[0]
-    term = _ConservativeConvection1d(space, -0.5 * convection * 1j * k)
+    term = _ConservativeConvection1d(space, -0.5 * convection * k)
     lin = 1j * dispersion * k**3 - viscosity * k * k
     return ETDRKStepper(space, lin, _with_forcing(term, _forcing_hat(space, forcing)), dt, order, n_contour=n_contour)
 
@@ -215,16 +218,16 @@ class _VorticityAdvection2d(eqx.Module):
     """``N̂ = −b F[u·∇ω]`` in Basdevant's four-FFT form (see module docstring)."""
 
     space: SpectralSpace
-    vel_ops: jnp.ndarray  # (2, ...) symbols mapping ω̂ -> (û, v̂)
+    vel_ops: jnp.ndarray  # (2, ...) real symbols: (û, v̂) = i * vel_ops * ω̂
     kxy: jnp.ndarray      # b k_x k_y
     kxx_yy: jnp.ndarray   # b (k_x² − k_y²)
 
     def __call__(self, wh):
         sp = self.space
-        vel = sp.inverse(self.vel_ops * wh[..., None, :, :])  # (..., 2, Nx, Ny)
+        vel = sp.inverse(imul(self.vel_ops, wh[..., None, :, :]))  # (..., 2, Nx, Ny)
         u, v = vel[..., 0, :, :], vel[..., 1, :, :]
         prods = sp.forward(jnp.stack([v * v - u * u, u * v], axis=-3))
-        return self.kxy * prods[..., 0, :, :] + self.kxx_yy * prods[..., 1, :, :]
+        return rmul(self.kxy, prods[..., 0, :, :]) + rmul(self.kxx_yy, prods[..., 1, :, :])
 
 
 def kolmogorov_forcing(grid: Grid, mode: int = 4, scale=1.0):
@@ -249,7 +252,7 @@ def navier_stokes_2d(grid: Grid, dt, *, viscosity, drag=0.0, forcing=None, kolmo
     kx, ky = space.k
     k2 = space.k2
     inv = jnp.where(k2 == 0, 0.0, 1.0 / jnp.where(k2 == 0, 1.0, k2))  # ψ̂ = ω̂ / |k|²
-    vel_ops = jnp.stack([1j * ky * inv * jnp.ones_like(kx), -1j * kx * inv * jnp.ones_like(ky)])
+    vel_ops = jnp.stack([ky * inv * jnp.ones_like(kx), -kx * inv * jnp.ones_like(ky)])
     term = _VorticityAdvection2d(space, vel_ops, convection_scale * kx * ky, convection_scale * (kx * kx - ky * ky))
     f = forcing
     if kolmogorov_mode is not None:

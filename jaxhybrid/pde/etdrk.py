@@ -113,28 +113,44 @@ def etdrk_coefficients(linear, dt, order: int, *, n_contour: int = 32, radius: f
     return out
 
 
+def rmul(a, z):
+    """``a * z`` for a real array ``a`` and complex ``z`` as two real products (``jnp`` would
+    promote ``a`` to complex and do a full complex multiply); plain ``a * z`` otherwise."""
+    if jnp.iscomplexobj(a) or not jnp.iscomplexobj(z):
+        return a * z
+    re, im = z.real, z.imag
+    return jax.lax.complex((a * re).astype(re.dtype), (a * im).astype(re.dtype))
+
+
+def imul(k, z):
+    """``1j * k * z`` for real ``k`` and complex ``z`` without complex arithmetic."""
+    re, im = z.real, z.imag
+    return jax.lax.complex((-k * im).astype(re.dtype), (k * re).astype(re.dtype))
+
+
 def _etdrk_update(coef: dict, N: Callable, u, order: int):
     """One ETDRK step ``u -> u⁺`` of the given order (formulas in the module docstring)."""
+    m = rmul
     if order == 1:
-        return coef["E"] * u + coef["c1"] * N(u)
+        return m(coef["E"], u) + m(coef["c1"], N(u))
     if order == 2:
         n0 = N(u)
-        a = coef["E"] * u + coef["c1"] * n0
-        return a + coef["c2"] * (N(a) - n0)
+        a = m(coef["E"], u) + m(coef["c1"], n0)
+        return a + m(coef["c2"], N(a) - n0)
     E, E2, ch = coef["E"], coef["E2"], coef["ch"]
     f1, f2, f3 = coef["f1"], coef["f2"], coef["f3"]
     n0 = N(u)
     if order == 3:
-        a = E2 * u + ch * n0
+        a = m(E2, u) + m(ch, n0)
         na = N(a)
-        b = E * u + coef["c1"] * (2 * na - n0)
-        return E * u + f1 * n0 + 4 * f2 * na + f3 * N(b)
-    a = E2 * u + ch * n0
+        b = m(E, u) + m(coef["c1"], 2 * na - n0)
+        return m(E, u) + m(f1, n0) + m(4 * f2, na) + m(f3, N(b))
+    a = m(E2, u) + m(ch, n0)
     na = N(a)
-    b = E2 * u + ch * na
+    b = m(E2, u) + m(ch, na)
     nb = N(b)
-    c = E2 * a + ch * (2 * nb - n0)
-    return E * u + f1 * n0 + 2 * f2 * (na + nb) + f3 * N(c)
+    c = m(E2, a) + m(ch, 2 * nb - n0)
+    return m(E, u) + m(f1, n0) + m(2 * f2, na + nb) + m(f3, N(c))
 
 
 class ETDRKStepper(eqx.Module):
@@ -188,7 +204,7 @@ class ETDRKStepper(eqx.Module):
     def step(self, uh):
         """Advance the spectral state by one step ``dt``."""
         if self.nonlinear is None:
-            return self.coef["E"] * uh
+            return rmul(self.coef["E"], uh)
         return _etdrk_update(self.coef, self.nonlinear, uh, self.order)
 
     def to_physical(self, uh):
