@@ -11,9 +11,10 @@ accept ``Y`` with probability α. The chain is reversible w.r.t. π (detailed ba
 bias; α → 1 as δ → 0.
 
 Cost per step: one ``value_and_grad`` of log π at the proposal (the value and gradient at the
-current point are kept in the state). The forward transition density is evaluated from ``ξ``
-directly, saving one pass over the state — the reason this is a little faster than a generic
-implementation on memory-bound targets.
+current point are kept in the state). The two transition densities enter α only through
+``log q(x|y) − log q(y|x) = −Σ_i (r_i² − 2δ ξ_i²)/(4δ)``, ``r = x − y − δ∇log π(y)``, computed as
+one fused reduction of small per-entry terms: one pass fewer than evaluating both energies,
+and in float32 with d ~ 10⁶ far less cancellation error than subtracting two O(d) sums.
 """
 
 from __future__ import annotations
@@ -71,18 +72,19 @@ def mala(logdensity_fn: Callable, step_size) -> SamplingAlgorithm:
         xi = jax.random.normal(k_noise, x.shape, x.dtype)
         y = x + step_size * gx + jnp.sqrt(2.0 * step_size) * xi
         ld_y, gy = vg(y)
-        # log q(y|x) = -|ξ|²/2 exactly; log q(x|y) from the reverse drift
-        log_q_fwd = -0.5 * jnp.sum(xi * xi)
-        log_q_bwd = mala_log_proposal(x, y, gy, step_size)
-        log_alpha = ld_y - state.logdensity + log_q_bwd - log_q_fwd
+        # log q(x|y) − log q(y|x) = −(‖x − y − δ∇log π(y)‖² − 2δ‖ξ‖²)/(4δ)   (log q(y|x) = −‖ξ‖²/2)
+        r = x - y - step_size * gy
+        # one fused reduction of small per-entry differences: cheaper, and in float32 far less
+        # rounding than the difference of two O(d) transition energies
+        log_alpha = ld_y - state.logdensity - jnp.sum(r * r - (2.0 * step_size) * (xi * xi)) * (0.25 / step_size)
         log_alpha = jnp.where(jnp.isnan(log_alpha), -jnp.inf, log_alpha)
-        accept_prob = jnp.minimum(1.0, jnp.exp(log_alpha))
-        accept = jnp.log(jax.random.uniform(k_acc, (), ld_y.dtype)) < log_alpha
+        accept_prob = jnp.minimum(1.0, jnp.exp(log_alpha)).astype(ld_y.dtype)
+        accept = jax.random.uniform(k_acc, (), ld_y.dtype) < accept_prob
         return MALAState(
             jnp.where(accept, y, x),
             jnp.where(accept, ld_y, state.logdensity),
             jnp.where(accept, gy, gx),
-            accept_prob.astype(ld_y.dtype),
+            accept_prob,
             accept,
         )
 
