@@ -196,14 +196,14 @@ def main(argv=None):
     a = p.parse_args(argv)
     platform = jax.devices()[0].platform
     gpu = platform == "gpu"
-    reps = a.repeats or (3 if a.quick else 7)
+    reps = a.repeats or (3 if a.quick else 9)
     print(f"device: {_device()}   load: {os.getloadavg() if hasattr(os, 'getloadavg') else 'n/a'}")
 
     cases = []
     if a.quick:
         plan = [("ns", 128, 10), ("ks", a.batch, 20)]
     else:
-        plan = [("ns", 256, 200 if gpu else 50), ("ns", a.big, 100 if gpu else 10), ("ks", a.batch, 200 if gpu else 100)]
+        plan = [("ns", 256, 200 if gpu else 50), ("ns", a.big, 100 if gpu else 10), ("ks", a.batch, 200 if gpu else 50)]
     for kind, size, steps in plan:
         if kind == "ns" and size == 0:
             continue
