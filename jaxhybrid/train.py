@@ -112,12 +112,18 @@ def _data_size(data: PyTree) -> int:
     return n
 
 
-def _batch(data: PyTree, key: jax.Array, step: jax.Array, n: int, batch_size: int) -> PyTree:
-    n_batches = n // batch_size
-    epoch, within = step // n_batches, step % n_batches
-    perm = jax.random.permutation(jax.random.fold_in(key, epoch), n)
+def _epoch_perm(key: jax.Array, step: jax.Array, n: int, batch_size: int) -> jax.Array:
+    """The sample order of the epoch containing ``step``: ``perm(fold_in(key, epoch))``."""
+    return jax.random.permutation(jax.random.fold_in(key, step // (n // batch_size)), n)
+
+
+def _batch(data: PyTree, key: jax.Array, step: jax.Array, perm: jax.Array, n: int, batch_size: int):
+    """Minibatch of ``step`` and the (possibly refreshed) epoch permutation; the permutation
+    is recomputed only when an epoch starts, so its cost is paid once per epoch."""
+    within = step % (n // batch_size)
+    perm = jax.lax.cond(within == 0, lambda: _epoch_perm(key, step, n, batch_size), lambda: perm)
     idx = jax.lax.dynamic_slice_in_dim(perm, within * batch_size, batch_size)
-    return jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0), data)
+    return jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0), data), perm
 
 
 # ---------------------------------------------------------------------------------------------
@@ -226,9 +232,11 @@ def fit(
         # first failing step. On a non-finite loss/gradient at step s the current parameters
         # (produced by step s-1) are replaced by `prev` and nothing changes afterwards.
         def body(carry, i):
-            tr, ost, prev, ok, bad_step = carry
+            tr, ost, prev, ok, bad_step, perm = carry
             s = first_step + i
-            batch = None if n is None else _batch(data, key, s, n, batch_size)
+            batch = None
+            if n is not None:
+                batch, perm = _batch(data, key, s, perm, n, batch_size)
             (loss, aux), g = grad_fn(tr, batch, jax.random.fold_in(key, s))
             finite = jnp.isfinite(loss) & jax.tree_util.tree_reduce(
                 jnp.logical_and, jax.tree_util.tree_map(lambda x: jnp.all(jnp.isfinite(x)), g), True
@@ -238,10 +246,11 @@ def fit(
             good, fail = ok & finite, ok & ~finite
             new_prev = select(good, (tr, ost), prev)
             tr, ost = select(good, (new_tr, new_ost), select(fail, prev, (tr, ost)))
-            return (tr, ost, new_prev, good, jnp.where(fail, s + 1, bad_step)), (loss, aux)
+            return (tr, ost, new_prev, good, jnp.where(fail, s + 1, bad_step), perm), (loss, aux)
 
-        init = (tr, ost, prev, jnp.asarray(True), jnp.asarray(-1, jnp.int32))
-        (tr, ost, prev, ok, bad_step), (losses, auxs) = jax.lax.scan(body, init, jnp.arange(length))
+        perm = None if n is None else _epoch_perm(key, first_step, n, batch_size)
+        init = (tr, ost, prev, jnp.asarray(True), jnp.asarray(-1, jnp.int32), perm)
+        (tr, ost, prev, ok, bad_step, _), (losses, auxs) = jax.lax.scan(body, init, jnp.arange(length))
         return tr, ost, prev, ok, bad_step, losses, auxs
 
     metrics_file = None
