@@ -10,7 +10,7 @@ strain derivative (:func:`stress`). Pair potentials ``E = ½ Σ_i Σ_{j∈N(i)} 
 list) also have an analytic fast path that fuses energy and force in one pass over the pairs
 and never differentiates through the gather:
 
-    F_i = Σ_j  φ'(r_ij)/r_ij · d_ij,      d_ij = r_j - r_i      (Allen & Tildesley eq. 2.?)
+    F_i = Σ_j  φ'(r_ij)/r_ij · d_ij,      d_ij = r_j - r_i      (Allen & Tildesley §1.4, §5.1)
 
 Everything is written in ``x = r²`` so that no square root is taken for LJ:
 ``φ'(r)/r = 2 dφ/dx``.
