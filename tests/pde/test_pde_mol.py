@@ -63,6 +63,7 @@ def test_mol_invalid_inputs():
         pde.reaction_diffusion_rhs(1.0, -0.1)
 
 
+@pytest.mark.slow
 def test_reaction_diffusion_gradient_nonstiff(x64):
     """1D Fisher–KPP, gradient w.r.t. the growth rate through the adaptive solve vs FD."""
     (x,) = pde.mol_coords(12, 1.0)
