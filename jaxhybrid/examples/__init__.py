@@ -14,6 +14,8 @@ from types import ModuleType
 
 #: example name -> (module name under jaxhybrid.examples, one-line description)
 REGISTRY: dict[str, tuple[str, str]] = {
+    "prior-deblur": ("prior_deblur", "learned DSM image prior + blur likelihood, PnP-ULA posterior mean/std vs TV, Tikhonov and a data-only regressor; inpainting with the same prior (paradigm 1)"),
+    "prior-poisson-source": ("prior_poisson_source", "recover a Poisson source field from sparse noisy potentials: PDE likelihood + learned prior, PnP-ULA vs Tikhonov and a data-only MLP (paradigm 1)"),
     "lj-md": ("lj_md", "Lennard-Jones liquid with the MD engine: thermodynamics, energy drift, g(r) (paradigm 1 mechanism)"),
     "pde-inverse-design": ("pde_inverse_design", "recover a Burgers initial condition / design a source by gradients through the ETDRK solver vs FD gradients and a linearised model (paradigm 1)"),
     "closure-ode": ("closure_ode", "learned friction law inside a diffrax pendulum solve (paradigm 1)"),
