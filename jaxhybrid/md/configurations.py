@@ -6,7 +6,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .space import Box, make_box
+from .space import make_box
 
 __all__ = ["fcc_lattice", "lj_liquid_box", "random_positions", "maxwell_boltzmann"]
 

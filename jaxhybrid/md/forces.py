@@ -12,7 +12,7 @@ in their state. This is how a learned potential plugs into the mechanism: any
 
 from __future__ import annotations
 
-from typing import Callable, Optional
+from typing import Callable
 
 import jax
 

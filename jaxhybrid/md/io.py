@@ -13,7 +13,6 @@ and ``f(r)`` (Nr values); then ``r·φ(r)`` (Nr values, eV·Å) for each pair ``
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import NamedTuple, Optional, Sequence
 

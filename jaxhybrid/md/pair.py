@@ -32,7 +32,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .neighbours import NeighborList, pair_vectors
+from .neighbours import NeighborList
 from .space import Box, make_box, volume
 
 __all__ = [

@@ -13,7 +13,6 @@ infinitely large list.
 
 from __future__ import annotations
 
-import math
 import time
 from pathlib import Path
 from typing import Any, Callable, NamedTuple, Optional
