@@ -47,8 +47,8 @@ N = 32
 N_OBS = 64
 F_SCALE = 10.0  # fields are ~O(10); the prior works on f / F_SCALE
 NOISE_REL = 0.1
-SIGMA_PRIOR = 0.05  # in normalised units
-TRAIN_SIGMAS = (0.025, 0.05, 0.1)
+SIGMA_PRIOR = 0.02  # in normalised units
+TRAIN_SIGMAS = (0.01, 0.02, 0.05)
 Z90 = 1.6448536
 
 
@@ -74,7 +74,7 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     y = jax.vmap(op.apply)(test_f) + noise * jax.random.normal(k_noise, (n_test, N_OBS))
 
     # --- prior by DSM on generator samples
-    steps = 400 if quick else 1500
+    steps = 800 if quick else 2500
     net = ConvScore(32, kernel_sizes=(5, 1, 5), key=k_net)
     res = train_score(net, train_f, TRAIN_SIGMAS, steps=steps, batch_size=32, learning_rate=3e-3, key=k_fit,
                       log_every=max(1, steps // 10), desc="DSM source prior")

@@ -56,7 +56,7 @@ def _check(op, y, lam, name):
         raise ValueError(f"{name}: needs a LinearOperator (with adjoint), got {type(op).__name__}.")
     if tuple(jnp.shape(y)) != tuple(op.out_shape):
         raise ValueError(f"{name}: y has shape {jnp.shape(y)}, the operator outputs {op.out_shape}.")
-    if not lam >= 0:
+    if not isinstance(lam, jax.core.Tracer) and not lam >= 0:
         raise ValueError(f"{name}: regularisation weight must be >= 0, got {lam}.")
 
 
