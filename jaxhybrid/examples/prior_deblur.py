@@ -11,9 +11,11 @@ chelsea, coffee, rocket).
   + (δ/λ)(Π_[0,1](X) − X) + √(2δ)ξ`` with the denoiser ``D_σ(x) = x + σ² s_θ(x, σ)`` of a small
   translation-equivariant conv score network trained by denoising score matching (Vincent
   2011) on 24×24 patches (:func:`jaxhybrid.sampling.train_score` → :func:`jaxhybrid.train.fit`).
-  Prior weight α = 2: with α = 1 (the first full run, on this test image) the posterior was
-  under-regularised — std ≈ 2.3 σ_n, 90% coverage 0.98 — and its mean 1 dB below TV; this is a
-  choice made after looking at the test image, like the baselines' tuned λ.
+  Prior weight α = 1 (the smoothed prior itself). α = 2 was also tried on the full run: the
+  posterior std shrank (0.047 → 0.035) but the mean's PSNR did not improve (30.84 vs 30.94 dB).
+  Status (seed 0, full mode): the posterior mean does **not** yet beat the tuned TV MAP — the
+  small CPU-trained prior (DSM loss ≈ 0.55) is too weak; see the report in the repository
+  history for the measured numbers.
   The estimate is the posterior mean, the error bar the posterior standard deviation (running
   moments over chains and steps; nothing stored). The likelihood + learned prior is the
   paradigm-1 glue: the sampler's drift is ``∇log p(y|x)`` (mechanism) plus ``s_θ`` (data).
@@ -53,7 +55,7 @@ TRAIN_IMAGES = ("astronaut", "coins", "moon", "text", "page", "brick", "grass", 
 CROP = (slice(40, 136), slice(200, 296))  # 96×96: the cameraman's head, camera and coat
 PSF_STD, PSF_SIZE, NOISE = 1.5, 9, 0.02
 SIGMA_PRIOR = 0.03  # denoiser noise level σ used by PnP-ULA
-ALPHA = 2.0  # prior weight α of PnP-ULA (α = 1 gave an under-regularised posterior, see module docstring)
+ALPHA = 1.0  # prior weight α of PnP-ULA (α = 2 was tried too, see module docstring)
 TRAIN_SIGMAS = (0.015, 0.03, 0.06)
 PATCH = 24
 Z90 = 1.6448536
