@@ -20,6 +20,6 @@ step() { local name=$1 limit=$2; shift 2; echo "=== $name ($(date +%T))"; timeou
 {
   step "md benchmark" 200 python benchmarks/md_lj.py --sizes 32000 256000 1000000 --json "$OUT/md_lj-gpu.json"
   step "pde benchmark" 150 python benchmarks/pde_spectral.py --json "$OUT/pde_spectral-gpu.json"
-  step "langevin benchmark" 100 python benchmarks/langevin.py --json "$OUT/langevin-gpu.json"
+  step "langevin benchmark" 150 python benchmarks/langevin.py --json "$OUT/langevin-gpu.json"
   step "core tests" 60 python -m pytest -q -x -p no:cacheprovider tests/test_rollout.py tests/test_train.py
 } 2>&1 | tee "$OUT/log.txt"
