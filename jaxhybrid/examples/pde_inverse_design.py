@@ -264,9 +264,3 @@ def _plot(out, x, u_true, u_ad, u_fd, u_lin, hist_ad, hist_fd, target, u_design,
     fig.tight_layout()
     fig.savefig(Path(out) / f"{NAME}.png", dpi=100)
     plt.close(fig)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import json
-
-    print(json.dumps(run(quick=True), indent=2))

@@ -33,7 +33,6 @@ approximation of each marginal), and plots of mean, std and error maps.
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -221,11 +220,3 @@ def _plot(out, x, y, mean, std, x_tv, x_tik, x_reg, fill, mean_in, std_in, x_tv_
     fig.tight_layout()
     fig.savefig(out / f"{NAME}.png", dpi=100)
     plt.close(fig)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import json
-    import sys
-
-    rec = run(quick=os.environ.get("JAXHYBRID_QUICK", "1") == "1", seed=0, out=Path(sys.argv[1] if len(sys.argv) > 1 else "."))
-    print(json.dumps(rec, indent=1))

@@ -33,7 +33,6 @@ chains from zero) did not mix within the step budget (δ ≈ 5e-6, limited by �
 
 from __future__ import annotations
 
-import os
 import time
 from pathlib import Path
 
@@ -203,11 +202,3 @@ def _plot(out, truth, means, stds, tik, mlp, op, m, b):
     fig.tight_layout()
     fig.savefig(out / f"{NAME}.png", dpi=100)
     plt.close(fig)
-
-
-if __name__ == "__main__":  # pragma: no cover
-    import json
-    import sys
-
-    rec = run(quick=os.environ.get("JAXHYBRID_QUICK", "1") == "1", seed=0, out=Path(sys.argv[1] if len(sys.argv) > 1 else "."))
-    print(json.dumps(rec, indent=1))
