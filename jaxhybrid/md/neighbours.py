@@ -387,15 +387,39 @@ class NeighborListFn:
             cell_capacity = int(math.ceil(occ * self.capacity_multiplier)) + 1
         cell_capacity = int(cell_capacity or 0)
         if max_neighbors is None:
-            # count with an unbounded list (capacity = all candidates), then add headroom
-            probe = self._empty(positions, multi, cells, cell_capacity, images, 1)
-            built = _jit_build(positions, box, probe)
-            count = int(built.needed[0])
-            if bool(built.needed[1] > cell_capacity) and cells != (0, 0, 0):
-                cell_capacity = int(math.ceil(int(built.needed[1]) * self.capacity_multiplier)) + 1
+            count = None if multi or not box.is_orthorhombic else self._host_count(positions, box)
+            if count is None:
+                # count with a one-slot list on the device (the build measures the true count)
+                probe = self._empty(positions, multi, cells, cell_capacity, images, 1)
+                built = _jit_build(positions, box, probe)
+                count = int(built.needed[0])
+                if bool(built.needed[1] > cell_capacity) and cells != (0, 0, 0):
+                    cell_capacity = int(math.ceil(int(built.needed[1]) * self.capacity_multiplier)) + 1
             max_neighbors = max(1, int(math.ceil(count * self.capacity_multiplier)))
         nbrs = self._empty(positions, multi, cells, cell_capacity, images, int(max_neighbors))
         return _jit_build(positions, box, nbrs)
+
+    def _host_count(self, positions, box: Box) -> int:
+        """Largest row length of the list, counted on the host with a periodic k-d tree
+        (orthorhombic, minimum-image boxes): sizing then needs no extra device compile."""
+        from scipy.spatial import cKDTree
+
+        L = np.asarray(box.lengths, np.float64)
+        x = np.asarray(positions, np.float64)
+        x = x - L * np.floor(x / L)
+        x = np.where(x >= L, 0.0, x)  # rounding can land exactly on L
+        tree = cKDTree(x, boxsize=L)
+        # a hair of slack so that pairs at r ≈ r_list in float32 are never under-counted
+        r = self.r_list * (1.0 + 1e-6)
+        if self.format == "dense":
+            return int(np.max(tree.query_ball_point(x, r, return_length=True)) - 1)
+        pairs = tree.query_pairs(r, output_type="ndarray")
+        if pairs.size == 0:
+            return 0
+        i, j = pairs[:, 0], pairs[:, 1]
+        keep_i = (j > i) == ((i + j) % 2 == 0)  # _half_rule: row i holds j
+        rows = np.where(keep_i, i, j)
+        return int(np.bincount(rows, minlength=x.shape[0]).max())
 
     def reallocate(self, positions, box, nbrs: NeighborList, growth: float = 1.5) -> NeighborList:
         """Grow the capacities of an overflowed list (to ``growth ×`` what was needed) and
