@@ -1,0 +1,60 @@
+"""Verification scores of an assimilation run (truth ``x`` of shape ``(K, d)``).
+
+* :func:`rmse` — time mean of the instantaneous RMSE ``√(mean_i (x̂_i − x_i)²)`` (DAPPER's
+  ``rmse.a``/``rmse.f``), optionally after ``burn_in`` cycles.
+* :func:`crps_ensemble` — continuous ranked probability score of an ensemble (Gneiting &
+  Raftery 2007): ``CRPS = E|X − x| − ½ E|X − X'|``, averaged over sites and cycles.
+* :func:`rank_histogram` — counts of the rank of the truth among the ``N`` members (Anderson
+  1996; Talagrand et al. 1997): flat for a calibrated ensemble (``N + 1`` bins).
+* :func:`coverage` — fraction of truth components inside ``mean ± z·std`` (Gaussian interval).
+"""
+
+from __future__ import annotations
+
+import jax.numpy as jnp
+import numpy as np
+
+__all__ = ["rmse", "rmse_series", "crps_ensemble", "rank_histogram", "coverage"]
+
+
+def _check(est, truth):
+    if np.shape(est) != np.shape(truth):
+        raise ValueError(f"estimate shape {np.shape(est)} differs from truth shape {np.shape(truth)}.")
+
+
+def rmse_series(est, truth):
+    """Instantaneous RMSE per cycle ``(K,)``."""
+    _check(est, truth)
+    return jnp.sqrt(jnp.mean((jnp.asarray(est) - jnp.asarray(truth)) ** 2, -1))
+
+
+def rmse(est, truth, burn_in: int = 0):
+    """Time-mean RMSE over cycles ``burn_in..K-1``."""
+    if burn_in < 0 or burn_in >= np.shape(truth)[0]:
+        raise ValueError(f"rmse: burn_in must be in [0, K), got {burn_in} for K = {np.shape(truth)[0]}.")
+    return jnp.mean(rmse_series(est, truth)[burn_in:])
+
+
+def crps_ensemble(ens, truth):
+    """Mean CRPS of ensembles ``(K, N, d)`` against ``truth`` ``(K, d)``."""
+    ens, truth = jnp.asarray(ens), jnp.asarray(truth)
+    if ens.ndim != 3 or ens.shape[::2] != truth.shape:
+        raise ValueError(f"crps_ensemble: need ens (K, N, d) and truth (K, d), got {ens.shape}, {truth.shape}.")
+    t1 = jnp.mean(jnp.abs(ens - truth[:, None]), 1)
+    t2 = jnp.mean(jnp.abs(ens[:, :, None] - ens[:, None, :]), (1, 2))
+    return jnp.mean(t1 - 0.5 * t2)
+
+
+def rank_histogram(ens, truth):
+    """Counts ``(N + 1,)`` of the rank of each truth component among the members."""
+    ens, truth = np.asarray(ens), np.asarray(truth)
+    if ens.ndim != 3 or ens.shape[::2] != truth.shape:
+        raise ValueError(f"rank_histogram: need ens (K, N, d) and truth (K, d), got {ens.shape}, {truth.shape}.")
+    ranks = np.sum(ens < truth[:, None], 1)
+    return np.bincount(ranks.ravel(), minlength=ens.shape[1] + 1)
+
+
+def coverage(mean, std, truth, z: float = 1.6448536):
+    """Fraction of components with ``|x − mean| ≤ z·std`` (z = 1.645: nominal 90%)."""
+    _check(mean, truth)
+    return jnp.mean(jnp.abs(jnp.asarray(truth) - mean) <= z * std)
