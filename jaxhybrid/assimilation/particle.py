@@ -55,9 +55,11 @@ def particle_filter(model: Callable, obs: Observation, N: int, ner: float = 0.5,
         k1, k2 = jax.random.split(key)
         d = E.shape[1]
         h = (4.0 / (N * (d + 2.0))) ** (1.0 / (d + 4.0))
-        Aw = jnp.sqrt(w)[:, None] * (E - w @ E)      # Awᵀ Aw = weighted covariance
+        Aw = jnp.sqrt(w)[:, None] * (E - w @ E)      # Awᵀ Aw = weighted covariance Σ
+        lam, V = jnp.linalg.eigh(Aw.T @ Aw)
+        sqrt_cov = (V * jnp.sqrt(jnp.maximum(lam, 0.0))) @ V.T
         idx = systematic_resample(k1, logw)
-        jitter = reg * h * jax.random.normal(k2, (N, N), E.dtype) @ Aw
+        jitter = reg * h * jax.random.normal(k2, (N, d), E.dtype) @ sqrt_cov
         E_rs = E[idx] + jitter
         do = effective_sample_size(logw) < ner * N
         E_new = jnp.where(do, E_rs, E)
