@@ -19,6 +19,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "lj-md": ("lj_md", "Lennard-Jones liquid with the MD engine: thermodynamics, energy drift, g(r) (paradigm 1 mechanism)"),
     "pde-inverse-design": ("pde_inverse_design", "recover a Burgers initial condition / design a source by gradients through the ETDRK solver vs FD gradients and a linearised model (paradigm 1)"),
     "closure-ode": ("closure_ode", "learned friction law inside a diffrax pendulum solve (paradigm 1)"),
+    "assimilation-l96": ("assimilation_l96", "Lorenz-96 forecast ↔ analysis cycles (Sakov & Oke 2008 / DAPPER setup): ETKF, EnKF, LETKF, 3D-Var, 4D-Var (adjoint by JAX), particle filter vs free forecast and observations alone (paradigm 3)"),
     "maps": ("maps", "crowdsourced point clouds registered to surveyed control points, fused and fitted under geometric constraints vs survey-only and ICP-only maps (paradigm 2)"),
 }
 
