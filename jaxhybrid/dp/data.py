@@ -1,0 +1,300 @@
+"""Labelled configurations: DeePMD-kit's numpy format, ASE ``Atoms`` in/out, and padded
+neighbour tables for training.
+
+DeePMD-kit system directory (https://docs.deepmodeling.com/projects/deepmd/ "Data format")::
+
+    type.raw        N integers, the type of each atom (one per line)
+    type_map.raw    element names, one per line (optional in DeePMD-kit, written here)
+    set.000/        coord.npy (F, 3N) Å, box.npy (F, 9) Å (rows = cell vectors),
+                    energy.npy (F,) eV, force.npy (F, 3N) eV/Å, [virial.npy (F, 9) eV]
+    set.001/ ...
+
+Units are DeePMD-kit's: Å, eV, eV/Å; ``virial = −∂E/∂ε`` (= −stress·volume, dpdata's sign).
+A non-periodic molecule is stored with a large cubic box and ``nopbc`` (an empty file), as
+DeePMD-kit does.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import NamedTuple, Optional, Sequence
+
+import numpy as np
+
+__all__ = ["System", "read_deepmd", "write_deepmd", "to_ase", "from_ase", "concat", "neighbour_table", "pack", "Packed"]
+
+
+class System(NamedTuple):
+    """Frames of one composition. ``types`` (N,), ``coord`` (F, N, 3), ``box`` (F, 3, 3),
+    ``energy`` (F,), ``force`` (F, N, 3), ``virial`` (F, 3, 3) or None; ``pbc``: periodic."""
+
+    type_map: tuple
+    types: np.ndarray
+    coord: np.ndarray
+    box: np.ndarray
+    energy: np.ndarray
+    force: np.ndarray
+    virial: Optional[np.ndarray] = None
+    pbc: bool = True
+
+    @property
+    def n_frames(self) -> int:
+        return int(self.coord.shape[0])
+
+    @property
+    def n_atoms(self) -> int:
+        return int(self.types.shape[0])
+
+    def subset(self, index) -> "System":
+        index = np.asarray(index)
+        return self._replace(coord=self.coord[index], box=self.box[index], energy=self.energy[index], force=self.force[index],
+                             virial=None if self.virial is None else self.virial[index])
+
+    def validate(self) -> "System":
+        """Check shapes and finiteness; raise ``ValueError`` saying what is wrong."""
+        n, f = self.n_atoms, self.n_frames
+        if self.types.ndim != 1 or n == 0:
+            raise ValueError(f"System: types must be a non-empty 1-D array, got shape {self.types.shape}.")
+        if self.types.min() < 0 or self.types.max() >= len(self.type_map):
+            raise ValueError(f"System: types must lie in [0, {len(self.type_map)}) (the type_map {self.type_map}); got "
+                             f"[{self.types.min()}, {self.types.max()}].")
+        want = {"coord": (f, n, 3), "box": (f, 3, 3), "energy": (f,), "force": (f, n, 3)}
+        if self.virial is not None:
+            want["virial"] = (f, 3, 3)
+        for name, shape in want.items():
+            arr = getattr(self, name)
+            if arr.shape != shape:
+                raise ValueError(f"System: {name} has shape {arr.shape}, expected {shape} (F={f} frames, N={n} atoms).")
+            if not np.all(np.isfinite(arr)):
+                raise ValueError(f"System: {name} contains NaN or Inf.")
+        if f == 0:
+            raise ValueError("System: no frames.")
+        return self
+
+
+def write_deepmd(directory, system: System, set_size: int = 5000) -> Path:
+    """Write ``system`` as a DeePMD-kit system directory (sets of ``set_size`` frames)."""
+    system.validate()
+    d = Path(directory)
+    d.mkdir(parents=True, exist_ok=True)
+    for old in d.glob("set.*"):
+        for f in old.iterdir():
+            f.unlink()
+        old.rmdir()
+    np.savetxt(d / "type.raw", system.types.astype(int), fmt="%d")
+    (d / "type_map.raw").write_text("\n".join(system.type_map) + "\n")
+    if not system.pbc:
+        (d / "nopbc").write_text("")
+    elif (d / "nopbc").exists():
+        (d / "nopbc").unlink()
+    f = system.n_frames
+    for k, start in enumerate(range(0, f, set_size)):
+        s = slice(start, min(start + set_size, f))
+        sd = d / f"set.{k:03d}"
+        sd.mkdir()
+        np.save(sd / "coord.npy", system.coord[s].reshape(-1, 3 * system.n_atoms))
+        np.save(sd / "box.npy", system.box[s].reshape(-1, 9))
+        np.save(sd / "energy.npy", system.energy[s])
+        np.save(sd / "force.npy", system.force[s].reshape(-1, 3 * system.n_atoms))
+        if system.virial is not None:
+            np.save(sd / "virial.npy", system.virial[s].reshape(-1, 9))
+    return d
+
+
+def _load(path: Path, cols: Optional[int], what: str) -> np.ndarray:
+    if not path.exists():
+        raise ValueError(f"read_deepmd: missing {path} ({what}).")
+    a = np.load(path)
+    if cols is None:
+        a = a.reshape(-1) if a.ndim == 2 and 1 in a.shape else a
+        if a.ndim != 1:
+            raise ValueError(f"read_deepmd: {path} must be 1-D (one {what} per frame), got shape {a.shape}.")
+        return a.astype(np.float64)
+    if a.ndim == 1 and a.size % cols == 0:
+        a = a.reshape(-1, cols)
+    if a.ndim != 2 or a.shape[1] != cols:
+        raise ValueError(f"read_deepmd: {path} must have shape (frames, {cols}) for {what}, got {a.shape}.")
+    return a.astype(np.float64)
+
+
+def read_deepmd(directory, type_map: Optional[Sequence[str]] = None) -> System:
+    """Read a DeePMD-kit system directory (all ``set.*``), validating every shape."""
+    d = Path(directory)
+    if not (d / "type.raw").exists():
+        raise ValueError(f"read_deepmd: {d} has no type.raw; is it a DeePMD-kit system directory?")
+    types = np.atleast_1d(np.loadtxt(d / "type.raw", dtype=np.int64))
+    if (d / "type_map.raw").exists():
+        tm = tuple(x.strip() for x in (d / "type_map.raw").read_text().split() if x.strip())
+    elif type_map is not None:
+        tm = tuple(type_map)
+    else:
+        tm = tuple(f"T{k}" for k in range(int(types.max()) + 1))
+    sets = sorted(d.glob("set.*"))
+    if not sets:
+        raise ValueError(f"read_deepmd: {d} has no set.* directories.")
+    n = types.shape[0]
+    parts = {k: [] for k in ("coord", "box", "energy", "force", "virial")}
+    has_virial = all((s / "virial.npy").exists() for s in sets)
+    for s in sets:
+        coord = _load(s / "coord.npy", 3 * n, "coordinates, 3N per frame")
+        box = _load(s / "box.npy", 9, "cell, 9 per frame")
+        energy = _load(s / "energy.npy", None, "energy")
+        force = _load(s / "force.npy", 3 * n, "forces, 3N per frame")
+        frames = {len(coord), len(box), len(energy), len(force)}
+        virial = _load(s / "virial.npy", 9, "virial, 9 per frame") if has_virial else None
+        if virial is not None:
+            frames.add(len(virial))
+        if len(frames) != 1:
+            raise ValueError(f"read_deepmd: {s} arrays disagree on the number of frames: coord {len(coord)}, box {len(box)}, "
+                             f"energy {len(energy)}, force {len(force)}" + (f", virial {len(virial)}" if virial is not None else "") + ".")
+        parts["coord"].append(coord.reshape(-1, n, 3))
+        parts["box"].append(box.reshape(-1, 3, 3))
+        parts["energy"].append(energy)
+        parts["force"].append(force.reshape(-1, n, 3))
+        if virial is not None:
+            parts["virial"].append(virial.reshape(-1, 3, 3))
+    sysm = System(tm, types, *(np.concatenate(parts[k]) for k in ("coord", "box", "energy", "force")),
+                  virial=np.concatenate(parts["virial"]) if has_virial else None, pbc=not (d / "nopbc").exists())
+    return sysm.validate()
+
+
+def concat(systems: Sequence[System]) -> System:
+    """Concatenate frames of systems with the same atoms."""
+    a = systems[0]
+    for b in systems[1:]:
+        if b.type_map != a.type_map or not np.array_equal(b.types, a.types):
+            raise ValueError("concat: systems must have the same type_map and atom types.")
+    vir = None if any(s.virial is None for s in systems) else np.concatenate([s.virial for s in systems])
+    return a._replace(coord=np.concatenate([s.coord for s in systems]), box=np.concatenate([s.box for s in systems]),
+                      energy=np.concatenate([s.energy for s in systems]), force=np.concatenate([s.force for s in systems]),
+                      virial=vir)
+
+
+def from_ase(frames, type_map: Sequence[str]) -> System:
+    """Frames (ASE ``Atoms`` with energies/forces from an attached calculator, same atoms)
+    → :class:`System`. The virial is taken from ``get_stress`` when the frames are periodic."""
+    frames = list(frames)
+    if not frames:
+        raise ValueError("from_ase: no frames.")
+    tm = tuple(type_map)
+    sym = frames[0].get_chemical_symbols()
+    unknown = sorted(set(sym) - set(tm))
+    if unknown:
+        raise ValueError(f"from_ase: elements {unknown} are not in type_map {tm}.")
+    types = np.array([tm.index(s) for s in sym])
+    pbc = bool(np.all(frames[0].pbc))
+    coord, box, energy, force, virial = [], [], [], [], []
+    for a in frames:
+        if a.get_chemical_symbols() != sym:
+            raise ValueError("from_ase: all frames must have the same atoms in the same order.")
+        coord.append(a.get_positions())
+        cell = np.asarray(a.get_cell())
+        box.append(cell if pbc else np.eye(3) * 100.0)
+        energy.append(a.get_potential_energy())
+        force.append(a.get_forces())
+        if pbc:
+            s = a.get_stress(voigt=False)
+            virial.append(-s * a.get_volume())
+    return System(tm, types, np.asarray(coord), np.asarray(box), np.asarray(energy), np.asarray(force),
+                  np.asarray(virial) if pbc else None, pbc).validate()
+
+
+def to_ase(system: System):
+    """:class:`System` → list of ASE ``Atoms`` carrying the labels in a SinglePointCalculator."""
+    from ase import Atoms
+    from ase.calculators.singlepoint import SinglePointCalculator
+
+    out = []
+    sym = [system.type_map[t] for t in system.types]
+    for k in range(system.n_frames):
+        a = Atoms(sym, positions=system.coord[k], cell=system.box[k] if system.pbc else None, pbc=system.pbc)
+        kw = dict(energy=float(system.energy[k]), forces=system.force[k])
+        if system.virial is not None and system.pbc:
+            kw["stress"] = -system.virial[k] / abs(np.linalg.det(system.box[k]))
+        a.calc = SinglePointCalculator(a, **kw)
+        out.append(a)
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+# padded neighbour tables for training
+
+
+def neighbour_table(coord: np.ndarray, cell: np.ndarray, rcut: float, pbc: bool = True):
+    """All neighbours within ``rcut`` of every atom (all periodic images when ``pbc``):
+    returns ``(idx (N, K), shifts (N, K, 3))`` padded with ``N``, ``K`` = largest count, such
+    that ``d_ij = r_j − r_i + shift @ cell``."""
+    from ase.neighborlist import primitive_neighbor_list
+
+    n = coord.shape[0]
+    i, j, S = primitive_neighbor_list("ijS", (pbc,) * 3, np.asarray(cell, np.float64), np.asarray(coord, np.float64),
+                                      float(rcut), self_interaction=False)
+    counts = np.bincount(i, minlength=n)
+    k = max(int(counts.max()) if len(counts) else 0, 1)
+    idx = np.full((n, k), n, np.int32)
+    sh = np.zeros((n, k, 3), np.int8)
+    order = np.argsort(i, kind="stable")
+    i, j, S = i[order], j[order], S[order]
+    slot = np.arange(len(i)) - np.repeat(np.cumsum(counts) - counts, counts)
+    idx[i, slot] = j
+    sh[i, slot] = S
+    return idx, sh
+
+
+class Packed(NamedTuple):
+    """Frames padded to common sizes for batched training (a pytree of arrays with a leading
+    frame axis, as :func:`jaxhybrid.train.fit` wants). ``types`` = −1 and ``idx`` = N_max mark
+    padding; ``natoms`` real atoms; ``has_virial`` 1.0 where ``virial`` is a label."""
+
+    coord: np.ndarray
+    cell: np.ndarray
+    types: np.ndarray
+    idx: np.ndarray
+    shifts: np.ndarray
+    energy: np.ndarray
+    force: np.ndarray
+    virial: np.ndarray
+    has_virial: np.ndarray
+    natoms: np.ndarray
+
+
+def pack(systems: Sequence[System], rcut: float, n_max: Optional[int] = None, k_max: Optional[int] = None) -> Packed:
+    """Pad every frame of ``systems`` to ``n_max`` atoms and ``k_max`` neighbour slots (default:
+    the largest found) and precompute the neighbour tables within ``rcut``."""
+    systems = [s for s in systems if s.n_frames]
+    if not systems:
+        raise ValueError("pack: no frames.")
+    tables = []
+    for s in systems:
+        for f in range(s.n_frames):
+            tables.append(neighbour_table(s.coord[f], s.box[f], rcut, s.pbc))
+    n_max = n_max or max(s.n_atoms for s in systems)
+    k_found = max(t[0].shape[1] for t in tables)
+    k_max = k_max or k_found
+    if k_found > k_max or max(s.n_atoms for s in systems) > n_max:
+        raise ValueError(f"pack: frames need n_max >= {max(s.n_atoms for s in systems)} and k_max >= {k_found}.")
+    F = sum(s.n_frames for s in systems)
+    out = dict(coord=np.zeros((F, n_max, 3)), cell=np.zeros((F, 3, 3)), types=np.full((F, n_max), -1, np.int32),
+               idx=np.full((F, n_max, k_max), n_max, np.int32), shifts=np.zeros((F, n_max, k_max, 3), np.int8),
+               energy=np.zeros(F), force=np.zeros((F, n_max, 3)), virial=np.zeros((F, 3, 3)), has_virial=np.zeros(F),
+               natoms=np.zeros(F))
+    f = 0
+    t = iter(tables)
+    for s in systems:
+        n = s.n_atoms
+        for k in range(s.n_frames):
+            idx, sh = next(t)
+            out["coord"][f, :n] = s.coord[k]
+            out["cell"][f] = s.box[k]
+            out["types"][f, :n] = s.types
+            out["idx"][f, :n, : idx.shape[1]] = np.where(idx >= n, n_max, idx)
+            out["shifts"][f, :n, : idx.shape[1]] = sh
+            out["energy"][f] = s.energy[k]
+            out["force"][f, :n] = s.force[k]
+            if s.virial is not None:
+                out["virial"][f] = s.virial[k]
+                out["has_virial"][f] = 1.0
+            out["natoms"][f] = n
+            f += 1
+    return Packed(**out)

@@ -1,0 +1,175 @@
+"""Reference labellers and cached reference-MD datasets.
+
+A labeller turns configurations (ASE ``Atoms``) into labelled frames (:class:`~.data.System`):
+``labeller.label(frames) -> System``; ``labeller.calculator()`` gives an ASE calculator for
+reference MD. Two implementations:
+
+* :class:`EMTLabeller` — ASE's effective-medium theory (Jacobsen, Stoltze & Nørskov, Surf. Sci.
+  366, 394 (1996)) for Cu, Al, Ni, Ag, Au, Pd, Pt: a cheap, smooth many-body stand-in for
+  first-principles labels of fcc metals.
+* :class:`PySCFLabeller` — Kohn–Sham DFT with PySCF (Sun et al., WIREs Comput. Mol. Sci. 8,
+  e1340 (2018)) for molecules and clusters: energies and analytic nuclear gradients.
+
+:func:`reference_md` samples frames by ASE Langevin MD at several temperatures and strains and
+caches each labelled trajectory as a DeePMD-kit system directory (``cache_dir()/<tag>``), so a
+second run reads labels instead of recomputing them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import time
+from pathlib import Path
+from typing import Optional, Sequence
+
+import numpy as np
+
+from .data import System, from_ase, read_deepmd, write_deepmd
+
+__all__ = ["EMTLabeller", "PySCFLabeller", "cache_dir", "reference_md", "HARTREE_EV", "BOHR_A"]
+
+HARTREE_EV = 27.211386245988
+BOHR_A = 0.529177210903
+EMT_ELEMENTS = ("Cu", "Al", "Ni", "Ag", "Au", "Pd", "Pt")
+
+
+def cache_dir() -> Path:
+    """``$JAXHYBRID_CACHE/dp`` or ``~/.cache/jaxhybrid/dp`` (created on demand)."""
+    root = os.environ.get("JAXHYBRID_CACHE")
+    d = Path(root) / "dp" if root else Path.home() / ".cache" / "jaxhybrid" / "dp"
+    d.mkdir(parents=True, exist_ok=True)
+    return d
+
+
+class EMTLabeller:
+    """ASE EMT energies, forces and virials (periodic metals)."""
+
+    name = "emt"
+
+    def __init__(self, type_map: Sequence[str] = ("Cu",)):
+        bad = sorted(set(type_map) - set(EMT_ELEMENTS))
+        if bad:
+            raise ValueError(f"EMTLabeller: EMT has parameters for {EMT_ELEMENTS}, not {bad}.")
+        self.type_map = tuple(type_map)
+
+    def calculator(self):
+        from ase.calculators.emt import EMT
+
+        return EMT()
+
+    def label(self, frames) -> System:
+        out = []
+        for a in frames:
+            a = a.copy()
+            a.calc = self.calculator()
+            a.get_potential_energy()
+            out.append(a)
+        return from_ase(out, self.type_map)
+
+
+class PySCFLabeller:
+    """Kohn–Sham DFT with PySCF (default PBE/6-31G): energy (eV) and forces (eV/Å) of
+    non-periodic molecules. ``conv_tol`` tightens the SCF for consistent forces."""
+
+    name = "pyscf"
+
+    def __init__(self, type_map: Sequence[str] = ("O", "H"), xc: str = "PBE", basis: str = "6-31g", conv_tol: float = 1e-9,
+                 grid_level: int = 2):
+        self.type_map, self.xc, self.basis, self.conv_tol, self.grid_level = tuple(type_map), xc, basis, conv_tol, grid_level
+        self._mf = None
+
+    def energy_forces(self, symbols, positions):
+        from pyscf import dft, gto, lib
+
+        lib.logger.QUIET = 0
+        mol = gto.M(atom=[(s, tuple(p)) for s, p in zip(symbols, positions)], basis=self.basis, unit="Angstrom", verbose=0)
+        mf = dft.RKS(mol)
+        mf.xc, mf.conv_tol, mf.grids.level = self.xc, self.conv_tol, self.grid_level
+        dm0 = None
+        if self._mf is not None and self._mf.mol.natm == mol.natm:
+            dm0 = self._mf.make_rdm1()
+        e = mf.kernel(dm0=dm0)
+        if not mf.converged:
+            raise RuntimeError("PySCFLabeller: SCF did not converge.")
+        g = mf.nuc_grad_method().kernel()
+        self._mf = mf
+        return e * HARTREE_EV, -np.asarray(g) * HARTREE_EV / BOHR_A
+
+    def calculator(self):
+        from ase.calculators.calculator import Calculator, all_changes
+
+        lab = self
+
+        class _PySCF(Calculator):
+            implemented_properties = ["energy", "forces"]
+
+            def calculate(self, atoms=None, properties=("energy",), system_changes=all_changes):
+                super().calculate(atoms, properties, system_changes)
+                e, f = lab.energy_forces(self.atoms.get_chemical_symbols(), self.atoms.get_positions())
+                self.results = {"energy": e, "forces": f}
+
+        return _PySCF()
+
+    def label(self, frames) -> System:
+        from ase.calculators.singlepoint import SinglePointCalculator
+
+        out = []
+        for a in frames:
+            a = a.copy()
+            e, f = self.energy_forces(a.get_chemical_symbols(), a.get_positions())
+            a.calc = SinglePointCalculator(a, energy=e, forces=f)
+            out.append(a)
+        return from_ase(out, self.type_map)
+
+
+def _tag(d: dict) -> str:
+    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def reference_md(labeller, atoms, *, temperatures: Sequence[float], strains: Sequence[float] = (0.0,), n_frames: int = 10,
+                 every: int = 20, equilibrate: int = 100, dt_fs: float = 5.0, friction: float = 0.02, seed: int = 0,
+                 name: str = "ref", cache: Optional[Path] = None, log=None) -> list[System]:
+    """Frames from Langevin MD with ``labeller``'s calculator, one trajectory per
+    (temperature, isotropic strain): ``n_frames`` frames every ``every`` steps after
+    ``equilibrate`` steps. Each trajectory is cached as a DeePMD-kit system directory and read
+    back on the next call with the same arguments. Returns one :class:`System` per trajectory."""
+    from ase import units
+    from ase.md.langevin import Langevin
+    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    if n_frames < 1 or every < 1:
+        raise ValueError("reference_md: n_frames and every must be positive.")
+    cache = cache_dir() if cache is None else Path(cache)
+    out = []
+    for T in temperatures:
+        for eps in strains:
+            spec = dict(labeller=labeller.name, symbols=atoms.get_chemical_formula(), n=len(atoms),
+                        cell=np.asarray(atoms.get_cell()).round(6).tolist(), T=float(T), strain=float(eps), n_frames=n_frames,
+                        every=every, equilibrate=equilibrate, dt_fs=dt_fs, friction=friction, seed=seed,
+                        xc=getattr(labeller, "xc", None), basis=getattr(labeller, "basis", None))
+            d = cache / f"{name}-{_tag(spec)}"
+            if (d / "done.json").exists():
+                out.append(read_deepmd(d))
+                continue
+            t0 = time.perf_counter()
+            a = atoms.copy()
+            if any(a.pbc):
+                a.set_cell(np.asarray(a.get_cell()) * (1 + eps), scale_atoms=True)
+            a.calc = labeller.calculator()
+            rng = np.random.default_rng(seed + int(T) * 7 + int(round(eps * 1e4)))
+            MaxwellBoltzmannDistribution(a, temperature_K=T, rng=rng)
+            dyn = Langevin(a, dt_fs * units.fs, temperature_K=T, friction=friction, rng=rng)
+            dyn.run(equilibrate)
+            frames = []
+            for _ in range(n_frames):
+                dyn.run(every)
+                frames.append(a.copy())
+            sysm = labeller.label(frames)
+            write_deepmd(d, sysm)
+            (d / "done.json").write_text(json.dumps(spec))
+            if log:
+                log(f"reference_md {name}: T={T} strain={eps} n={len(atoms)} {n_frames} frames in {time.perf_counter() - t0:.1f}s")
+            out.append(sysm)
+    return out

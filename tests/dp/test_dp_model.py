@@ -1,0 +1,165 @@
+"""se_e2_a Deep Potential: symmetries, forces and virial by finite differences, smoothness
+at the cutoff, agreement of the MD-engine and training paths."""
+
+import equinox as eqx
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxhybrid import md
+from jaxhybrid.dp import DeepPot, cast, neighbour_table
+
+RC, RS = 4.0, 3.0
+
+
+@pytest.fixture
+def x64():
+    with jax.enable_x64(True):
+        yield
+
+
+def small_model(ntypes=2, key=0):
+    m = DeepPot(tuple("ABCD"[:ntypes]), rcut=RC, rcut_smth=RS, sel=30, embedding=(4, 8), fitting=(8, 8), axis=3,
+                key=jax.random.PRNGKey(key))
+    # non-trivial scales and biases so that the test sees them
+    return cast(m, jnp.float64)
+
+
+def cluster(n=10, seed=0):
+    rng = np.random.default_rng(seed)
+    R = rng.uniform(0, 4.5, (n, 3))
+    types = np.arange(n) % 2
+    return R, types
+
+
+@eqx.filter_jit
+def _efv(model, R, cell, types, idx, sh):
+    return model.energy_forces_virial(R, cell, types, idx, sh)
+
+
+def padded_table(R, cell, rc, pbc, k):
+    """Neighbour table padded to a fixed width ``k`` (one compilation per test)."""
+    idx, sh = neighbour_table(np.asarray(R), cell, rc, pbc=pbc)
+    assert idx.shape[1] <= k
+    n = len(R)
+    I = np.full((n, k), n, np.int32)
+    S = np.zeros((n, k, 3), np.int8)
+    I[:, : idx.shape[1]], S[:, : idx.shape[1]] = idx, sh
+    return jnp.asarray(I), jnp.asarray(S)
+
+
+def energy_cluster(model, R, types):
+    cell = np.eye(3) * 50.0
+    idx, sh = padded_table(R, cell, model.rcut, False, len(R))
+    return _efv(model, jnp.asarray(R), jnp.asarray(cell), jnp.asarray(types), idx, sh)
+
+
+def random_rotation(seed):
+    q, r = np.linalg.qr(np.random.default_rng(seed).standard_normal((3, 3)))
+    q = q * np.sign(np.diag(r))
+    if np.linalg.det(q) < 0:
+        q[:, 0] *= -1
+    return q
+
+
+def test_energy_invariant_forces_equivariant_rotation_translation_permutation(x64):
+    model = small_model()
+    R, types = cluster()
+    e0, f0, _ = energy_cluster(model, R, types)
+    assert abs(float(e0)) > 1e-3 and float(jnp.max(jnp.abs(f0))) > 1e-3
+    Q = random_rotation(1)
+    t = np.array([0.3, -1.7, 2.2])
+    e1, f1, _ = energy_cluster(model, R @ Q.T + t, types)
+    np.testing.assert_allclose(float(e1), float(e0), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(f1), np.asarray(f0) @ Q.T, rtol=0, atol=1e-10)
+    # permutation of same-species atoms (and a shuffle of the atom order overall)
+    perm = np.random.default_rng(2).permutation(len(R))
+    e2, f2, _ = energy_cluster(model, R[perm], types[perm])
+    np.testing.assert_allclose(float(e2), float(e0), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(f2), np.asarray(f0)[perm], rtol=0, atol=1e-10)
+    # swapping the species of two atoms is *not* a symmetry
+    t2 = types.copy()
+    t2[0], t2[1] = t2[1], t2[0]
+    e3, _, _ = energy_cluster(model, R, t2)
+    assert abs(float(e3) - float(e0)) > 1e-6
+
+
+def test_periodic_md_path_matches_training_path_and_is_invariant(x64):
+    model = cast(DeepPot(("Cu",), rcut=RC, rcut_smth=RS, sel=40, embedding=(4, 8), fitting=(8,), axis=2,
+                         key=jax.random.PRNGKey(3)), jnp.float64)
+    R, box = md.fcc_lattice(3, 3.61, dtype=jnp.float64)
+    R = R + 0.1 * jax.random.normal(jax.random.PRNGKey(4), R.shape, jnp.float64)
+    nl = md.neighbor_list(RC, 0.3)
+    efn = eqx.filter_jit(lambda m, R, nb, b: jax.value_and_grad(lambda x: m(x, nb, b))(R))
+    e_md, g_md = efn(model, R, nl.allocate(R, box), box)
+    H = np.asarray(box.matrix)
+    idx, sh = padded_table(R, H, RC, True, 60)
+    e_tr, f_tr, _ = _efv(model, R, jnp.asarray(H), jnp.zeros(len(R), jnp.int32), idx, sh)
+    np.testing.assert_allclose(float(e_md), float(e_tr), rtol=1e-12)
+    np.testing.assert_allclose(-np.asarray(g_md), np.asarray(f_tr), atol=1e-10)
+    # rotate atoms and cell together (the cell becomes triclinic), translate
+    Q = random_rotation(5)
+    R2 = R @ Q.T + jnp.asarray([0.7, 0.1, -0.4])
+    box2 = md.make_box(jnp.asarray(H @ Q.T))
+    e2, g2 = efn(model, R2, nl.allocate(R2, box2), box2)
+    np.testing.assert_allclose(float(e2), float(e_md), rtol=0, atol=1e-10)
+    np.testing.assert_allclose(np.asarray(g2), np.asarray(g_md) @ Q.T, rtol=0, atol=1e-10)
+    # blocked evaluation (lax.map over atom blocks) gives the same energy
+    blocked = cast(DeepPot(("Cu",), rcut=RC, rcut_smth=RS, sel=40, embedding=(4, 8), fitting=(8,), axis=2, atom_block=25,
+                           key=jax.random.PRNGKey(3)), jnp.float64)
+    e_b, g_b = efn(blocked, R, nl.allocate(R, box), box)
+    np.testing.assert_allclose(float(e_b), float(e_md), rtol=1e-12)
+    np.testing.assert_allclose(np.asarray(g_b), np.asarray(g_md), atol=1e-10)
+
+
+def test_forces_and_virial_match_finite_differences(x64):
+    model = small_model(key=7)
+    R, types = cluster(8, seed=3)
+    e0, f0, _ = energy_cluster(model, R, types)
+    h = 1e-5
+    for (i, a) in [(0, 0), (3, 1), (7, 2)]:
+        Rp, Rm = R.copy(), R.copy()
+        Rp[i, a] += h
+        Rm[i, a] -= h
+        fd = -(float(energy_cluster(model, Rp, types)[0]) - float(energy_cluster(model, Rm, types)[0])) / (2 * h)
+        np.testing.assert_allclose(float(f0[i, a]), fd, rtol=1e-6, atol=1e-9)
+    # periodic virial Ξ = −∂E/∂ε by finite strain of atoms and cell
+    m1 = cast(DeepPot(("Cu",), rcut=RC, rcut_smth=RS, sel=40, embedding=(4, 8), fitting=(8,), axis=2, key=jax.random.PRNGKey(9)), jnp.float64)
+    Rb, box = md.fcc_lattice(2, 3.61, dtype=jnp.float64)
+    Rb = np.asarray(Rb) + np.random.default_rng(0).normal(0, 0.1, Rb.shape)
+    H = np.asarray(box.matrix)
+
+    def e_of(eps):
+        A = np.eye(3) + eps
+        idx, sh = padded_table(Rb @ A, H @ A, RC, True, 80)
+        return _efv(m1, jnp.asarray(Rb @ A), jnp.asarray(H @ A), jnp.zeros(len(Rb), jnp.int32), idx, sh)
+
+    _, _, vir = e_of(np.zeros((3, 3)))
+    for (a, b) in [(0, 0), (1, 2), (2, 1)]:
+        E = np.zeros((3, 3))
+        E[a, b] = h
+        fd = -(float(e_of(E)[0]) - float(e_of(-E)[0])) / (2 * h)
+        np.testing.assert_allclose(float(vir[a, b]), fd, rtol=1e-6, atol=1e-9)
+
+
+def test_energy_smooth_as_an_atom_crosses_the_cutoff(x64):
+    model = small_model(key=11)
+    R, types = cluster(6, seed=5)
+    R = R - R.mean(0)
+    direction = np.array([1.0, 0.0, 0.0])
+
+    def e_at(x):
+        # one atom placed at distance x (along +x) from the rightmost atom and far from the rest
+        far = R[np.argmax(R[:, 0])]
+        Rn = np.vstack([R, far + x * direction])
+        return float(energy_cluster(model, Rn, np.append(types, 0))[0])
+
+    e_out = e_at(RC + 1e-3)
+    np.testing.assert_allclose(e_at(RC + 0.3), e_out, atol=1e-12)  # beyond r_c: no interaction at all
+    # inside: E − E_outside vanishes as (r_c − r)^3 (C² switch): ratio 8 when the gap doubles
+    # (only the crossing pair is within r_c of the new atom for these gaps)
+    d1, d2 = 0.01, 0.02
+    g1, g2 = e_at(RC - d1) - e_out, e_at(RC - d2) - e_out
+    assert abs(g2) > 1e-14
+    np.testing.assert_allclose(g2 / g1, 8.0, rtol=0.05)
