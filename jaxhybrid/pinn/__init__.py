@@ -1,0 +1,31 @@
+"""jaxhybrid.pinn — physics-informed neural networks (paradigm 2: data constrained by physics).
+
+Geometry and collocation (``geometry``, ``sampling``):
+    Box, Disk, Union, Difference            — shapes with sdf, interior/boundary samplers, CSG
+    resample, rar, rad, failure_informed, gaussian_mixture, fit_gmm, sample_gmm
+                                            — fixed/resampled/adaptive collocation
+Operators on networks (``operators``, forward/Taylor mode):
+    gradient, divergence, laplacian, partial, time_derivative, on_points
+Problems and losses (``losses``; built on :func:`jaxhybrid.paradigms.constrain`):
+    Problem, least_squares, grad_norm_weights, causal_weights, causal_loss, rel_l2
+Optimisation (``optim``): descend (any optax transformation, e.g. Adam; float64-safe),
+    lbfgs (optax L-BFGS + zoom line search).
+Multi-stage networks (``multistage``, Wang & Lai 2024): SinMLP, dominant_frequency, Stage,
+    multistage_sum.
+
+Hard boundary conditions use :class:`jaxhybrid.paradigms.HardConstraint`.
+"""
+
+from .geometry import Box, Disk, Union, Difference, Shape
+from .operators import gradient, divergence, laplacian, partial, time_derivative, on_points
+from .sampling import resample, rar, rad, failure_informed, FailureInformed, gaussian_mixture, fit_gmm, sample_gmm, GMM
+from .losses import Problem, least_squares, grad_norm_weights, causal_weights, causal_loss, rel_l2
+from .optim import lbfgs, LBFGSResult, descend
+
+__all__ = [
+    "Box", "Disk", "Union", "Difference", "Shape",
+    "gradient", "divergence", "laplacian", "partial", "time_derivative", "on_points",
+    "resample", "rar", "rad", "failure_informed", "FailureInformed", "gaussian_mixture", "fit_gmm", "sample_gmm", "GMM",
+    "Problem", "least_squares", "grad_norm_weights", "causal_weights", "causal_loss", "rel_l2",
+    "lbfgs", "LBFGSResult", "descend",
+]

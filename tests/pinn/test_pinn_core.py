@@ -1,0 +1,132 @@
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxhybrid.nn import MLP
+from jaxhybrid.paradigms import HardConstraint
+from jaxhybrid.pinn import (Box, Difference, Disk, Union, causal_weights, divergence, failure_informed, fit_gmm,
+                            gaussian_mixture, gradient, laplacian, lbfgs, least_squares, partial, rad, rar,
+                            sample_gmm, time_derivative)
+
+
+@pytest.fixture
+def x64():
+    with jax.enable_x64(True):
+        yield
+
+
+@pytest.mark.parametrize("method", ["jvp", "jet"])
+@pytest.mark.parametrize("dim", [1, 2, 3])
+def test_laplacian_equals_trace_of_hessian(x64, method, dim):
+    for s in range(3):
+        net = MLP(dim, "scalar", 16, 3, key=jax.random.PRNGKey(s))
+        x = jax.random.normal(jax.random.PRNGKey(10 + s), (7, dim))
+        ours = jax.vmap(laplacian(net, method))(x)
+        ref = jax.vmap(lambda y: jnp.trace(jax.hessian(net)(y)))(x)
+        np.testing.assert_allclose(ours, ref, rtol=1e-11, atol=1e-12)
+
+
+def test_gradient_divergence_partial_time_derivative(x64):
+    u = lambda x: jnp.sin(x[0]) * x[1] ** 3 + jnp.exp(x[2])
+    x = jnp.asarray([0.3, -0.7, 0.2])
+    np.testing.assert_allclose(gradient(u)(x), jax.grad(u)(x), rtol=1e-13)
+    # div ∇u = Δu
+    np.testing.assert_allclose(divergence(gradient(u))(x), laplacian(u)(x), rtol=1e-12)
+    np.testing.assert_allclose(partial(u, 1, 2)(x), 6 * jnp.sin(x[0]) * x[1], rtol=1e-12)
+    np.testing.assert_allclose(time_derivative(u)(x), jnp.exp(x[2]), rtol=1e-13)
+    # divergence of a linear field A x is trace(A)
+    A = jax.random.normal(jax.random.PRNGKey(0), (3, 3))
+    np.testing.assert_allclose(divergence(lambda y: A @ y)(x), jnp.trace(A), rtol=1e-12)
+
+
+def test_hard_constraint_holds_exactly_on_boundary(x64):
+    box = Box([0.0, 0.0], [1.0, 2.0])
+    g = lambda x: jnp.sin(x[0]) + x[1] ** 2
+    d = lambda x: x[0] * (1 - x[0]) * x[1] * (2 - x[1])
+    for s in range(3):
+        u = HardConstraint(MLP(2, "scalar", 16, 2, key=jax.random.PRNGKey(s)), particular=g, distance=d)
+        xb = box.sample_boundary(jax.random.PRNGKey(s), 200)
+        assert jnp.max(jnp.abs(box.sdf(xb))) < 1e-14
+        assert jnp.max(jnp.abs(jax.vmap(u)(xb) - jax.vmap(g)(xb))) == 0.0
+        xi = box.sample_interior(jax.random.PRNGKey(s), 50)
+        assert jnp.min(jnp.abs(jax.vmap(u)(xi) - jax.vmap(g)(xi))) > 0  # the network does act inside
+
+
+def test_rar_adds_points_where_residual_is_largest():
+    pts = jnp.zeros((5, 2))
+    cand = jax.random.uniform(jax.random.PRNGKey(0), (500, 2))
+    res = lambda x: jnp.exp(-50 * jnp.sum((x - 0.7) ** 2, -1))  # peak at (0.7, 0.7)
+    new = rar(pts, cand, res, 10)
+    assert new.shape == (15, 2)
+    np.testing.assert_array_equal(new[:5], pts)
+    r = res(cand)
+    thresh = jnp.sort(r)[-10]
+    assert jnp.all(res(new[5:]) >= thresh)
+    assert jnp.all(jnp.linalg.norm(new[5:] - 0.7, axis=-1) < jnp.linalg.norm(cand - 0.7, axis=-1).max())
+    with pytest.raises(ValueError):
+        rar(pts, cand, res, 0)
+
+
+def test_csg_sampling_and_measures():
+    a, b = Box([0.0, 0.0], [1.0, 1.0]), Disk([0.5, 0.5], 0.25)
+    diff, uni = a - b, Union(a, Disk([1.0, 0.5], 0.5))
+    assert isinstance(diff, Difference)
+    p = diff.sample_interior(jax.random.PRNGKey(0), 4000)
+    assert bool(jnp.all(diff.contains(p))) and bool(jnp.all(a.contains(p)))
+    assert np.isclose(diff.volume, 1 - np.pi / 16, atol=0.02)
+    assert np.isclose(uni.volume, 1 + np.pi / 8, atol=0.02)
+    # uniform boundary: share of points on the hole = its perimeter share
+    pb = diff.sample_boundary(jax.random.PRNGKey(1), 4000)
+    assert float(jnp.max(jnp.abs(diff.sdf(pb)))) < 1e-6
+    on_hole = float(jnp.mean(jnp.abs(b.sdf(pb)) < 1e-6))
+    assert abs(on_hole - (np.pi / 2) / (4 + np.pi / 2)) < 0.03
+    pu = uni.sample_boundary(jax.random.PRNGKey(2), 2000)
+    assert float(jnp.max(jnp.abs(uni.sdf(pu)))) < 1e-6
+    # interior sampling of a disk is uniform: mean radius² = r²/2
+    q = b.sample_interior(jax.random.PRNGKey(3), 20000)
+    assert abs(float(jnp.mean(jnp.sum((q - 0.5) ** 2, -1))) - 0.25**2 / 2) < 1e-3
+    with pytest.raises(ValueError):
+        Box([0.0], [0.0])
+
+
+def _peak_residual(x):
+    return jnp.exp(-200 * jnp.sum((x - jnp.asarray([0.3, 0.6])) ** 2, -1))
+
+
+def test_adaptive_samplers_concentrate_on_the_residual_peak():
+    box = Box([0.0, 0.0], [1.0, 1.0])
+    near = lambda p: float(jnp.mean(jnp.linalg.norm(p - jnp.asarray([0.3, 0.6]), axis=-1) < 0.15))
+    base = np.pi * 0.15**2  # uniform share of the 0.15-disk
+    cand = box.sample_interior(jax.random.PRNGKey(0), 4000)
+    assert near(rad(jax.random.PRNGKey(1), cand, _peak_residual, 500, k=2, c=0.0)) > 5 * base
+    fi = failure_informed(jax.random.PRNGKey(2), box, _peak_residual, 300, eps=0.5)
+    assert int(fi.n_valid) == 300 and bool(jnp.all(_peak_residual(fi.points) > 0.5))
+    assert abs(float(fi.p_fail) - np.pi * np.log(2) / 200) < 0.01  # area of {r > 1/2}
+    g = gaussian_mixture(jax.random.PRNGKey(3), box, _peak_residual, 500, n_components=4, uniform_frac=0.2)
+    assert g.shape == (500, 2) and bool(jnp.all(box.contains(g)))
+    assert near(g) > 0.5
+
+
+def test_weighted_gmm_recovers_a_gaussian(x64):
+    key = jax.random.PRNGKey(0)
+    x = jnp.asarray([1.0, -2.0]) + jax.random.normal(key, (4000, 2)) @ jnp.asarray([[0.5, 0.0], [0.2, 0.3]])
+    gmm = fit_gmm(jax.random.PRNGKey(1), x, jnp.ones(4000), 1)
+    np.testing.assert_allclose(gmm.means[0], jnp.mean(x, 0), atol=1e-8)
+    np.testing.assert_allclose(gmm.covs[0], jnp.cov(x.T, bias=True) + 1e-4 * jnp.eye(2), atol=1e-8)
+    s = sample_gmm(jax.random.PRNGKey(2), gmm, 20000)
+    np.testing.assert_allclose(jnp.mean(s, 0), gmm.means[0], atol=0.02)
+
+
+def test_causal_weights():
+    w = causal_weights(jnp.asarray([1.0, 2.0, 3.0]), 0.5)
+    np.testing.assert_allclose(w, jnp.exp(-0.5 * jnp.asarray([0.0, 1.0, 3.0])), rtol=1e-6)
+
+
+def test_lbfgs_least_squares_fit_converges(x64):
+    # linear least squares through `least_squares` (constrain): L-BFGS reaches the normal-equation solution
+    A = jax.random.normal(jax.random.PRNGKey(0), (50, 5))
+    y = jax.random.normal(jax.random.PRNGKey(1), (50,))
+    loss = least_squares({"fit": lambda p, b: b["A"] @ p["w"] - b["y"]})
+    res = lbfgs(lambda p: loss(p, {"A": A, "y": y})[0], {"w": jnp.zeros(5)}, 100, log_every=20, progress=False)
+    np.testing.assert_allclose(res.params["w"], jnp.linalg.lstsq(A, y)[0], atol=1e-8)
