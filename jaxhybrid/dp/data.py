@@ -224,18 +224,32 @@ def to_ase(system: System):
 def neighbour_table(coord: np.ndarray, cell: np.ndarray, rcut: float, pbc: bool = True):
     """All neighbours within ``rcut`` of every atom (all periodic images when ``pbc``):
     returns ``(idx (N, K), shifts (N, K, 3))`` padded with ``N``, ``K`` = largest count, such
-    that ``d_ij = r_j − r_i + shift @ cell``."""
-    from ase.neighborlist import primitive_neighbor_list
-
+    that ``d_ij = r_j − r_i + shift @ cell``. Vectorised brute force over the images within
+    reach (``⌈r_c / w_k⌉`` cells along each lattice direction, ``w_k`` the perpendicular
+    widths); meant for the small frames of training sets."""
+    coord = np.asarray(coord, np.float64)
+    cell = np.asarray(cell, np.float64)
     n = coord.shape[0]
-    i, j, S = primitive_neighbor_list("ijS", (pbc,) * 3, np.asarray(cell, np.float64), np.asarray(coord, np.float64),
-                                      float(rcut), self_interaction=False)
+    if pbc:
+        inv = np.linalg.inv(cell)
+        a = np.floor(coord @ inv)
+        rw = coord - a @ cell
+        widths = 1.0 / np.linalg.norm(inv, axis=0)
+        m = [int(np.ceil(rcut / w)) for w in widths]
+        img = np.stack(np.meshgrid(*[np.arange(-k, k + 1) for k in m], indexing="ij"), -1).reshape(-1, 3)
+    else:
+        a = np.zeros_like(coord)
+        rw = coord
+        img = np.zeros((1, 3), int)
+    d = rw[None, :, None, :] - rw[:, None, None, :] + (img @ cell)[None, None]  # (N, N, I, 3)
+    r2 = np.einsum("ijkl,ijkl->ijk", d, d)
+    keep = (r2 < rcut * rcut) & (r2 > 1e-20)
+    i, j, k = np.nonzero(keep)
+    S = img[k] + a[i].astype(int) - a[j].astype(int)
     counts = np.bincount(i, minlength=n)
-    k = max(int(counts.max()) if len(counts) else 0, 1)
-    idx = np.full((n, k), n, np.int32)
-    sh = np.zeros((n, k, 3), np.int8)
-    order = np.argsort(i, kind="stable")
-    i, j, S = i[order], j[order], S[order]
+    width = max(int(counts.max()) if len(counts) else 0, 1)
+    idx = np.full((n, width), n, np.int32)
+    sh = np.zeros((n, width, 3), np.int8)
     slot = np.arange(len(i)) - np.repeat(np.cumsum(counts) - counts, counts)
     idx[i, slot] = j
     sh[i, slot] = S

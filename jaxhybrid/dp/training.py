@@ -90,7 +90,8 @@ def deepmd_loss(model: DeepPot, batch: dict, pref: dict):
     df2 = jnp.sum(jnp.where(atom, (f - batch["force"]) ** 2, 0.0), axis=(1, 2)) / (3 * nat)
     dv2 = batch["has_virial"] * jnp.mean((v - batch["virial"]) ** 2, axis=(1, 2)) / nat
     loss = jnp.mean(pref["e"] * de**2 + pref["f"] * df2 + pref["v"] * dv2)
-    aux = {"rmse_e_per_atom": jnp.sqrt(jnp.mean(de**2)), "rmse_f": jnp.sqrt(jnp.sum(df2 * nat) / jnp.sum(nat))}
+    aux = {"rmse_e_per_atom": jnp.sqrt(jnp.mean(de**2)), "rmse_f": jnp.sqrt(jnp.sum(df2 * nat) / jnp.sum(nat)),
+           "pref_e": pref["e"], "pref_f": pref["f"]}
     return loss, aux
 
 
