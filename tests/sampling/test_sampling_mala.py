@@ -6,6 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+from jaxhybrid.sampling.mala import _normal_and_uniform
 from jaxhybrid.sampling import (mala, mala_log_proposal, moments_init, moments_update, pool,
                                 run_chains)
 
@@ -37,13 +38,29 @@ def test_step_computes_the_same_acceptance_as_the_formula():
         s0 = algo.init(jnp.asarray([0.3, -0.2]))
         key = jax.random.PRNGKey(5)
         s1 = algo.step(s0, key)
-        k_noise, _ = jax.random.split(key)
-        xi = jax.random.normal(k_noise, (2,), jnp.float64)
+        xi, u = _normal_and_uniform(key, s0.position)
         y = s0.position + 0.4 * s0.grad + jnp.sqrt(0.8) * xi
         g = jax.grad(banana)
         la = banana(y) + mala_log_proposal(s0.position, y, g(y), 0.4) - banana(s0.position) \
             - mala_log_proposal(y, s0.position, s0.grad, 0.4)
         np.testing.assert_allclose(float(s1.accept_prob), min(1.0, float(jnp.exp(la))), rtol=1e-10)
+        assert bool(s1.accepted) == bool(u < s1.accept_prob)
+        np.testing.assert_allclose(s1.position, y if bool(s1.accepted) else s0.position)
+
+
+def test_one_draw_gives_standard_normals_and_an_independent_uniform():
+    # ξ ~ N(0, 1) and U ~ U(0, 1) from the single draw, and U uncorrelated with ξ
+    keys = jax.random.split(jax.random.PRNGKey(0), 20000)
+    xi, u = jax.vmap(lambda k: _normal_and_uniform(k, jnp.zeros((3,))))(keys)
+    n = xi.size
+    assert abs(float(xi.mean())) < 5 / np.sqrt(n) and abs(float(xi.var()) - 1) < 5 * np.sqrt(2 / n)
+    assert abs(float(jnp.mean(xi**4)) - 3) < 0.1
+    assert abs(float(u.mean()) - 0.5) < 5 * np.sqrt(1 / 12 / u.size) and float(u.min()) >= 0 and float(u.max()) <= 1
+    assert abs(float(jnp.corrcoef(u, xi[:, -1])[0, 1])) < 5 / np.sqrt(u.size)
+    # large states take the split-key path: same laws
+    big_xi, big_u = _normal_and_uniform(jax.random.PRNGKey(1), jnp.zeros((300, 300)))
+    assert big_xi.shape == (300, 300) and 0.0 <= float(big_u) <= 1.0
+    assert abs(float(big_xi.mean())) < 5 / 300 and abs(float(big_xi.var()) - 1) < 5 * np.sqrt(2) / 300
 
 
 def test_acceptance_tends_to_one_as_step_shrinks():
