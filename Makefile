@@ -20,11 +20,16 @@ tour: $(STAMP)          ## all examples, quick mode (minutes on 2 CPU cores) -> 
 tour-full: $(STAMP)     ## all examples, full size -> runs/
 	$(BIN)/jaxhybrid tour --out runs
 
+# Tests run in 2 worker processes (one per core; XLA compilation, which dominates, is
+# single-threaded), a test file per worker so module fixtures are built once, and share a
+# persistent XLA compilation cache so notebooks reuse what the example tests compiled.
+PYTEST := JAX_COMPILATION_CACHE_DIR=$(CURDIR)/.jax_cache TQDM_DISABLE=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile
+
 test: $(STAMP)          ## the whole suite, slow checks and notebooks (quick mode) included
-	JAXHYBRID_QUICK=1 TQDM_DISABLE=1 $(BIN)/python -m pytest -q tests --nbmake notebooks
+	JAXHYBRID_QUICK=1 $(PYTEST) tests --nbmake --nbmake-timeout=1200 notebooks
 
 test-fast: $(STAMP)     ## skip the checks marked slow and the notebooks
-	TQDM_DISABLE=1 $(BIN)/python -m pytest -q -m "not slow" tests
+	$(PYTEST) -m "not slow" tests
 
 bench: $(STAMP)         ## peer benchmarks (installs the peers: exponax, jax-md)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"
