@@ -92,16 +92,24 @@ class MLPScore(eqx.Module):
         return self.residual(x, sigma) / sigma
 
 
-def dsm_loss(model, batch, key, sigmas):
+def dsm_loss(model, batch, key, sigmas, continuous: bool = False):
     """σ²-weighted DSM loss ``E_σ E ‖σ s_θ(x + σz, σ) + z‖²`` (mean per entry).
 
     ``sigmas``: noise levels, one per sample drawn uniformly from this set (a single level is
-    single-scale DSM). ``model`` needs a ``residual(x, σ) = σ s_θ(x, σ)`` method.
+    single-scale DSM); with ``continuous=True``, ``sigmas = (σ_min, σ_max)`` and σ is drawn
+    log-uniformly from that range (a noise-level-conditional network usable at any σ in it).
+    ``model`` needs a ``residual(x, σ) = σ s_θ(x, σ)`` method. In denoiser terms
+    (``D_σ(x̃) = x̃ + σ ε_θ``) the loss is ``E ‖D_σ(x̃) − x‖²/σ²``: DnCNN's residual training
+    (Zhang et al. 2017) with a noise-level input.
     """
     x = batch
     sigmas = jnp.atleast_1d(jnp.asarray(sigmas, x.dtype))
     k1, k2 = jax.random.split(key)
-    sig = sigmas[jax.random.randint(k1, (x.shape[0],), 0, sigmas.shape[0])]
+    if continuous:
+        lo, hi = jnp.log(sigmas[0]), jnp.log(sigmas[-1])
+        sig = jnp.exp(jax.random.uniform(k1, (x.shape[0],), x.dtype, lo, hi))
+    else:
+        sig = sigmas[jax.random.randint(k1, (x.shape[0],), 0, sigmas.shape[0])]
     z = jax.random.normal(k2, x.shape, x.dtype)
     xt = x + sig.reshape((-1,) + (1,) * (x.ndim - 1)) * z
     eps = jax.vmap(model.residual)(xt, sig)
@@ -110,20 +118,29 @@ def dsm_loss(model, batch, key, sigmas):
 
 def train_score(model, data, sigmas: Sequence[float] | float, *, steps: int, batch_size: int = 64,
                 learning_rate: float = 2e-3, key=None, log_every: int = 100, progress: bool = True,
-                desc: str = "DSM"):
+                desc: str = "DSM", continuous: bool = False, checkpoint_dir=None):
     """Train ``model`` by (multi-level) DSM with :func:`jaxhybrid.train.fit`; returns ``FitResult``.
 
     ``data``: array of samples ``(n, ...)`` (image patches ``(n, H, W)`` or vectors ``(n, d)``).
+    ``continuous``: draw σ log-uniformly in ``(min(sigmas), max(sigmas))`` (see :func:`dsm_loss`).
+    ``checkpoint_dir``: passed to ``fit`` (atomic checkpoints, exact resume): a finished run in
+    that folder is loaded instead of retrained, so a folder keyed by the training configuration
+    is a cache of the trained prior.
     """
     sig = np.atleast_1d(np.asarray(sigmas, dtype=float))
     if sig.size == 0 or np.any(sig <= 0):
         raise ValueError(f"train_score: sigmas must be positive noise levels, got {sigmas!r}.")
+    if continuous:
+        if sig.size < 2 or sig.min() == sig.max():
+            raise ValueError("train_score: continuous=True needs a range (σ_min, σ_max) with σ_min < σ_max.")
+        sig = np.asarray([sig.min(), sig.max()])
     data = jnp.asarray(data)
     if data.ndim < 2 or data.shape[0] < 1:
         raise ValueError(f"train_score: data needs a leading sample axis, got shape {data.shape}.")
     sched = optax.cosine_decay_schedule(learning_rate, max(steps, 1), alpha=0.05)
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(sched))
     sig_j = jnp.asarray(sig, data.dtype)
-    return fit(lambda m, b, k: dsm_loss(m, b, k, sig_j), model, data, opt, steps=steps,
+    log_every = min(log_every, max(steps, 1))
+    return fit(lambda m, b, k: dsm_loss(m, b, k, sig_j, continuous), model, data, opt, steps=steps,
                batch_size=min(batch_size, data.shape[0]), key=key, stochastic=True,
-               log_every=min(log_every, max(steps, 1)), progress=progress, desc=desc)
+               log_every=log_every, progress=progress, desc=desc, checkpoint_dir=checkpoint_dir)

@@ -9,7 +9,7 @@ import pytest
 
 from jaxhybrid.sampling import (ConvScore, MLPScore, annealed_langevin, denoiser_from_score,
                                 mc_standard_error, pnp_ula, run_chains, score_from_denoiser,
-                                train_score)
+                                train_score, dsm_loss)
 
 MU = np.array([1.0, -0.5])
 SIG = np.array([[1.0, 0.6], [0.6, 0.8]])
@@ -101,3 +101,39 @@ def test_conv_score_translation_equivariant_and_any_size():
     assert net(jnp.zeros((17, 23)), 0.1).shape == (17, 23)
     with pytest.raises(ValueError, match="one image"):
         net(jnp.zeros((2, 8, 8)), 0.1)
+
+
+class _ExactGaussianScore:
+    """σ s*(x̃, σ) for N(0, I) data: s* = −x̃/(1 + σ²)."""
+
+    def residual(self, x, s):
+        return -s * x / (1.0 + s**2)
+
+
+@pytest.mark.parametrize("continuous", [False, True])
+def test_dsm_loss_value_at_the_exact_score(continuous):
+    # at the exact score the per-entry DSM loss is E_σ[1/(1 + σ²)] (the irreducible part):
+    # discrete levels average over the set, continuous=True over log-uniform σ in the range
+    x = jax.random.normal(jax.random.PRNGKey(0), (200000, 4))
+    lo, hi = 0.2, 2.0
+    loss = float(dsm_loss(_ExactGaussianScore(), x, jax.random.PRNGKey(1), (lo, hi), continuous))
+    if continuous:
+        t = np.linspace(np.log(lo), np.log(hi), 20001)
+        expected = np.trapezoid(1 / (1 + np.exp(2 * t)), t) / (t[-1] - t[0])
+    else:
+        expected = np.mean(1 / (1 + np.asarray([lo, hi]) ** 2))
+    assert abs(loss - expected) < 0.01, (loss, expected)
+
+
+def test_train_score_checkpoint_dir_is_a_cache(tmp_path):
+    data = jax.random.normal(jax.random.PRNGKey(0), (256, 2))
+    model = MLPScore(2, width=8, depth=1, key=jax.random.PRNGKey(0))
+    kw = dict(steps=20, batch_size=32, key=jax.random.PRNGKey(1), progress=False, log_every=10,
+              checkpoint_dir=tmp_path / "prior")
+    a = train_score(model, data, (0.1, 1.0), continuous=True, **kw)
+    b = train_score(model, data, (0.1, 1.0), continuous=True, **kw)  # reloaded, not retrained
+    assert b.step == 20 and b.history == a.history
+    for u, v in zip(jax.tree_util.tree_leaves(a.params), jax.tree_util.tree_leaves(b.params)):
+        np.testing.assert_array_equal(u, v)
+    with pytest.raises(ValueError, match="range"):
+        train_score(model, data, 0.5, continuous=True, steps=1)
