@@ -1,0 +1,98 @@
+"""Benchmark: AlphaZero self-play throughput (search included) on Connect Four.
+
+What is timed: ``plies`` self-play moves of ``batch`` games in lock-step from the empty board,
+each move a Gumbel MuZero search (mctx) with ``sims`` simulations on the game rules, guided by
+the residual Flax policy/value network of the ``alphazero-connect4`` example (32 channels, two
+residual blocks, untrained: throughput does not depend on the weights), followed by the game
+step; i.e. exactly :func:`jaxhybrid.alphazero.self_play`'s loop body. ``positions/s`` =
+``batch · plies / time``. With ``plies = 8`` no game can end, so every timed position is a real
+one. Compile time is excluded (one warm-up call), ``block_until_ready``, best of ``--repeats``.
+
+There is no peer: no other JAX AlphaZero implementation is a dependency of this project, so
+``peer``, ``ratio`` and ``agreement`` are ``null``. As a reference point the table also times
+the same loop with pure MCTS (200 simulations, random roll-outs; the example's opponent).
+
+Usage: ``python benchmarks/alphazero.py [--quick] [--json PATH] [--repeats R]``
+(default output ``benchmarks/results/alphazero-<cpu|gpu>.json``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import pathlib
+import sys
+import time
+
+import jax
+import jax.numpy as jnp
+
+sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
+
+from jaxhybrid.alphazero import alphazero_policy, connect4, make_network, mcts_policy  # noqa: E402
+
+
+def _device() -> str:
+    d = jax.devices()[0]
+    return f"{d.platform}:{getattr(d, 'device_kind', d.platform)}"
+
+
+def build(game, policy, batch, plies):
+    @jax.jit
+    def play(key):
+        states = jax.vmap(lambda _: game.init())(jnp.arange(batch))
+
+        def body(s, k):
+            a = policy(k, s)
+            return jax.vmap(game.step)(s, a)[0], None
+
+        final, _ = jax.lax.scan(body, states, jax.random.split(key, plies))
+        return final.board
+
+    return play
+
+
+def bench(play, repeats, key):
+    jax.block_until_ready(play(key))  # compile + warm-up
+    times = []
+    for i in range(repeats):
+        t = time.perf_counter()
+        jax.block_until_ready(play(jax.random.fold_in(key, i + 1)))
+        times.append(time.perf_counter() - t)
+    return min(times), times
+
+
+def main(argv=None):
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("--quick", action="store_true")
+    p.add_argument("--json", default=None)
+    p.add_argument("--repeats", type=int, default=3)
+    args = p.parse_args(argv)
+    repeats = 1 if args.quick else args.repeats
+    game = connect4()
+    model = make_network(game, jax.random.PRNGKey(0), channels=32, blocks=2)
+    sims = 16
+    plies = 2 if args.quick else 8
+    az = lambda k, s: alphazero_policy(game, model, k, s, sims).action
+    mc = lambda k, s: mcts_policy(game, k, s, 200).action
+    cases = [(f"selfplay_connect4_b{b}_sims{sims}", az, b) for b in (1, 64, 1024)]
+    cases.append(("mcts200_rollouts_connect4_b64", mc, 64))
+    rows = []
+    for name, policy, batch in cases:
+        best, times = bench(build(game, policy, batch, plies), repeats, jax.random.PRNGKey(1))
+        rows.append({"case": name, "batch": batch, "plies": plies, "ours": round(batch * plies / best, 2),
+                     "peer": None, "unit": "positions/s", "ratio": None, "agreement": None,
+                     "all_times_s": [round(t, 4) for t in times]})
+        print(f"{name:<36} {rows[-1]['ours']:>12.1f} positions/s   (best of {repeats}: {best:.3f} s)", flush=True)
+    device = _device()
+    result = {"area": "alphazero", "device": device, "quick": args.quick, "network": "PolicyValueNet(32 ch, 2 blocks)",
+              "note": "no peer: peer, ratio and agreement are null", "cases": rows}
+    path = pathlib.Path(args.json) if args.json else (
+        pathlib.Path(__file__).parent / "results" / f"alphazero-{'gpu' if jax.default_backend() == 'gpu' else 'cpu'}.json")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(result, indent=2))
+    print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,30 @@
+"""AlphaZero (paradigm 3): tree search on the game rules ↔ a policy/value network.
+
+* :mod:`~jaxhybrid.alphazero.games` — tic-tac-toe and Connect Four as pure JAX environments;
+* :mod:`~jaxhybrid.alphazero.search` — mctx searches: network-guided Gumbel MuZero, pure MCTS
+  with random roll-outs, raw policy;
+* :mod:`~jaxhybrid.alphazero.network` — residual Flax policy/value network (core adapter);
+* :mod:`~jaxhybrid.alphazero.selfplay`, :mod:`~jaxhybrid.alphazero.replay`,
+  :mod:`~jaxhybrid.alphazero.training` — self-play → replay buffer → ``fit``, driven by
+  :func:`jaxhybrid.paradigms.alternate`, with checkpoints and exact resume;
+* :mod:`~jaxhybrid.alphazero.arena` — batched matches; :mod:`~jaxhybrid.alphazero.solver` —
+  perfect tic-tac-toe play.
+"""
+
+from jaxhybrid.alphazero.arena import MatchResult, evaluate, play_match
+from jaxhybrid.alphazero.games import Game, GameState, connect4, tictactoe, winning_lines
+from jaxhybrid.alphazero.network import PolicyValueNet, make_network
+from jaxhybrid.alphazero.search import alphazero_policy, mcts_policy, raw_policy, rollout_value
+from jaxhybrid.alphazero.selfplay import Samples, self_play, value_targets
+from jaxhybrid.alphazero.solver import perfect_agent, solve_tictactoe
+from jaxhybrid.alphazero.training import AZConfig, AZState, az_loss, init_state, train_alphazero, train_steps
+
+__all__ = [
+    "Game", "GameState", "tictactoe", "connect4", "winning_lines",
+    "PolicyValueNet", "make_network",
+    "alphazero_policy", "mcts_policy", "raw_policy", "rollout_value",
+    "Samples", "self_play", "value_targets",
+    "AZConfig", "AZState", "az_loss", "init_state", "train_alphazero", "train_steps",
+    "play_match", "evaluate", "MatchResult",
+    "perfect_agent", "solve_tictactoe",
+]
