@@ -1,0 +1,51 @@
+"""Synthetic data sets for learning constitutive laws.
+
+* :func:`strain_paths` — smooth random loading paths in Mandel strain space (loading,
+  unloading, reversal, multiaxial), ``ε(t) = A Σ_k a_k sin(2π f_k t + φ_k)`` per component on
+  ``t ∈ [0, 1]`` with ``T`` increments, ``f_k ∈ {1..k_max}``, scaled so that ``max_t ‖ε(t)‖``
+  equals a drawn amplitude in ``[½A, A]``; ``ε(0)`` is shifted to zero (start unstrained).
+* :func:`stress_paths` — the reference incremental law rolled out along those paths.
+* :func:`sample_F` — deformation gradients ``F = I + δ``, ``δ_ij ~ U(−s, s)`` with a per-sample
+  scale ``s ~ U(0, s_max)`` (so small and large strains are both represented), ``det F > 0``.
+"""
+
+from __future__ import annotations
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from .spd import rollout_stress
+
+__all__ = ["strain_paths", "stress_paths", "sample_F"]
+
+
+def strain_paths(seed: int, n_paths: int, n_steps: int, amplitude: float = 0.02, dim: int = 6, k_max: int = 3) -> np.ndarray:
+    """``(n_paths, n_steps + 1, dim)`` smooth random strain paths (see module docstring)."""
+    if n_paths < 1 or n_steps < 1 or not amplitude > 0:
+        raise ValueError("strain_paths: need n_paths >= 1, n_steps >= 1 and amplitude > 0.")
+    rng = np.random.default_rng(seed)
+    t = np.linspace(0.0, 1.0, n_steps + 1)
+    f = rng.integers(1, k_max + 1, (n_paths, dim, k_max))
+    a = rng.standard_normal((n_paths, dim, k_max))
+    ph = rng.uniform(0, 2 * np.pi, (n_paths, dim, k_max))
+    e = np.sum(a[..., None] * np.sin(2 * np.pi * f[..., None] * t + ph[..., None]), axis=2)  # (P, dim, T+1)
+    e = np.swapaxes(e, 1, 2)
+    e = e - e[:, :1]
+    amp = rng.uniform(0.5, 1.0, n_paths) * amplitude
+    e = e * (amp / np.linalg.norm(e, axis=2).max(axis=1))[:, None, None]
+    return e.astype(np.float32)
+
+
+def stress_paths(law, eps: np.ndarray) -> np.ndarray:
+    """Stresses of the incremental ``law`` (``law.step(σ, ε_old, ε_new)``) along ``eps`` (P, T+1, m)."""
+    return np.asarray(jax.jit(jax.vmap(lambda p: rollout_stress(law.step, p)))(jnp.asarray(eps)))
+
+
+def sample_F(seed: int, n: int, s_max: float = 0.12) -> np.ndarray:
+    """``(n, 3, 3)`` deformation gradients (see module docstring)."""
+    if n < 1 or not 0 < s_max < 0.3:
+        raise ValueError("sample_F: need n >= 1 and 0 < s_max < 0.3 (det F stays positive).")
+    rng = np.random.default_rng(seed)
+    s = rng.uniform(0.0, s_max, (n, 1, 1))
+    return (np.eye(3) + s * rng.uniform(-1.0, 1.0, (n, 3, 3))).astype(np.float32)
