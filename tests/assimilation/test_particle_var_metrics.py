@@ -89,3 +89,16 @@ def test_metrics_on_known_cases():
     assert h.sum() == 10000 and h.shape == (10,) and np.abs(h / 1000 - 1).max() < 0.15
     assert abs(float(da.coverage(jnp.zeros_like(tr), 1.0, tr)) - 0.9) < 0.01
     assert float(da.coverage(jnp.zeros_like(tr), 0.5, tr)) < 0.7
+
+
+def test_ssls_posterior_mean_approaches_kalman_on_a_gaussian_prior():
+    # forecast ensemble ~ N(0, I₂), observe x₀ with σ = 0.5 at y = 1: Kalman mean (0.8, 0)
+    obs = da.Observation(lambda x: x[:1], jnp.array([0.5]), True)
+    f = da.ssls(lambda x: x, obs, 400, key=jax.random.PRNGKey(0), train_steps=1000, n_steps_each=200,
+                sigmas=(0.5, 0.25, 0.1), eps=0.005, train_sigmas=(0.1, 0.5))
+    s = f.init(jax.random.PRNGKey(1), jnp.zeros(2), 1.0)
+    sa = jax.jit(f.analysis)(s, jnp.array([1.0]), jax.random.PRNGKey(2))
+    m = np.asarray(sa.E.mean(0))
+    assert abs(m[0] - 0.8) < 0.06                           # observed component: Kalman mean 0.8
+    assert 0.38 < float(sa.E[:, 0].std()) < 0.52            # Kalman posterior std of x₀: 0.447
+    assert abs(m[1]) < 0.35 and 0.8 < float(sa.E[:, 1].std()) < 1.4   # unobserved: prior N(0, 1)
