@@ -10,8 +10,8 @@ Problems and losses (``losses``; built on :func:`jaxhybrid.paradigms.constrain`)
     Problem, least_squares, grad_norm_weights, causal_weights, causal_loss, rel_l2
 Optimisation (``optim``): descend (any optax transformation, e.g. Adam; float64-safe),
     lbfgs (optax L-BFGS + zoom line search).
-Multi-stage networks (``multistage``, Wang & Lai 2024): SinMLP, dominant_frequency, Stage,
-    multistage_sum.
+Multi-stage networks (``multistage``, Wang & Lai 2024): SinMLP, MultiStage,
+    dominant_frequency.
 
 Hard boundary conditions use :class:`jaxhybrid.paradigms.HardConstraint`.
 """
@@ -20,6 +20,7 @@ from .geometry import Box, Disk, Union, Difference, Shape
 from .operators import gradient, divergence, laplacian, partial, time_derivative, on_points
 from .sampling import resample, rar, rad, failure_informed, FailureInformed, gaussian_mixture, fit_gmm, sample_gmm, GMM
 from .losses import Problem, least_squares, grad_norm_weights, causal_weights, causal_loss, rel_l2
+from .multistage import SinMLP, MultiStage, dominant_frequency
 from .optim import lbfgs, LBFGSResult, descend
 
 __all__ = [
@@ -27,5 +28,5 @@ __all__ = [
     "gradient", "divergence", "laplacian", "partial", "time_derivative", "on_points",
     "resample", "rar", "rad", "failure_informed", "FailureInformed", "gaussian_mixture", "fit_gmm", "sample_gmm", "GMM",
     "Problem", "least_squares", "grad_norm_weights", "causal_weights", "causal_loss", "rel_l2",
-    "lbfgs", "LBFGSResult", "descend",
+    "lbfgs", "LBFGSResult", "descend", "SinMLP", "MultiStage", "dominant_frequency",
 ]

@@ -39,8 +39,13 @@ class LBFGSResult(NamedTuple):
 
 
 def lbfgs(loss: Callable[[PyTree], jax.Array], params: PyTree, steps: int, *, memory_size: int = 50,
-          log_every: int = 200, progress: bool = True, desc: str = "lbfgs", stop_stalled: bool = True) -> LBFGSResult:
-    """Minimise ``loss(params) -> scalar`` with optax L-BFGS for at most ``steps`` iterations."""
+          log_every: int = 200, progress: bool = True, desc: str = "lbfgs", stop_stalled: bool = True,
+          callback: Optional[Callable[[int, PyTree], None]] = None) -> LBFGSResult:
+    """Minimise ``loss(params) -> scalar`` with optax L-BFGS for at most ``steps`` iterations.
+
+    ``callback(step, params)`` runs on the host after every chunk of ``log_every`` iterations
+    (e.g. to keep the iterate with the best validation error).
+    """
     if not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"lbfgs: steps must be a non-negative int, got {steps!r}.")
     if log_every < 1:
@@ -93,6 +98,8 @@ def lbfgs(loss: Callable[[PyTree], jax.Array], params: PyTree, steps: int, *, me
             if bar is not None:
                 bar.update(length)
                 bar.set_postfix(loss=f"{last:.3e}")
+            if callback is not None:
+                callback(step, eqx.combine(trainable, static))
             if stop_stalled and not last < best:
                 break
             best = min(best, last)
