@@ -20,3 +20,6 @@ __all__ = [
 from .labellers import BOHR_A, HARTREE_EV, EMTLabeller, PySCFLabeller, cache_dir, reference_md  # noqa: E402
 
 __all__ += ["EMTLabeller", "PySCFLabeller", "cache_dir", "reference_md", "HARTREE_EV", "BOHR_A"]
+from .deviation import ensemble_forces, force_deviation, make_ensemble, member  # noqa: E402
+
+__all__ += ["make_ensemble", "member", "ensemble_forces", "force_deviation"]

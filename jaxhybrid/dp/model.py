@@ -66,7 +66,10 @@ def environment(d: jax.Array, mask: jax.Array, rcut_smth: float, rcut: float) ->
 
 class ResNet(eqx.Module):
     """tanh MLP with DeePMD-kit's skips: ``x ← x + tanh(Wx + b)`` when the width stays,
-    ``x ← [x, x] + tanh(Wx + b)`` when it doubles; optional final linear layer to ``out``."""
+    ``x ← [x, x] + tanh(Wx + b)`` when it doubles; optional final linear layer to ``out``.
+    Weights ~ N(0, 1/(n_in + n_out)) as DeePMD-kit; the final linear layer starts at zero so
+    that an untrained fitting net predicts exactly the per-type energy bias (short training
+    budgets then start from the mean energy instead of an O(1 eV/atom) random offset)."""
 
     weights: list
     biases: list
@@ -80,8 +83,9 @@ class ResNet(eqx.Module):
         keys = jax.random.split(key, 2 * (len(dims) - 1))
         self.weights, self.biases = [], []
         for k, (a, b) in enumerate(zip(dims[:-1], dims[1:])):
-            self.weights.append(jax.random.normal(keys[2 * k], (a, b)) / np.sqrt(a + b))
-            std = 0.0 if (out is not None and k == len(dims) - 2) else bias_std
+            last = out is not None and k == len(dims) - 2
+            self.weights.append(jax.random.normal(keys[2 * k], (a, b)) / np.sqrt(a + b) * (0.0 if last else 1.0))
+            std = 0.0 if last else bias_std
             self.biases.append(std * jax.random.normal(keys[2 * k + 1], (b,)))
         self.linear_out = out is not None
 

@@ -101,15 +101,27 @@ def _to_dict(data: Packed) -> dict:
 
 def train(model: DeepPot, data: Packed, *, steps: int, batch_size: int = 1, lr_start: float = 1e-3, lr_end: float = 1e-5,
           loss: LossConfig = LossConfig(), key=None, log_every: int = 100, progress: bool = False,
-          checkpoint_dir=None, metrics_path=None, statistics: bool = True, desc: str = "dp-train"):
+          checkpoint_dir=None, metrics_path=None, statistics: bool = True, ensemble: bool = False, desc: str = "dp-train"):
     """Train ``model`` on ``data`` (a :class:`~jaxhybrid.dp.data.Packed` set) with the DeePMD
-    loss and exponentially decaying learning rate. Returns ``(model, history)``."""
+    loss and exponentially decaying learning rate. Returns ``(model, history)``.
+
+    With ``ensemble=True`` the model's arrays carry a leading member axis
+    (:func:`jaxhybrid.dp.deviation.make_ensemble`) and the summed member losses are minimised
+    (independent training of each member on the same minibatches, one compilation)."""
     if steps < 1:
         raise ValueError(f"train: steps must be positive, got {steps}.")
     if not 0 < lr_end <= lr_start:
         raise ValueError(f"train: need 0 < lr_end <= lr_start, got {lr_end}, {lr_start}.")
     if statistics:
-        model = with_statistics(model, data)
+        if ensemble:
+            first = jax.tree_util.tree_map(lambda a: a[0] if eqx.is_array(a) else a, model)
+            st = with_statistics(first, data)
+            k = model.e_bias.shape[0]
+            model = eqx.tree_at(lambda m: (m.env_scale, m.e_bias), model,
+                                (jnp.broadcast_to(st.env_scale, (k,) + st.env_scale.shape),
+                                 jnp.broadcast_to(st.e_bias, (k,) + st.e_bias.shape)))
+        else:
+            model = with_statistics(model, data)
     dtype = model.e_bias.dtype
     schedule = optax.exponential_decay(lr_start, steps, lr_end / lr_start)
 
@@ -130,6 +142,9 @@ def train(model: DeepPot, data: Packed, *, steps: int, batch_size: int = 1, lr_s
 
     def loss_fn(tr: _Trainee, batch):
         step = jax.lax.stop_gradient(tr.step)
+        if ensemble:
+            losses, aux = eqx.filter_vmap(lambda m: deepmd_loss(m, batch, pref(step)))(tr.model)
+            return jnp.sum(losses), jax.tree_util.tree_map(jnp.mean, aux)
         return deepmd_loss(tr.model, batch, pref(step))
 
     res = fit(loss_fn, _Trainee(model, jnp.zeros((), dtype)), _to_dict(data), opt, steps=steps, batch_size=batch_size,

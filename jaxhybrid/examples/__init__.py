@@ -22,6 +22,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "assimilation-l96": ("assimilation_l96", "Lorenz-96 forecast ↔ analysis cycles (Sakov & Oke 2008 / DAPPER setup): ETKF, EnKF, LETKF, 3D-Var, 4D-Var (adjoint by JAX), particle filter vs free forecast and observations alone (paradigm 3)"),
     "alphazero-tictactoe": ("alphazero_tictactoe", "AlphaZero on tic-tac-toe: Gumbel MuZero search on the rules + residual Flax policy/value net, vs a perfect player; pure MCTS and raw-policy baselines (paradigm 3)"),
     "alphazero-connect4": ("alphazero_connect4", "AlphaZero on Connect Four vs pure MCTS with 200 random-rollout simulations; MCTS and raw-policy baselines (paradigm 3)"),
+    "dpmd": ("dpmd", "se_e2_a Deep Potential trained on EMT Cu labels, run by the MD engine: held-out errors, g(r) vs EMT-MD, linear-scaling cost (paradigm 1)"),
+    "dpgen": ("dpgen", "concurrent learning of a Deep Potential (explore with DP-MD, model deviation, label with EMT, retrain) vs random selection (paradigm 3)"),
     "maps": ("maps", "crowdsourced point clouds registered to surveyed control points, fused and fitted under geometric constraints vs survey-only and ICP-only maps (paradigm 2)"),
 }
 

@@ -1,0 +1,35 @@
+"""Deep Potential examples: records and the concurrent-learning deviation."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from jaxhybrid import md
+from jaxhybrid.dp import DeepPot, ensemble_forces, force_deviation, make_ensemble, member
+
+
+def test_force_deviation_formula_and_identical_members_give_zero():
+    rng = np.random.default_rng(0)
+    F = rng.normal(size=(4, 5, 3))
+    want = np.max(np.sqrt(np.mean(np.sum((F - F.mean(0)) ** 2, -1), 0)))
+    np.testing.assert_allclose(float(force_deviation(jnp.asarray(F))), want, rtol=1e-6)
+    kw = dict(type_map=("Cu",), rcut=4.0, rcut_smth=3.0, sel=40, embedding=(4, 8), fitting=(8,), axis=2)
+    ens = make_ensemble(4, jax.random.PRNGKey(0), **kw)
+    R, box = md.fcc_lattice(3, 3.61)
+    R = R + 0.1 * jax.random.normal(jax.random.PRNGKey(1), R.shape)
+    nbrs = md.neighbor_list(4.0, 0.0).allocate(R, box)
+    # untrained fitting nets start at zero output: give the members different final layers
+    leaves, tdef = jax.tree_util.tree_flatten(ens)
+    keys = jax.random.split(jax.random.PRNGKey(5), len(leaves))
+    leaves = [a + 0.3 * jax.random.normal(k, a.shape) if isinstance(a, jax.Array) and a.dtype == jnp.float32 else a
+              for a, k in zip(leaves, keys)]
+    ens = jax.tree_util.tree_unflatten(tdef, leaves)
+    Fk = ensemble_forces(ens, R, nbrs, box)
+    assert Fk.shape == (4, R.shape[0], 3) and float(jnp.max(jnp.abs(Fk))) > 1e-3
+    assert float(force_deviation(Fk)) > 1e-4
+    m2 = member(ens, 2)
+    F2 = -jax.grad(lambda x: m2(x, nbrs, box))(R)
+    np.testing.assert_allclose(np.asarray(Fk[2]), np.asarray(F2), atol=1e-6)
+    same = jax.tree_util.tree_map(lambda a: jnp.broadcast_to(a[:1], a.shape) if isinstance(a, jax.Array) else a, ens)
+    assert float(force_deviation(ensemble_forces(same, R, nbrs, box))) == 0.0
