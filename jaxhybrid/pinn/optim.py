@@ -126,18 +126,21 @@ def descend(loss: Callable[[PyTree], jax.Array], params: PyTree, optimizer: opta
 
     @eqx.filter_jit
     def chunk(tr, state, length):
+        # carry the parameters one step back: when the loss at the current ones is non-finite,
+        # they are replaced by the previous ones (whose loss was finite)
         def body(carry, _):
-            tr, state, ok = carry
+            tr, state, prev, ok = carry
             value, grad = vg(tr)
             updates, new_state = optimizer.update(grad, state, tr)
             new_tr = optax.apply_updates(tr, updates)
             finite = jnp.isfinite(value) & jax.tree_util.tree_reduce(
                 jnp.logical_and, jax.tree_util.tree_map(lambda x: jnp.all(jnp.isfinite(x)), grad), True)
-            good = ok & finite
-            sel = lambda a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(good, x, y), a, b)
-            return (sel(new_tr, tr), sel(new_state, state), good), jnp.where(good, value, jnp.nan)
+            good, fail = ok & finite, ok & ~finite
+            sel = lambda c, a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
+            out = (sel(good, new_tr, sel(fail, prev, tr)), sel(good, new_state, state), sel(good, tr, prev), good)
+            return out, jnp.where(good, value, jnp.nan)
 
-        (tr, state, ok), values = jax.lax.scan(body, (tr, state, jnp.asarray(True)), None, length=length)
+        (tr, state, _, ok), values = jax.lax.scan(body, (tr, state, tr, jnp.asarray(True)), None, length=length)
         return tr, state, ok, values
 
     bar = None

@@ -130,3 +130,27 @@ def test_lbfgs_least_squares_fit_converges(x64):
     loss = least_squares({"fit": lambda p, b: b["A"] @ p["w"] - b["y"]})
     res = lbfgs(lambda p: loss(p, {"A": A, "y": y})[0], {"w": jnp.zeros(5)}, 100, log_every=20, progress=False)
     np.testing.assert_allclose(res.params["w"], jnp.linalg.lstsq(A, y)[0], atol=1e-8)
+
+
+def test_dominant_frequency_and_multistage_sum():
+    from jaxhybrid.pinn import MultiStage, SinMLP, dominant_frequency
+
+    x = np.arange(128) / 128
+    assert dominant_frequency(np.sin(2 * np.pi * 5 * x) + 0.3 * np.sin(2 * np.pi * 2 * x) + 7.0, 1 / 128) == 5.0
+    grid = np.sin(2 * np.pi * 3 * x)[None, :] * np.ones((4, 1))  # varies along axis 1 only
+    assert dominant_frequency(grid, 1 / 128) == 3.0
+    n1, n2 = SinMLP(1, "scalar", 8, 2, key=jax.random.PRNGKey(0)), SinMLP(1, "scalar", 8, 2, kappa=9.0, key=jax.random.PRNGKey(1))
+    m = MultiStage([n1], [1.0]).add(n2, 1e-3)
+    z = jnp.asarray([0.37])
+    np.testing.assert_allclose(m(z), n1(z) + 1e-3 * n2(z), rtol=1e-6)
+
+
+def test_descend_and_lbfgs_stop_on_nan_keeping_last_good_state():
+    from jaxhybrid.pinn import descend
+    from jaxhybrid.rollout import DivergenceError
+    import optax
+
+    loss = lambda p: jnp.where(p["w"] > 2.0, jnp.nan, (p["w"] - 5.0) ** 2)
+    with pytest.raises(DivergenceError) as e:
+        descend(loss, {"w": jnp.asarray(0.0)}, optax.sgd(0.1), 100, log_every=50, progress=False)
+    assert e.value.step > 1 and float(e.value.state["w"]) <= 2.0  # the last parameters with a finite loss
