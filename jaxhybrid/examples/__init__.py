@@ -19,6 +19,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "lj-md": ("lj_md", "Lennard-Jones liquid with the MD engine: thermodynamics, energy drift, g(r) (paradigm 1 mechanism)"),
     "pde-inverse-design": ("pde_inverse_design", "recover a Burgers initial condition / design a source by gradients through the ETDRK solver vs FD gradients and a linearised model (paradigm 1)"),
     "closure-ode": ("closure_ode", "learned friction law inside a diffrax pendulum solve (paradigm 1)"),
+    "forecast-closure": ("forecast_closure", "two-scale Lorenz-96: coarse model with a learned subgrid closure (offline, then online through the solver) vs polynomial closures; linear and MLP MOS of a biased model (paradigm 1 for forecasting)"),
     "assimilation-l96": ("assimilation_l96", "Lorenz-96 forecast ↔ analysis cycles (Sakov & Oke 2008 / DAPPER setup): ETKF, EnKF, LETKF, 3D-Var, 4D-Var (adjoint by JAX), particle filter vs free forecast and observations alone (paradigm 3)"),
     "alphazero-tictactoe": ("alphazero_tictactoe", "AlphaZero on tic-tac-toe: Gumbel MuZero search on the rules + residual Flax policy/value net, vs a perfect player; pure MCTS and raw-policy baselines (paradigm 3)"),
     "alphazero-connect4": ("alphazero_connect4", "AlphaZero on Connect Four vs pure MCTS with 200 random-rollout simulations; MCTS and raw-policy baselines (paradigm 3)"),
