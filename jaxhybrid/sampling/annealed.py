@@ -49,11 +49,13 @@ def annealed_langevin(score_fn: Callable, sigmas, eps: float, n_steps_each: int)
         eps: base step ε > 0 (the step at the last level).
         n_steps_each: T >= 1 steps per level.
     """
+    if jnp.ndim(sigmas) != 1 or jnp.shape(sigmas)[0] < 1:
+        raise ValueError(f"annealed_langevin: sigmas must be a 1-D array of noise levels, got shape {jnp.shape(sigmas)}.")
+    if not isinstance(sigmas, jax.core.Tracer):  # checked on the host (the sampler may be built under jit)
+        sg = np.asarray(sigmas)
+        if not (np.all(sg > 0) and np.all(np.diff(sg) <= 0)):
+            raise ValueError("annealed_langevin: sigmas must be positive and non-increasing (largest first).")
     sigmas = jnp.asarray(sigmas)
-    if sigmas.ndim != 1 or sigmas.shape[0] < 1:
-        raise ValueError(f"annealed_langevin: sigmas must be a 1-D array of noise levels, got shape {sigmas.shape}.")
-    if not bool(jnp.all(sigmas > 0)) or not bool(jnp.all(jnp.diff(sigmas) <= 0)):
-        raise ValueError("annealed_langevin: sigmas must be positive and non-increasing (largest first).")
     check_positive("annealed_langevin", "eps", eps)
     if not isinstance(n_steps_each, (int, np.integer)) or n_steps_each < 1:
         raise ValueError(f"annealed_langevin: n_steps_each must be a positive int, got {n_steps_each!r}.")
