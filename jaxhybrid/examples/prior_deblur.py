@@ -17,6 +17,9 @@ chelsea, coffee, rocket).
   configuration), so a rerun reuses them. The denoiser level σ is chosen in full mode on a
   64×64 validation crop of a *training* image (astronaut) with the same blur and noise model,
   never on the test image; α = 1 (the smoothed prior itself).
+  Status: the previous prior (a 5×5→1×1→5×5 net, DSM loss ≈ 0.55) gave 30.94 dB against TV
+  31.95 and Tikhonov 31.37 (full mode, seed 0); the full run with the DnCNN-like prior above
+  has not been measured yet (it did not finish on the shared CPU), so the dB criteria are open.
   The estimate is the posterior mean, the error bar the posterior standard deviation (running
   moments over chains and steps; nothing stored). The likelihood + learned prior is the
   paradigm-1 glue: the sampler's drift is ``∇log p(y|x)`` (mechanism) plus ``s_θ`` (data).
