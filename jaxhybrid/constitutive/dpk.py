@@ -14,7 +14,7 @@ Given trainable vectors ``v_1..v_m`` and a point group ``G = {H_1..H_n}``
   a permutation ``π`` of the orbit, so the sum is only reordered.
 * **Symmetric Cauchy stress**: ``σ = J⁻¹ P Fᵀ = J⁻¹ F (S − S(I)) Fᵀ`` with ``S`` symmetric.
 
-``g(λ, z) = k (λ − 1) + MLP(λ − 1, z)``: a linear-spring term (trainable ``k``, so the
+``g(λ, z) = k x + MLP(x, z)`` with ``x = (λ − 1)/e`` (``e = strain_scale``, the typical strain): a linear-spring term (trainable ``k``, so the
 untrained model is already a stable network of springs along the orbit directions) plus a small
 MLP. Beyond the paper's ``g(λ_i)`` (a "pair-potential" form whose linear
 response obeys the Cauchy relations) it may see global, group- and frame-invariant features
@@ -48,9 +48,10 @@ class DPK(eqx.Module):
     g: MLP
     h: Optional[MLP]
     n_global: int = eqx.field(static=True)
+    strain_scale: float = eqx.field(static=True)
 
     def __init__(self, group="cubic", n_vectors: int = 4, width: int = 32, depth: int = 2,
-                 n_global: int = 2, *, key: PRNGKeyArray):
+                 n_global: int = 2, strain_scale: float = 0.1, *, key: PRNGKeyArray):
         G = point_group(group) if isinstance(group, str) else jnp.asarray(group)
         if G.ndim != 3 or G.shape[1:] != (3, 3):
             raise ValueError(f"DPK: group must be a name or an (n, 3, 3) array, got shape {G.shape}.")
@@ -62,6 +63,9 @@ class DPK(eqx.Module):
         self.spring = jnp.ones(())
         self.group = G
         self.n_global = n_global
+        if not strain_scale > 0:
+            raise ValueError(f"DPK: strain_scale must be positive, got {strain_scale}.")
+        self.strain_scale = float(strain_scale)
         self.g = MLP(2 + n_global, "scalar", width, depth, jax.nn.softplus, key=kg)
         self.h = MLP("scalar", n_global, width // 2, 1, jnp.tanh, key=kh) if n_global else None
 
@@ -74,14 +78,15 @@ class DPK(eqx.Module):
         """``g(λ_i, z(F))`` for every structure vector (N,)."""
         Fw = w @ F.T
         lam = jnp.sqrt(jnp.sum(Fw * Fw, axis=1))
+        x = (lam - 1.0) / self.strain_scale
         # |det F| (= √det C): invariant under rotations and under improper group elements
         J = jnp.abs(jnp.linalg.det(F))
-        glob = [jnp.broadcast_to(J - 1.0, lam.shape)[:, None]]
+        glob = [jnp.broadcast_to((J - 1.0) / self.strain_scale, lam.shape)[:, None]]
         if self.h is not None:
-            z = jnp.mean(jax.vmap(self.h)(lam - 1.0), axis=0)
+            z = jnp.mean(jax.vmap(self.h)(x), axis=0)
             glob.append(jnp.broadcast_to(z, (lam.shape[0], self.n_global)))
-        feats = jnp.concatenate([(lam - 1.0)[:, None]] + glob, axis=1)
-        return self.spring * (lam - 1.0) + jax.vmap(self.g)(feats)
+        feats = jnp.concatenate([x[:, None]] + glob, axis=1)
+        return self.spring * x + jax.vmap(self.g)(feats)
 
     def pk2_like(self, F):
         """``S(F) − S(I) = (1/N) Σ_i [g_i(F) − g_i(I)] w̃_i ⊗ w̃_i`` (symmetric); ``P = F (S(F) − S(I))``.
@@ -96,15 +101,17 @@ class DPK(eqx.Module):
 
 
 class MLPStress(eqx.Module):
-    """Unconstrained baseline: ``P = MLP(F − I)`` (9 → 9), no symmetry built in."""
+    """Unconstrained baseline: ``P = MLP((F − I)/e)`` (9 → 9), no symmetry built in."""
 
     net: MLP
+    strain_scale: float = eqx.field(static=True)
 
-    def __init__(self, width: int = 64, depth: int = 2, *, key: PRNGKeyArray):
+    def __init__(self, width: int = 64, depth: int = 2, strain_scale: float = 0.1, *, key: PRNGKeyArray):
         self.net = MLP(9, 9, width, depth, jax.nn.softplus, key=key)
+        self.strain_scale = float(strain_scale)
 
     def __call__(self, F):
-        return self.net((F - jnp.eye(3, dtype=F.dtype)).reshape(9)).reshape(3, 3)
+        return self.net((F - jnp.eye(3, dtype=F.dtype)).reshape(9) / self.strain_scale).reshape(3, 3)
 
 
 def symmetry_violation(law, F, group, Q) -> dict:

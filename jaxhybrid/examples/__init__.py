@@ -25,6 +25,8 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "alphazero-connect4": ("alphazero_connect4", "AlphaZero on Connect Four vs pure MCTS with 200 random-rollout simulations; MCTS and raw-policy baselines (paradigm 3)"),
     "dpmd": ("dpmd", "se_e2_a Deep Potential trained on EMT Cu labels, run by the MD engine: held-out errors, g(r) vs EMT-MD, linear-scaling cost (paradigm 1)"),
     "dpgen": ("dpgen", "concurrent learning of a Deep Potential (explore with DP-MD, model deviation, label with EMT, retrain) vs random selection (paradigm 3)"),
+    "constitutive-spd": ("constitutive_spd", "SPD-NN incremental stress law (SPD tangent) vs an MLP over 1,000-increment rollouts on unseen loading paths (paradigm 2)"),
+    "constitutive-dpk": ("constitutive_dpk", "DPK stress network with exact cubic symmetry learned from Cauchy-Born (EAM FCC) data vs an MLP, then used in a plate-with-hole FE solve (paradigm 2)"),
     "maps": ("maps", "crowdsourced point clouds registered to surveyed control points, fused and fitted under geometric constraints vs survey-only and ICP-only maps (paradigm 2)"),
 }
 
