@@ -19,11 +19,20 @@ def x64():
         yield
 
 
+def randomised(m, key=0):
+    """The final fitting layers start at zero (energy = bias); give them random weights and
+    the energy a random per-type bias so that energies and forces are non-trivial."""
+    leaves, tdef = jax.tree_util.tree_flatten(m.fittings)
+    keys = jax.random.split(jax.random.PRNGKey(100 + key), len(leaves) + 1)
+    leaves = [a + 0.3 * jax.random.normal(k, a.shape, a.dtype) for a, k in zip(leaves, keys)]
+    bias = jax.random.normal(keys[-1], m.e_bias.shape, m.e_bias.dtype)
+    return cast(eqx.tree_at(lambda t: (t.fittings, t.e_bias), m, (jax.tree_util.tree_unflatten(tdef, leaves), bias)), jnp.float64)
+
+
 def small_model(ntypes=2, key=0):
     m = DeepPot(tuple("ABCD"[:ntypes]), rcut=RC, rcut_smth=RS, sel=30, embedding=(4, 8), fitting=(8, 8), axis=3,
                 key=jax.random.PRNGKey(key))
-    # non-trivial scales and biases so that the test sees them
-    return cast(m, jnp.float64)
+    return randomised(m, key)
 
 
 def cluster(n=10, seed=0):
@@ -86,13 +95,14 @@ def test_energy_invariant_forces_equivariant_rotation_translation_permutation(x6
 
 
 def test_periodic_md_path_matches_training_path_and_is_invariant(x64):
-    model = cast(DeepPot(("Cu",), rcut=RC, rcut_smth=RS, sel=40, embedding=(4, 8), fitting=(8,), axis=2,
-                         key=jax.random.PRNGKey(3)), jnp.float64)
+    model = randomised(DeepPot(("Cu",), rcut=RC, rcut_smth=RS, sel=40, embedding=(4, 8), fitting=(8,), axis=2,
+                               key=jax.random.PRNGKey(3)), 3)
     R, box = md.fcc_lattice(3, 3.61, dtype=jnp.float64)
     R = R + 0.1 * jax.random.normal(jax.random.PRNGKey(4), R.shape, jnp.float64)
     nl = md.neighbor_list(RC, 0.3)
     efn = eqx.filter_jit(lambda m, R, nb, b: jax.value_and_grad(lambda x: m(x, nb, b))(R))
     e_md, g_md = efn(model, R, nl.allocate(R, box), box)
+    assert float(jnp.max(jnp.abs(g_md))) > 1e-3
     H = np.asarray(box.matrix)
     idx, sh = padded_table(R, H, RC, True, 60)
     e_tr, f_tr, _ = _efv(model, R, jnp.asarray(H), jnp.zeros(len(R), jnp.int32), idx, sh)
@@ -106,8 +116,8 @@ def test_periodic_md_path_matches_training_path_and_is_invariant(x64):
     np.testing.assert_allclose(float(e2), float(e_md), rtol=0, atol=1e-10)
     np.testing.assert_allclose(np.asarray(g2), np.asarray(g_md) @ Q.T, rtol=0, atol=1e-10)
     # blocked evaluation (lax.map over atom blocks) gives the same energy
-    blocked = cast(DeepPot(("Cu",), rcut=RC, rcut_smth=RS, sel=40, embedding=(4, 8), fitting=(8,), axis=2, atom_block=25,
-                           key=jax.random.PRNGKey(3)), jnp.float64)
+    blocked = randomised(DeepPot(("Cu",), rcut=RC, rcut_smth=RS, sel=40, embedding=(4, 8), fitting=(8,), axis=2, atom_block=25,
+                                 key=jax.random.PRNGKey(3)), 3)
     e_b, g_b = efn(blocked, R, nl.allocate(R, box), box)
     np.testing.assert_allclose(float(e_b), float(e_md), rtol=1e-12)
     np.testing.assert_allclose(np.asarray(g_b), np.asarray(g_md), atol=1e-10)
@@ -125,7 +135,7 @@ def test_forces_and_virial_match_finite_differences(x64):
         fd = -(float(energy_cluster(model, Rp, types)[0]) - float(energy_cluster(model, Rm, types)[0])) / (2 * h)
         np.testing.assert_allclose(float(f0[i, a]), fd, rtol=1e-6, atol=1e-9)
     # periodic virial Ξ = −∂E/∂ε by finite strain of atoms and cell
-    m1 = cast(DeepPot(("Cu",), rcut=RC, rcut_smth=RS, sel=40, embedding=(4, 8), fitting=(8,), axis=2, key=jax.random.PRNGKey(9)), jnp.float64)
+    m1 = randomised(DeepPot(("Cu",), rcut=RC, rcut_smth=RS, sel=40, embedding=(4, 8), fitting=(8,), axis=2, key=jax.random.PRNGKey(9)), 9)
     Rb, box = md.fcc_lattice(2, 3.61, dtype=jnp.float64)
     Rb = np.asarray(Rb) + np.random.default_rng(0).normal(0, 0.1, Rb.shape)
     H = np.asarray(box.matrix)
