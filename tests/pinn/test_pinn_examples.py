@@ -27,3 +27,25 @@ def test_quick_run_pinn_poisson_source(tmp_path):
     for k in ("u_rel_l2", "f_rel_l2", "f_rel_l2_noisy"):
         assert np.isfinite(m[k]) and k in b["mechanism_only"] and k in b["data_only"]
     assert m["u_rel_l2"] < 0.05 and m["f_rel_l2"] < 0.5
+
+
+def test_multistage_targets_and_boundary_lift():
+    from jaxhybrid.examples import pinn_multistage as ms
+
+    with jax.enable_x64(True):
+        x = jnp.linspace(-1.0, 1.0, 7)
+        d2 = jax.vmap(jax.grad(jax.grad(ms.u_true)))(x)
+        np.testing.assert_allclose(jax.vmap(ms.f_true)(x), -d2, rtol=1e-12)
+        for b in (-1.0, 1.0):  # the lift g carries the exact boundary values
+            np.testing.assert_allclose(ms._g(jnp.asarray([b])), ms.u_true(b), rtol=1e-14)
+
+
+@pytest.mark.slow
+def test_quick_run_multistage_improves_on_single_stage(tmp_path):
+    from jaxhybrid.examples import pinn_multistage as ms
+
+    rec = ms.run(quick=True, seed=0, out=tmp_path)
+    m, b = rec["metrics"], rec["baselines"]["single_stage"]
+    assert (tmp_path / "pinn-multistage.png").exists()
+    assert m["regression_rel_l2"] < b["regression_rel_l2"] / 10
+    assert m["pinn_rel_l2"] < b["pinn_rel_l2"]
