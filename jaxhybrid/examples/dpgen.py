@@ -35,8 +35,8 @@ def config(quick: bool) -> dict:
              rounds=4, explore_temperatures=(600.0, 900.0, 1200.0), explore_steps=300, explore_every=10, lo=0.05, hi=0.5,
              n_label=12, init_steps=1500, round_steps=800, test_frames=20, test_T=1200.0)
     if quick:
-        c.update(rounds=2, explore_steps=100, n_label=6, init_steps=200, round_steps=150, test_frames=6, seed_frames=4,
-                 explore_temperatures=(600.0, 1200.0))
+        c.update(rounds=1, explore_steps=60, n_label=6, init_steps=150, round_steps=100, test_frames=4, seed_frames=4,
+                 explore_temperatures=(1200.0,))
     return c
 
 
@@ -51,7 +51,7 @@ def _explore(ens, c, seed):
     import jax.numpy as jnp
 
     from jaxhybrid import md
-    from jaxhybrid.dp import ensemble_forces, force_deviation, member
+    from jaxhybrid.dp import member
 
     m0 = member(ens, 0)
     a = _atoms()
@@ -69,13 +69,22 @@ def _explore(ens, c, seed):
             if state is not None:
                 frames.append(np.asarray(state.positions)[None])
     frames = np.concatenate(frames)
-    nl = md.neighbor_list(m0.cutoff, 0.0)
-    dev = []
-    for R in frames:
-        Rj = jnp.asarray(R)
-        F = ensemble_forces(ens, Rj, nl.allocate(Rj, box), box)
-        dev.append(float(force_deviation(F)))
-    return frames, cell, np.asarray(dev)
+    return frames, cell, _deviation(ens, frames, cell, c)
+
+
+def _deviation(ens, frames, cell, c):
+    """ε_f of every frame: member forces on fixed-width neighbour tables (one compilation)."""
+    import jax.numpy as jnp
+
+    from jaxhybrid.dp import System, force_deviation, member, pack, predict
+
+    n = frames.shape[1]
+    dummy = System(("Cu",), np.zeros(n, int), frames, np.tile(cell, (len(frames), 1, 1)), np.zeros(len(frames)),
+                   np.zeros_like(frames))
+    data = pack([dummy], c["rcut"], k_max=c["sel"])
+    K = int(ens.e_bias.shape[0])
+    forces = np.stack([predict(member(ens, k), data)[1] for k in range(K)], axis=1)  # (F, K, N, 3)
+    return np.asarray(force_deviation(jnp.asarray(forces)))
 
 
 def _label(frames, cell):
