@@ -73,7 +73,7 @@ def main(argv=None):
     model = make_network(game, jax.random.PRNGKey(0), channels=32, blocks=2)
     sims = 16
     plies = 2 if args.quick else 8
-    az = lambda k, s: alphazero_policy(game, model, k, s, sims).action
+    az = lambda k, s: alphazero_policy(game, model, k, s, sims).action  # Gumbel noise on, as in self-play
     mc = lambda k, s: mcts_policy(game, k, s, 200).action
     cases = [(f"selfplay_connect4_b{b}_sims{sims}", az, b) for b in (1, 64, 1024)]
     cases.append(("mcts200_rollouts_connect4_b64", mc, 64))

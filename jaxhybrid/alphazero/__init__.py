@@ -14,7 +14,7 @@
 from jaxhybrid.alphazero.arena import MatchResult, evaluate, play_match
 from jaxhybrid.alphazero.games import Game, GameState, connect4, tictactoe, winning_lines
 from jaxhybrid.alphazero.network import PolicyValueNet, make_network
-from jaxhybrid.alphazero.search import alphazero_policy, mcts_policy, raw_policy, rollout_value
+from jaxhybrid.alphazero.search import agents, alphazero_policy, mcts_policy, raw_policy, rollout_value
 from jaxhybrid.alphazero.selfplay import Samples, self_play, value_targets
 from jaxhybrid.alphazero.solver import perfect_agent, solve_tictactoe
 from jaxhybrid.alphazero.training import AZConfig, AZState, az_loss, init_state, train_alphazero, train_steps
@@ -22,7 +22,7 @@ from jaxhybrid.alphazero.training import AZConfig, AZState, az_loss, init_state,
 __all__ = [
     "Game", "GameState", "tictactoe", "connect4", "winning_lines",
     "PolicyValueNet", "make_network",
-    "alphazero_policy", "mcts_policy", "raw_policy", "rollout_value",
+    "agents", "alphazero_policy", "mcts_policy", "raw_policy", "rollout_value",
     "Samples", "self_play", "value_targets",
     "AZConfig", "AZState", "az_loss", "init_state", "train_alphazero", "train_steps",
     "play_match", "evaluate", "MatchResult",

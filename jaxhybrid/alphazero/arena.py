@@ -1,6 +1,9 @@
 """Matches between two agents, batched: ``n`` games played in lock-step with ``vmap``.
 
-An *agent* is a function ``agent(key, states) -> actions`` on a batch of :class:`GameState`.
+An *agent* is a function ``agent(params, key, states) -> actions`` on a batch of
+:class:`GameState`; ``params`` (a network, or ``None``) is passed as a traced argument so that
+one compiled match serves every version of a network during training (build the agent
+functions once and reuse them: compiled matches are cached per (game, agents, size)).
 All games start from the empty board and the players alternate, so at ply ``t`` every running
 game has the same player to move; the match is a ``lax.scan`` over pairs of plies (first
 agent, then second), finished games being no-ops. Results are from the first agent's view.
@@ -8,7 +11,8 @@ agent, then second), finished games being no-ops. Results are from the first age
 
 from __future__ import annotations
 
-from typing import Callable, NamedTuple
+import functools
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -18,22 +22,23 @@ from jaxhybrid.alphazero.games import Game, GameState
 
 __all__ = ["Agent", "play_match", "MatchResult", "evaluate"]
 
-Agent = Callable[[jax.Array, GameState], jax.Array]
+Agent = Callable[[Any, jax.Array, GameState], jax.Array]
 
 
-def play_match(game: Game, first: Agent, second: Agent, key: jax.Array, n_games: int) -> GameState:
+def play_match(game: Game, first: Agent, second: Agent, key: jax.Array, n_games: int,
+               first_params: Any = None, second_params: Any = None) -> GameState:
     """Play ``n_games`` games ``first`` (player +1) vs ``second`` (player −1); final states."""
     if n_games < 1:
         raise ValueError(f"play_match: n_games must be >= 1, got {n_games}.")
     states = jax.vmap(lambda _: game.init())(jnp.arange(n_games))
 
-    def ply(agent, s, k):
-        return jax.vmap(game.step)(s, agent(k, s))[0]
+    def ply(agent, params, s, k):
+        return jax.vmap(game.step)(s, agent(params, k, s))[0]
 
     def body(s, k):
         k1, k2 = jax.random.split(k)
-        s = ply(first, s, k1)
-        s = jax.lax.cond(jnp.all(s.done), lambda: s, lambda: ply(second, s, k2))
+        s = ply(first, first_params, s, k1)
+        s = jax.lax.cond(jnp.all(s.done), lambda: s, lambda: ply(second, second_params, s, k2))
         return s, None
 
     final, _ = jax.lax.scan(body, states, jax.random.split(key, (game.max_moves + 1) // 2))
@@ -58,20 +63,25 @@ class MatchResult(NamedTuple):
         return self.wins / self.games
 
 
+@functools.lru_cache(maxsize=64)
+def _compiled_match(game: Game, first: Agent, second: Agent, n_games: int):
+    return jax.jit(lambda pf, ps, k: play_match(game, first, second, k, n_games, pf, ps).winner)
+
+
 def evaluate(game: Game, agent: Agent, opponent: Agent, key: jax.Array, n_per_side: int,
-             batch: int | None = None) -> MatchResult:
+             agent_params: Any = None, opponent_params: Any = None, batch: int | None = None) -> MatchResult:
     """``agent`` vs ``opponent``: ``n_per_side`` games as first and as second player."""
+    if n_per_side < 1:
+        raise ValueError(f"evaluate: n_per_side must be >= 1, got {n_per_side}.")
     batch = n_per_side if batch is None else min(batch, n_per_side)
-    run = jax.jit(lambda f, s, k, n=batch: play_match(game, f, s, k, n), static_argnums=(0, 1))
     k1, k2 = jax.random.split(key)
 
-    def side(a, b, k, sign):
-        winners = []
-        for i in range(-(-n_per_side // batch)):
-            winners.append(np.asarray(run(a, b, jax.random.fold_in(k, i)).winner) * sign)
+    def side(a, pa, b, pb, k, sign):
+        run = _compiled_match(game, a, b, batch)
+        winners = [np.asarray(run(pa, pb, jax.random.fold_in(k, i))) * sign for i in range(-(-n_per_side // batch))]
         w = np.concatenate(winners)[:n_per_side]
         return int((w > 0).sum()), int((w == 0).sum()), int((w < 0).sum())
 
-    f = side(agent, opponent, k1, 1)
-    s = side(opponent, agent, k2, -1)
+    f = side(agent, agent_params, opponent, opponent_params, k1, 1)
+    s = side(opponent, opponent_params, agent, agent_params, k2, -1)
     return MatchResult(f[0] + s[0], f[1] + s[1], f[2] + s[2], f, s)

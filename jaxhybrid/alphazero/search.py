@@ -22,6 +22,7 @@ minimum); should a search still pick one, :meth:`Game.step` scores it as a loss 
 * :func:`raw_policy` — the network's policy without search (the *data-only* baseline).
 
 All take a batch of states (a :class:`GameState` with a leading axis) and return actions.
+:func:`agents` wraps the three as arena agents ``(params, key, states) -> actions``.
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ import mctx
 
 from jaxhybrid.alphazero.games import Game, GameState
 
-__all__ = ["alphazero_policy", "mcts_policy", "raw_policy", "rollout_value", "masked_logits"]
+__all__ = ["alphazero_policy", "mcts_policy", "raw_policy", "rollout_value", "masked_logits", "agents"]
 
 _NEG = jnp.finfo(jnp.float32).min
 
@@ -144,3 +145,16 @@ def raw_policy(game: Game, model, states: GameState) -> jax.Array:
     """The network's most probable legal move, without search."""
     logits, _, _ = _evaluate(game, model, states)
     return jnp.argmax(logits, axis=-1).astype(jnp.int32)
+
+
+@functools.lru_cache(maxsize=None)
+def agents(game: Game, num_simulations: int) -> dict:
+    """Arena agents ``(model, key, states) -> actions`` (one object per setting, so compiled
+    matches are reused): ``hybrid`` — network-guided search without Gumbel noise;
+    ``mechanism_only`` — pure MCTS with random roll-outs, same simulations (ignores ``model``);
+    ``data_only`` — the raw policy."""
+    return {
+        "hybrid": lambda m, k, s: alphazero_policy(game, m, k, s, num_simulations, gumbel_scale=0.0).action,
+        "mechanism_only": lambda m, k, s: mcts_policy(game, k, s, num_simulations).action,
+        "data_only": lambda m, k, s: raw_policy(game, m, s),
+    }

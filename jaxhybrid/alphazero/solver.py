@@ -95,14 +95,16 @@ def _negamax_cache_items():
     return out
 
 
+@lru_cache(maxsize=None)
 def perfect_agent(game: Game):
-    """Agent ``(key, states) -> actions`` playing a uniformly random optimal move."""
+    """Agent ``(params, key, states) -> actions`` playing a uniformly random optimal move
+    (``params`` is ignored)."""
     if game.name != "tictactoe":
         raise ValueError(f"perfect_agent: only tic-tac-toe is solved here, got {game.name!r}.")
     _, best, _ = solve_tictactoe()
     best = jnp.asarray(best)
 
-    def agent(key: jax.Array, states: GameState) -> jax.Array:
+    def agent(params, key: jax.Array, states: GameState) -> jax.Array:
         mask = best[board_code(states.board)]
         mask = jnp.where(jnp.any(mask, -1, keepdims=True), mask, jax.vmap(game.legal)(states) | states.done[:, None])
         return jax.random.categorical(key, jnp.where(mask, 0.0, -jnp.inf)).astype(jnp.int32)

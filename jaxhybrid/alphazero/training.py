@@ -3,7 +3,7 @@
 One round of :func:`jaxhybrid.paradigms.alternate`:
 
 1. *mechanism* — :func:`~jaxhybrid.alphazero.selfplay.self_play`: ``games_per_round`` games,
-   every move chosen by a Gumbel MuZero search on the game rules guided by the current network;
+   after up to ``random_opening`` random opening moves every move chosen by a Gumbel MuZero search on the game rules guided by the current network;
    the positions, search policies ``π`` and outcomes ``z`` go into the replay buffer;
 2. *data* — ``train_steps`` AdamW steps on minibatches drawn uniformly (with replacement) from
    the replay buffer, minimising the AlphaZero loss (Silver et al. 2018)
@@ -66,6 +66,7 @@ class AZConfig:
     buffer_size: int = 20_000
     channels: int = 32
     blocks: int = 2
+    random_opening: int = 0  # up to this many uniformly random opening moves per self-play game
 
     def __post_init__(self):
         for name in ("games_per_round", "sims_train", "train_steps", "batch_size", "buffer_size", "channels"):
@@ -85,8 +86,8 @@ def _adamw(lr: float, weight_decay: float) -> optax.GradientTransformation:
 
 
 @functools.lru_cache(maxsize=None)
-def _player(game: Game, n_games: int, sims: int):
-    return jax.jit(lambda m, k: self_play(game, m, k, n_games, sims))
+def _player(game: Game, n_games: int, sims: int, random_opening: int):
+    return jax.jit(lambda m, k: self_play(game, m, k, n_games, sims, random_opening))
 
 
 class AZState(NamedTuple):
@@ -178,10 +179,11 @@ def train_alphazero(
                                  "configuration; use a fresh checkpoint_dir or resume=False.")
             replay = Replay(*(np.asarray(x) for x in replay))
             state, history = AZState(model, opt_state, replay, int(meta["round"])), list(meta["history"])
-    if state.round >= rounds:
+    spent = history[-1]["train_wall_s" if budget_clock == "wall" else "train_cpu_s"] if history else 0.0
+    if state.round >= rounds or (time_budget_s is not None and spent > time_budget_s):
         return state, history
 
-    play = _player(game, config.games_per_round, config.sims_train)
+    play = _player(game, config.games_per_round, config.sims_train, config.random_opening)
     optimizer = config.optimizer()
     # training time is cumulative over resumed sessions (budget and records alike)
     t0 = time.perf_counter() - (history[-1]["train_wall_s"] if history else 0.0)

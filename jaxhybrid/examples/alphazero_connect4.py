@@ -25,20 +25,11 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxhybrid.alphazero import (AZConfig, alphazero_policy, connect4, evaluate, mcts_policy, raw_policy,
-                                 train_alphazero)
+from jaxhybrid.alphazero import AZConfig, agents, connect4, evaluate, train_alphazero
 
 NAME = "alphazero-connect4"
 BUDGET_S = 1500.0  # training budget of the full run in CPU seconds of the process (25 CPU-min)
 OPPONENT_SIMS = 200
-
-
-def agents(game, model, sims):
-    return {
-        "hybrid": lambda k, s: alphazero_policy(game, model, k, s, sims, gumbel_scale=0.0).action,
-        "mechanism_only": lambda k, s: mcts_policy(game, k, s, sims).action,
-        "data_only": lambda k, s: raw_policy(game, model, s),
-    }
 
 
 def run(quick: bool, seed: int, out: Path) -> dict:
@@ -51,21 +42,21 @@ def run(quick: bool, seed: int, out: Path) -> dict:
                        buffer_size=4_000, channels=16, blocks=1)
         rounds, budget, sims, n_eval, n_base, curve_every = 2, 25.0, 16, 2, 2, None
     else:
-        cfg = AZConfig(games_per_round=128, sims_train=16, train_steps=100, batch_size=128, lr=2e-3,
-                       buffer_size=40_000, channels=32, blocks=2)
+        cfg = AZConfig(games_per_round=64, sims_train=16, train_steps=50, batch_size=128, lr=2e-3,
+                       buffer_size=40_000, channels=32, blocks=2, random_opening=4)
         rounds, budget, sims, n_eval, n_base, curve_every = 400, BUDGET_S, 64, 30, 10, 300.0
-    opponent = lambda k, s: mcts_policy(game, k, s, OPPONENT_SIMS).action
+    opponent = agents(game, OPPONENT_SIMS)["mechanism_only"]
     last_curve = [-np.inf]
 
     def monitor(state):
         # learning curve: a few games vs the MCTS-200 opponent every `curve_every` s of training
         if curve_every is None or time.process_time() - last_curve[0] < curve_every:
             return {}
-        a = agents(game, state.model, sims)
+        a = agents(game, sims)
         k = jax.random.fold_in(jax.random.fold_in(key, 7), state.round)
         rec = {}
         for m in ("hybrid", "data_only"):
-            r = evaluate(game, a[m], opponent, k, 4)
+            r = evaluate(game, a[m], opponent, k, 4, state.model)
             rec[f"{m}_win_rate_vs_mcts200"] = r.win_rate
         last_curve[0] = time.process_time()
         return rec
@@ -77,9 +68,9 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     train_s, train_cpu = history[-1]["train_wall_s"], history[-1]["train_cpu_s"]
 
     results = {}
-    for name, agent in agents(game, state.model, sims).items():
+    for name, agent in agents(game, sims).items():
         n = n_eval if name == "hybrid" else n_base
-        r = evaluate(game, agent, opponent, jax.random.fold_in(key, 99), n)
+        r = evaluate(game, agent, opponent, jax.random.fold_in(key, 99), n, state.model)
         results[name] = {"win_rate_vs_mcts200": r.win_rate, "draw_rate_vs_mcts200": r.draws / r.games,
                          "loss_rate_vs_mcts200": r.losses / r.games, "games": r.games,
                          "wins_as_first": r.first[0], "wins_as_second": r.second[0]}

@@ -7,7 +7,8 @@ stores (position, search policy, outcome) in a replay buffer and trains the netw
 :func:`jaxhybrid.train.fit`. Compared, every agent against a **perfect player** (exhaustive
 negamax, random among the optimal moves), ``n`` games as first and ``n`` as second player:
 
-* **hybrid** — the trained network inside the search (``sims`` simulations, no Gumbel noise);
+* **hybrid** — the trained network inside the search (``sims`` = 64 simulations, no Gumbel
+  noise; self-play uses 16);
 * **mechanism only** — pure MCTS with random roll-outs at the same number of simulations;
 * **data only** — the trained network's raw policy (most probable legal move, no search).
 
@@ -28,18 +29,9 @@ from pathlib import Path
 import jax
 import numpy as np
 
-from jaxhybrid.alphazero import (AZConfig, alphazero_policy, evaluate, mcts_policy, perfect_agent, raw_policy,
-                                 tictactoe, train_alphazero)
+from jaxhybrid.alphazero import AZConfig, agents, evaluate, perfect_agent, tictactoe, train_alphazero
 
 NAME = "alphazero-tictactoe"
-
-
-def agents(game, model, sims):
-    return {
-        "hybrid": lambda k, s: alphazero_policy(game, model, k, s, sims, gumbel_scale=0.0).action,
-        "mechanism_only": lambda k, s: mcts_policy(game, k, s, sims).action,
-        "data_only": lambda k, s: raw_policy(game, model, s),
-    }
 
 
 def run(quick: bool, seed: int, out: Path) -> dict:
@@ -48,19 +40,19 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     game = tictactoe()
     key = jax.random.PRNGKey(seed)
     cfg = AZConfig(games_per_round=256, sims_train=16, train_steps=50, batch_size=128, lr=3e-3,
-                   buffer_size=10_000, channels=16, blocks=2)
+                   buffer_size=10_000, channels=16, blocks=2, random_opening=4)
     # training budget in CPU seconds of this process (the machine may be shared): 270 CPU-s is
     # at most 270 s of wall time on 2 dedicated cores
     rounds, budget = (3, 40.0) if quick else (40, 270.0)
-    sims, n_eval, n_curve = 16, (20 if quick else 200), (8 if quick else 32)
+    sims, n_eval, n_curve = 64, (20 if quick else 200), (8 if quick else 16)
     perfect = perfect_agent(game)
 
     def monitor(state):
         if quick:
             return {}
-        a = agents(game, state.model, sims)
+        a = agents(game, sims)
         k = jax.random.fold_in(jax.random.fold_in(key, 7), state.round)
-        return {f"{m}_losses_vs_perfect": evaluate(game, a[m], perfect, k, n_curve).losses / (2 * n_curve)
+        return {f"{m}_losses_vs_perfect": evaluate(game, a[m], perfect, k, n_curve, state.model).losses / (2 * n_curve)
                 for m in ("hybrid", "data_only")}
 
     state, history = train_alphazero(game, cfg, key, rounds, monitor=monitor, time_budget_s=budget,
@@ -68,8 +60,8 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     train_s, train_cpu = history[-1]["train_wall_s"], history[-1]["train_cpu_s"]
 
     results = {}
-    for name, agent in agents(game, state.model, sims).items():
-        r = evaluate(game, agent, perfect, jax.random.fold_in(key, 99), n_eval)
+    for name, agent in agents(game, sims).items():
+        r = evaluate(game, agent, perfect, jax.random.fold_in(key, 99), n_eval, state.model)
         results[name] = {"losses_vs_perfect": r.losses, "draws_vs_perfect": r.draws, "games": r.games,
                          "losses_as_first": r.first[2], "losses_as_second": r.second[2]}
     _plot(out, history, results)
