@@ -27,6 +27,9 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "dpgen": ("dpgen", "concurrent learning of a Deep Potential (explore with DP-MD, model deviation, label with EMT, retrain) vs random selection (paradigm 3)"),
     "constitutive-spd": ("constitutive_spd", "SPD-NN incremental stress law (SPD tangent) vs an MLP over 1,000-increment rollouts on unseen loading paths (paradigm 2)"),
     "constitutive-dpk": ("constitutive_dpk", "DPK stress network with exact cubic symmetry learned from Cauchy-Born (EAM FCC) data vs an MLP, then used in a plate-with-hole FE solve (paradigm 2)"),
+    "pinn-poisson-source": ("pinn_poisson_source", "inverse source problem of the Poisson equation: PINN u_θ, f_η with hard BCs (Adam + L-BFGS, float64) vs Tikhonov FD inversion and data-only regression + FD Laplacian (paradigm 2)"),
+    "pinn-adaptive": ("pinn_adaptive", "Poisson problem with a sharp peak: Gaussian-mixture adaptive collocation vs uniform and RAR at equal points and iterations (paradigm 2)"),
+    "pinn-multistage": ("pinn_multistage", "multi-stage networks (Wang & Lai 2024): regression and a 1D PINN summed over stages with sin(κ·) first layers, float64 (paradigm 2)"),
     "maps": ("maps", "crowdsourced point clouds registered to surveyed control points, fused and fitted under geometric constraints vs survey-only and ICP-only maps (paradigm 2)"),
 }
 
