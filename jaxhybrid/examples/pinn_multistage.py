@@ -15,6 +15,10 @@ Target ``u*(x) = sin(2x + 1) + 0.2 e^{1.3x}`` on [−1, 1] (the 1D example of Wa
 Every stage: Adam then L-BFGS (:mod:`jaxhybrid.pinn.optim`), float64 throughout. Errors are
 relative L2 on a test grid offset from the training points. Baseline ``single_stage``: the
 first stage alone (same network and per-stage budget).
+
+Status (measured, full run, seed 0): PINN 4.6e-9 (one stage) → 4.8e-12 (three stages);
+regression 5.7e-6 → 1.8e-9 (the 1e-12 target is not met: later stages stall, the remainder's
+dominant frequency approaches the sampling limit of the 301 training points).
 """
 
 from __future__ import annotations
