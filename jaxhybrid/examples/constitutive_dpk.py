@@ -19,6 +19,11 @@ RMS stress, float32); ``fe_displacement_rel_error`` = ``‖u_learned − u_ref�
 plane-strain plate with a hole (quarter model, hole radius 0.3 × half-width, 2% nominal
 stretch, :mod:`~jaxhybrid.constitutive.fem`, float64 Newton) solved with the learned law vs the
 Cauchy–Born law itself (``fe_converged`` says whether Newton converged with that law).
+
+Full run (seed 0): test error at 100 samples 0.025 (DPK) vs 0.183 (MLP); FE displacement error
+0.0059 vs 0.159. The trained DPK's float32 symmetry violations are ~2e-6 of the RMS stress:
+the architecture is exact (1e-13 in float64, see the tests), the residue is the float32
+rounding of ``QF`` and ``FH`` amplified by small strains (≈ 1e-7/strain).
 """
 
 from __future__ import annotations
