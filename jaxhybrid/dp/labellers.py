@@ -20,6 +20,8 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shutil
+import tempfile
 import time
 from pathlib import Path
 from typing import Optional, Sequence
@@ -124,6 +126,37 @@ class PySCFLabeller:
         return from_ase(out, self.type_map)
 
 
+def _publish(d: Path, system: System, spec: dict) -> None:
+    """Write ``system`` to the cache directory ``d`` atomically: into a private temporary
+    directory beside ``d`` (same file system), ``done.json`` last, then ``os.rename`` onto
+    ``d``. A reader (another process, e.g. a second pytest-xdist worker) therefore sees either
+    no ``d`` or a complete one. If another process published ``d`` first, its copy is kept
+    (both hold the same labels); a stale ``d`` without ``done.json`` (left by an older,
+    non-atomic writer) is replaced."""
+    tmp = Path(tempfile.mkdtemp(prefix=f".{d.name}.tmp-", dir=d.parent))
+    try:
+        write_deepmd(tmp, system)
+        (tmp / "done.json").write_text(json.dumps(spec))
+        for _ in range(3):
+            try:
+                os.rename(tmp, d)
+                return
+            except OSError:
+                if (d / "done.json").exists():
+                    return  # published by another process meanwhile
+                if d.exists():  # stale, incomplete directory: move it aside, then retry
+                    junk = Path(tempfile.mkdtemp(prefix=f".{d.name}.stale-", dir=d.parent))
+                    try:
+                        os.rename(d, junk / "old")
+                    except OSError:
+                        pass
+                    shutil.rmtree(junk, ignore_errors=True)
+        raise OSError(f"reference_md: could not publish the cache directory {d}.")
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _tag(d: dict) -> str:
     return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
 
@@ -167,8 +200,7 @@ def reference_md(labeller, atoms, *, temperatures: Sequence[float], strains: Seq
                 dyn.run(every)
                 frames.append(a.copy())
             sysm = labeller.label(frames)
-            write_deepmd(d, sysm)
-            (d / "done.json").write_text(json.dumps(spec))
+            _publish(d, sysm, spec)
             if log:
                 log(f"reference_md {name}: T={T} strain={eps} n={len(atoms)} {n_frames} frames in {time.perf_counter() - t0:.1f}s")
             out.append(sysm)

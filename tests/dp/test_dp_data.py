@@ -127,3 +127,56 @@ def test_training_reduces_error_and_prefactors_follow_the_learning_rate():
     r = (lr1 / lr0) ** (np.arange(40, 80) / steps)
     np.testing.assert_allclose(hist[-1]["pref_f"], np.mean(1 - r + 1000 * r), rtol=1e-4)
     np.testing.assert_allclose(hist[0]["pref_e"], np.mean(1 - (r0 := (lr1 / lr0) ** (np.arange(40) / steps)) + 0.02 * r0), rtol=1e-4)
+
+
+def test_reference_md_cache_is_atomic_reused_and_safe_under_concurrency(tmp_path, monkeypatch):
+    """Labels are published by rename of a complete temporary directory: while a set is being
+    written no reader-visible directory is incomplete; concurrent writers of the same
+    trajectory leave one complete set and no temporaries; a stale incomplete directory (no
+    done.json) is replaced; a second call reads instead of relabelling."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from ase.build import bulk
+
+    from jaxhybrid.dp import labellers, reference_md
+
+    def visible_incomplete():
+        return [p.name for p in tmp_path.iterdir() if not p.name.startswith(".") and not (p / "done.json").exists()]
+
+    real_write = labellers.write_deepmd
+
+    def checked_write(directory, system, *a, **k):
+        out = real_write(directory, system, *a, **k)  # the set is now on disk, done.json not yet
+        assert visible_incomplete() == [], "a half-written set is visible to readers"
+        return out
+
+    monkeypatch.setattr(labellers, "write_deepmd", checked_write)
+    calls = []
+
+    class Counting(EMTLabeller):
+        def label(self, frames):
+            calls.append(len(frames))
+            return super().label(frames)
+
+    atoms = bulk("Cu", "fcc", a=3.61, cubic=True)
+    kw = dict(temperatures=[300.0], n_frames=2, every=2, equilibrate=2, seed=3, name="t", cache=tmp_path)
+    lab = Counting(("Cu",))
+    with ThreadPoolExecutor(2) as pool:
+        a, b = [f.result()[0] for f in [pool.submit(reference_md, lab, atoms, **kw) for _ in range(2)]]
+    entries = sorted(p.name for p in tmp_path.iterdir())
+    assert len(entries) == 1 and entries[0].startswith("t-"), entries  # no temporary directories left
+    d = tmp_path / entries[0]
+    assert (d / "done.json").exists()
+    np.testing.assert_array_equal(read_deepmd(d).force, a.force)
+    np.testing.assert_array_equal(a.force, b.force)  # same seed: same labels from both writers
+    n = len(calls)
+    c = reference_md(lab, atoms, **kw)[0]
+    assert len(calls) == n and np.array_equal(c.coord, a.coord)  # read from the cache
+    # a stale, half-written directory (older writer, crash) is recomputed and replaced
+    monkeypatch.undo()
+    (d / "done.json").unlink()
+    (d / "set.000" / "force.npy").unlink()
+    e = reference_md(lab, atoms, **kw)[0]
+    assert len(calls) == n + 1 and (d / "done.json").exists()
+    np.testing.assert_array_equal(read_deepmd(d).force, e.force)
+    assert sorted(p.name for p in tmp_path.iterdir()) == entries
