@@ -171,12 +171,15 @@ def train_alphazero(
     state = init_state(game, config, key)
     history: list = []
     if checkpoint_dir is not None and resume:
-        loaded = load_checkpoint(checkpoint_dir, state.model, (state.opt_state, state.replay))
-        if loaded is not None:
-            model, (opt_state, replay), meta = loaded
+        meta_path = Path(checkpoint_dir) / "ckpt.json"
+        if meta_path.exists():  # check before reading arrays whose shapes may differ
+            meta = json.loads(meta_path.read_text())
             if meta.get("config") != asdict(config) or meta.get("game") != game.name:
                 raise ValueError(f"train_alphazero: the checkpoint in {checkpoint_dir} was written for another game or "
                                  "configuration; use a fresh checkpoint_dir or resume=False.")
+        loaded = load_checkpoint(checkpoint_dir, state.model, (state.opt_state, state.replay))
+        if loaded is not None:
+            model, (opt_state, replay), meta = loaded
             replay = Replay(*(np.asarray(x) for x in replay))
             state, history = AZState(model, opt_state, replay, int(meta["round"])), list(meta["history"])
     spent = history[-1]["train_wall_s" if budget_clock == "wall" else "train_cpu_s"] if history else 0.0
