@@ -31,10 +31,11 @@ Metrics: relative L2 errors ``u_rel_l2`` and ``f_rel_l2`` (noise-free data) and
 ``f_rel_l2_noisy`` (1% noise); PINN errors on a 101×101 grid over the closed square, baselines
 on their 63×63 grid nodes.
 
-Status (measured, quick mode, seed 0, 2 CPU cores under load ~20): PINN u 1.2e-2, f 0.19,
-f (1% noise) 0.11; Tikhonov u 2.5e-4, f 3.0e-2, f noisy 0.12; data only u 5.4e-4, f 1.8e-2,
-f noisy 4.3e-2. The PINN does **not** yet beat the baselines: L-BFGS converges slowly on the
-coupled (u, f) problem and the iteration budget is far from what the 1e-4 / 1e-3 targets need.
+Status (measured, full run, seed 0, 2 CPU cores under load ~20, 2683 s): PINN u 1.3e-3,
+f 3.4e-2, f (1% noise) 3.9e-2; Tikhonov u 4.2e-5, f 1.2e-2, f noisy 9.2e-2; data only u 5.0e-5,
+f 2.5e-3, f noisy 8.6e-2. With noise the PINN gives the best f (2.2–2.4× lower error); noise-free
+it does **not** yet beat the baselines: L-BFGS converges slowly on the coupled (u, f) problem
+and the budget is far from what the 1e-4 / 1e-3 targets need. Quick mode: u 1.2e-2, f 0.19.
 """
 
 from __future__ import annotations
