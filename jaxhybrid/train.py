@@ -250,7 +250,7 @@ def fit(
 
         perm = None if n is None else _epoch_perm(key, first_step, n, batch_size)
         init = (tr, ost, prev, jnp.asarray(True), jnp.asarray(-1, jnp.int32), perm)
-        (tr, ost, prev, ok, bad_step, _), (losses, auxs) = jax.lax.scan(body, init, jnp.arange(length))
+        (tr, ost, prev, ok, bad_step, _), (losses, auxs) = jax.lax.scan(body, init, jnp.arange(length, dtype=jnp.int32))
         return tr, ost, prev, ok, bad_step, losses, auxs
 
     metrics_file = None

@@ -31,6 +31,19 @@ def test_linear_regression_converges_to_least_squares():
     assert res.step == 600 and len(res.history) == 6
 
 
+def test_float64_training_matches_least_squares_to_high_precision():
+    """Under ``jax.enable_x64`` the compiled loop keeps float64 parameters (and its int32 step
+    counters) and reaches the least-squares solution far below float32 resolution."""
+    with jax.enable_x64(True):
+        x = jax.random.normal(jax.random.PRNGKey(0), (64, 3), dtype=jnp.float64)
+        y = x @ jnp.asarray([1.0, -2.0, 0.5]) + 0.1 * jnp.sin(jnp.arange(64.0))
+        loss = lambda w, b: jnp.mean((b[0] @ w - b[1]) ** 2)
+        res = fit(loss, jnp.zeros(3), (x, y), optax.sgd(0.3), steps=400, batch_size=64,
+                  key=jax.random.PRNGKey(2), log_every=200, progress=False)
+        assert res.params.dtype == jnp.float64
+        np.testing.assert_allclose(res.params, jnp.linalg.lstsq(x, y)[0], rtol=0, atol=1e-11)
+
+
 def test_minibatches_cover_each_epoch_exactly_once():
     seen = []
     data = jnp.arange(12.0)
