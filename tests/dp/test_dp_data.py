@@ -119,7 +119,7 @@ def test_training_reduces_error_and_prefactors_follow_the_learning_rate():
     data = pack([EMTLabeller(("Cu",)).label(frames)], rcut=4.0)
     model = DeepPot(("Cu",), rcut=4.0, rcut_smth=3.0, sel=48, embedding=(4, 8), fitting=(16,), axis=2, key=jax.random.PRNGKey(0))
     before = np.sqrt(np.mean((predict(model, data)[1] - data.force) ** 2))
-    steps, lr0, lr1 = 80, 1e-2, 1e-4
+    steps, lr0, lr1 = 80, 1e-2, 1e-3
     trained, hist = train(model, data, steps=steps, batch_size=1, lr_start=lr0, lr_end=lr1, log_every=40)
     after = np.sqrt(np.mean((predict(trained, data)[1] - data.force) ** 2))
     assert after < 0.85 * before
