@@ -78,6 +78,8 @@ def _check_name(name: str) -> None:
 
 
 def _fmt(v) -> str:
+    if hasattr(v, "ndim") and v.ndim == 0:
+        v = v.item()
     if isinstance(v, bool) or not isinstance(v, (int, float)):
         return str(v)
     if v == 0 or (1e-3 <= abs(v) < 1e5):
@@ -105,8 +107,10 @@ def _json_safe(obj):
         return {str(k): _json_safe(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [_json_safe(v) for v in obj]
-    if hasattr(obj, "item") and getattr(obj, "ndim", 1) == 0:
-        obj = obj.item()
+    if hasattr(obj, "tolist") and hasattr(obj, "ndim"):  # numpy / JAX scalars and arrays
+        obj = obj.tolist()
+        if isinstance(obj, list):
+            return _json_safe(obj)
     if isinstance(obj, float) and not math.isfinite(obj):
         return None if math.isnan(obj) else (1e308 if obj > 0 else -1e308)
     return obj

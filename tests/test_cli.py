@@ -85,3 +85,17 @@ def test_unwritable_output_folder(tmp_path, capsys):
 def test_console_script_is_installed():
     out = subprocess.run([sys.executable, "-m", "jaxhybrid.cli", "list"], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and "closure-ode" in out.stdout
+
+
+def test_records_with_array_values_are_written_as_json(tmp_path):
+    """Examples may put numpy/JAX scalars and arrays in their records; the JSON stays valid."""
+    import json
+
+    import jax.numpy as jnp
+    import numpy as np
+
+    from jaxhybrid.cli import _write_json
+
+    rec = {"a": np.arange(3), "b": jnp.ones((2, 2)), "c": np.float32(1.5), "d": jnp.asarray(float("nan")), "e": (np.int64(3),)}
+    _write_json(tmp_path / "r.json", rec)
+    assert json.loads((tmp_path / "r.json").read_text()) == {"a": [0, 1, 2], "b": [[1.0, 1.0], [1.0, 1.0]], "c": 1.5, "d": None, "e": [3]}
