@@ -113,7 +113,9 @@ def _json_safe(obj):
             return _json_safe(obj)
     if isinstance(obj, float) and not math.isfinite(obj):
         return None if math.isnan(obj) else (1e308 if obj > 0 else -1e308)
-    return obj
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    return str(obj)  # paths, dtypes, ... : their readable form
 
 
 def _write_json(path: Path, data: dict) -> None:

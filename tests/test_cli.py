@@ -96,6 +96,6 @@ def test_records_with_array_values_are_written_as_json(tmp_path):
 
     from jaxhybrid.cli import _write_json
 
-    rec = {"a": np.arange(3), "b": jnp.ones((2, 2)), "c": np.float32(1.5), "d": jnp.asarray(float("nan")), "e": (np.int64(3),)}
+    rec = {"a": np.arange(3), "b": jnp.ones((2, 2)), "c": np.float32(1.5), "d": jnp.asarray(float("nan")), "e": (np.int64(3),), "p": tmp_path}
     _write_json(tmp_path / "r.json", rec)
-    assert json.loads((tmp_path / "r.json").read_text()) == {"a": [0, 1, 2], "b": [[1.0, 1.0], [1.0, 1.0]], "c": 1.5, "d": None, "e": [3]}
+    assert json.loads((tmp_path / "r.json").read_text()) == {"a": [0, 1, 2], "b": [[1.0, 1.0], [1.0, 1.0]], "c": 1.5, "d": None, "e": [3], "p": str(tmp_path)}
