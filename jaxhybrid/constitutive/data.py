@@ -5,6 +5,8 @@
   ``t ∈ [0, 1]`` with ``T`` increments, ``f_k ∈ {1..k_max}``, scaled so that ``max_t ‖ε(t)‖``
   equals a drawn amplitude in ``[½A, A]``; ``ε(0)`` is shifted to zero (start unstrained).
 * :func:`stress_paths` — the reference incremental law rolled out along those paths.
+* :func:`path_windows` — cut paths into consecutive windows of ``length`` increments (each
+  window keeps its own starting stress, so a rollout from ``σ`` at the window start is exact).
 * :func:`sample_F` — deformation gradients ``F = I + δ``, ``δ_ij ~ U(−s, s)`` with a per-sample
   scale ``s ~ U(0, s_max)`` (so small and large strains are both represented), ``det F > 0``.
 """
@@ -17,7 +19,7 @@ import numpy as np
 
 from .spd import rollout_stress
 
-__all__ = ["strain_paths", "stress_paths", "sample_F"]
+__all__ = ["strain_paths", "stress_paths", "path_windows", "sample_F"]
 
 
 def strain_paths(seed: int, n_paths: int, n_steps: int, amplitude: float = 0.02, dim: int = 6, k_max: int = 3) -> np.ndarray:
@@ -40,6 +42,22 @@ def strain_paths(seed: int, n_paths: int, n_steps: int, amplitude: float = 0.02,
 def stress_paths(law, eps: np.ndarray) -> np.ndarray:
     """Stresses of the incremental ``law`` (``law.step(σ, ε_old, ε_new)``) along ``eps`` (P, T+1, m)."""
     return np.asarray(jax.jit(jax.vmap(lambda p: rollout_stress(law.step, p)))(jnp.asarray(eps)))
+
+
+def path_windows(eps: np.ndarray, sig: np.ndarray, length: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cut paths ``(P, T+1, m)`` into ``P·⌊T/length⌋`` windows ``(·, length+1, m)``; window ``j``
+    of a path holds points ``j·length .. (j+1)·length`` (neighbouring windows share an end point).
+    Many short windows from many paths give minibatches that cover strain space widely at the
+    increment size of the full paths."""
+    eps, sig = np.asarray(eps), np.asarray(sig)
+    if eps.ndim != 3 or eps.shape != sig.shape:
+        raise ValueError(f"path_windows: eps and sig must both be (P, T+1, m); got {eps.shape}, {sig.shape}.")
+    if not 1 <= length <= eps.shape[1] - 1:
+        raise ValueError(f"path_windows: length must be in [1, T={eps.shape[1] - 1}], got {length}.")
+    n = (eps.shape[1] - 1) // length
+    idx = np.arange(n)[:, None] * length + np.arange(length + 1)  # (n, length+1)
+    cut = lambda a: a[:, idx].reshape(-1, length + 1, a.shape[-1])
+    return cut(eps), cut(sig)
 
 
 def sample_F(seed: int, n: int, s_max: float = 0.12) -> np.ndarray:

@@ -36,7 +36,7 @@ import numpy as np
 import optax
 
 from jaxhybrid.constitutive import HardeningHypoelastic, MLPIncrement, SPDNN, one_step_loss, rollout_stress
-from jaxhybrid.constitutive.data import strain_paths, stress_paths
+from jaxhybrid.constitutive.data import path_windows, strain_paths, stress_paths
 from jaxhybrid.train import fit
 
 NAME = "constitutive-spd"
@@ -60,26 +60,31 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = dict(n_train_paths=6 if quick else 16, n_test_paths=4 if quick else 16, n_increments=1000,
-               amplitude=0.01, steps=500 if quick else 4000, batch_paths=2 if quick else 4, lr=1e-2,
-               width=32, mlp_width=64)
+    cfg = dict(n_train_paths=48 if quick else 256, n_test_paths=4 if quick else 16, n_increments=1000,
+               window=100, amplitude=0.01, steps=400 if quick else 3000, batch_windows=16 if quick else 32,
+               lr=1e-2, width=32, mlp_width=64)
     law = HardeningHypoelastic()
     e_tr = strain_paths(seed, cfg["n_train_paths"], cfg["n_increments"], cfg["amplitude"])
     e_te = strain_paths(seed + 10_000, cfg["n_test_paths"], cfg["n_increments"], cfg["amplitude"])
     s_tr, s_te = stress_paths(law, e_tr), stress_paths(law, e_te)
-    s_scale, e_scale = float(law.K0), float(law.eps0)
+    # input/output scales from the training data only: RMS strain and stress components, RMS
+    # strain increment; their ratio is the stiffness scale of the tangent
+    e_scale = float(np.sqrt(np.mean(e_tr**2)))
+    s_scale = float(np.sqrt(np.mean(s_tr**2)))
     inc_scale = float(np.sqrt(np.mean(np.sum(np.diff(e_tr, axis=1) ** 2, -1))))
+    # many short windows (at the increment size of the test paths) from many paths per minibatch
+    w_tr = path_windows(e_tr, s_tr, cfg["window"])
 
     opt = optax.adam(optax.cosine_decay_schedule(cfg["lr"], cfg["steps"], 0.02))
     k1, k2, k3 = jax.random.split(jax.random.PRNGKey(seed), 3)
     models = {
-        "hybrid": SPDNN(6, cfg["width"], 2, stress_scale=s_scale, strain_scale=e_scale, key=k1),
+        "hybrid": SPDNN(6, cfg["width"], 2, stress_scale=s_scale / e_scale, strain_scale=e_scale, key=k1),
         "data_only": MLPIncrement(6, cfg["mlp_width"], 2, stress_scale=s_scale, strain_scale=e_scale,
                                   increment_scale=inc_scale, key=k2),
     }
     results, preds, losses = {}, {}, {}
     for name, model in models.items():
-        res = fit(one_step_loss, model, (e_tr, s_tr), opt, steps=cfg["steps"], batch_size=cfg["batch_paths"],
+        res = fit(one_step_loss, model, w_tr, opt, steps=cfg["steps"], batch_size=cfg["batch_windows"],
                   key=k3, log_every=max(cfg["steps"] // 20, 1), desc=f"{NAME}:{name}")
         results[name], preds[name] = _metrics(res.params, e_te, s_te)
         losses[name] = [h["loss"] for h in res.history]
@@ -93,6 +98,7 @@ def run(quick: bool, seed: int, out: Path) -> dict:
         "name": NAME, "paradigm": 2, "quick": quick, "wall_s": round(time.perf_counter() - t0, 2),
         "metrics": results["hybrid"], "goal": goal, "baselines": {"data_only": results["data_only"]},
         "config": {**cfg, "spd_min_tangent_eigenvalue_on_test_paths": min_eig,
+                   "scales": {"strain": e_scale, "stress": s_scale, "increment": inc_scale},
                    "law": {"K0": law.K0, "G0": law.G0, "bK": law.bK, "bG": law.bG, "eps0": law.eps0}},
     }
 
