@@ -16,7 +16,7 @@ from jaxhybrid.alphazero.games import Game, GameState, connect4, tictactoe, winn
 from jaxhybrid.alphazero.network import PolicyValueNet, make_network
 from jaxhybrid.alphazero.search import agents, alphazero_policy, mcts_policy, raw_policy, rollout_value
 from jaxhybrid.alphazero.selfplay import Samples, self_play, value_targets
-from jaxhybrid.alphazero.solver import perfect_agent, solve_tictactoe
+from jaxhybrid.alphazero.solver import exact_vs_perfect, perfect_agent, solve_tictactoe
 from jaxhybrid.alphazero.training import AZConfig, AZState, az_loss, init_state, train_alphazero, train_steps
 
 __all__ = [
@@ -26,5 +26,5 @@ __all__ = [
     "Samples", "self_play", "value_targets",
     "AZConfig", "AZState", "az_loss", "init_state", "train_alphazero", "train_steps",
     "play_match", "evaluate", "MatchResult",
-    "perfect_agent", "solve_tictactoe",
+    "perfect_agent", "solve_tictactoe", "exact_vs_perfect",
 ]

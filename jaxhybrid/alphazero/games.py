@@ -156,6 +156,27 @@ class Game:
         """Final result from the view of the player to move in ``state`` (±1, 0): ``winner·player``."""
         return (state.winner * state.player).astype(jnp.float32)
 
+    def symmetries(self) -> tuple[np.ndarray, np.ndarray]:
+        """The board symmetries that preserve the rules, as gathers ``(cells (S, R·C), actions (S, A))``.
+
+        Symmetry ``k`` maps a board ``b`` to ``b[cells[k]]`` and a policy ``π`` over actions to
+        ``π[actions[k]]``; the identity comes first. The set of winning lines is invariant under
+        each, so values are too and optimal moves map to optimal moves. Without gravity on a
+        square board: the 8 elements of the dihedral group D4 (rotations and reflections); with
+        gravity (Connect Four) only the left-right mirror keeps "drop to the bottom"; otherwise
+        the 4 symmetries of a rectangle.
+        """
+        idx = np.arange(self.num_cells).reshape(self.rows, self.cols)
+        if self.gravity:
+            maps = [idx, idx[:, ::-1]]
+        elif self.rows == self.cols:
+            maps = [np.rot90(idx, r) for r in range(4)] + [np.rot90(idx, r)[:, ::-1] for r in range(4)]
+        else:
+            maps = [idx, idx[:, ::-1], idx[::-1, :], idx[::-1, ::-1]]
+        cells = np.stack([m.reshape(-1) for m in maps]).astype(np.int32)
+        actions = cells[:, : self.cols] % self.cols if self.gravity else cells
+        return cells, np.ascontiguousarray(actions)
+
     def render(self, state: GameState) -> str:
         b = np.asarray(state.board).reshape(self.rows, self.cols)
         return "\n".join("".join(".XO"[v] for v in row) for row in b)

@@ -10,7 +10,11 @@ One round of :func:`jaxhybrid.paradigms.alternate`:
 
        L(θ) = E[ −π · log softmax p_θ(s) + (v_θ(s) − z)² ].
 
-   The sharper network makes the next round's search stronger.
+   The sharper network makes the next round's search stronger. With ``augment`` each drawn
+   position is replaced by its image under a uniformly drawn symmetry of the board
+   (:meth:`Game.symmetries`: 8 for tic-tac-toe, the mirror for Connect Four) — the value is
+   invariant and the policy target is permuted with the board — so the value head also learns
+   the symmetric twins of rare positions (Silver et al. 2017 used the 8 Go symmetries alike).
 
 Why not :func:`jaxhybrid.train.fit` per round: ``fit`` builds and compiles its step for every
 call and takes the data as a closed-over constant, so calling it once per round recompiles
@@ -50,7 +54,7 @@ from jaxhybrid.paradigms import alternate
 from jaxhybrid.rollout import DivergenceError
 from jaxhybrid.train import load_checkpoint, save_checkpoint
 
-__all__ = ["AZConfig", "AZState", "az_loss", "train_alphazero", "init_state", "train_steps"]
+__all__ = ["AZConfig", "AZState", "az_loss", "train_alphazero", "init_state", "train_steps", "symmetric_batch"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,7 @@ class AZConfig:
     channels: int = 32
     blocks: int = 2
     random_opening: int = 0  # up to this many uniformly random opening moves per self-play game
+    augment: bool = False  # train on a random board symmetry of each sampled position
 
     def __post_init__(self):
         for name in ("games_per_round", "sims_train", "train_steps", "batch_size", "buffer_size", "channels"):
@@ -109,12 +114,26 @@ def az_loss(model, batch):
     return ce + mse, {"policy_ce": ce, "value_mse": mse}
 
 
+def symmetric_batch(batch, symmetries, choice):
+    """Sample ``j`` of ``(obs (B, R, C, 2), π (B, A), z (B,))`` mapped by symmetry ``choice[j]``
+    of ``symmetries = (cells (S, R·C), actions (S, A))`` (:meth:`Game.symmetries`): board planes
+    and policy permuted alike, the value unchanged (the rules are invariant)."""
+    obs, pi, z = batch
+    cells, actions = symmetries
+    flat = obs.reshape(obs.shape[0], -1, obs.shape[-1])
+    flat = jnp.take_along_axis(flat, cells[choice][:, :, None], axis=1)
+    return flat.reshape(obs.shape), jnp.take_along_axis(pi, actions[choice], axis=1), z
+
+
 @eqx.filter_jit
-def train_steps(model, opt_state, optimizer, data, size, key, n_steps: int, batch_size: int):
+def train_steps(model, opt_state, optimizer, data, size, key, n_steps: int, batch_size: int, symmetries=None):
     """``n_steps`` optimiser steps on minibatches drawn uniformly from ``data[:size]``.
 
-    Step ``i`` draws its indices from ``fold_in(key, i)``. Returns the new model and optimiser
-    state and the mean loss, policy cross-entropy and value MSE over the steps.
+    Step ``i`` draws its indices from ``fold_in(key, i)``; with ``symmetries`` (from
+    :meth:`Game.symmetries`) each drawn position is also mapped by a uniformly drawn board
+    symmetry (data augmentation: the value and the optimal moves are equivariant). Returns the
+    new model and optimiser state and the mean loss, policy cross-entropy and value MSE over the
+    steps.
     """
     params, static = eqx.partition(model, eqx.is_inexact_array)
 
@@ -123,8 +142,12 @@ def train_steps(model, opt_state, optimizer, data, size, key, n_steps: int, batc
 
     def body(carry, i):
         p, o = carry
-        idx = jax.random.randint(jax.random.fold_in(key, i), (batch_size,), 0, size)
+        k_idx = jax.random.fold_in(key, i)
+        idx = jax.random.randint(k_idx, (batch_size,), 0, size)
         batch = jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0), data)
+        if symmetries is not None:
+            choice = jax.random.randint(jax.random.fold_in(k_idx, 1), (batch_size,), 0, symmetries[0].shape[0])
+            batch = symmetric_batch(batch, symmetries, choice)
         (loss, aux), g = jax.value_and_grad(objective, has_aux=True)(p, batch)
         updates, o = optimizer.update(g, o, p)
         return (eqx.apply_updates(p, updates), o), (loss, aux["policy_ce"], aux["value_mse"])
@@ -188,6 +211,7 @@ def train_alphazero(
 
     play = _player(game, config.games_per_round, config.sims_train, config.random_opening)
     optimizer = config.optimizer()
+    symmetries = tuple(jnp.asarray(x) for x in game.symmetries()) if config.augment else None
     # training time is cumulative over resumed sessions (budget and records alike)
     t0 = time.perf_counter() - (history[-1]["train_wall_s"] if history else 0.0)
     c0 = time.process_time() - (history[-1]["train_cpu_s"] if history else 0.0)
@@ -205,7 +229,8 @@ def train_alphazero(
         arrays = tuple(jnp.asarray(x) for x in (s.replay.obs, s.replay.policy, s.replay.value))
         model, opt_state, (loss, ce, mse) = train_steps(
             s.model, s.opt_state, optimizer, arrays, jnp.asarray(s.replay.size, jnp.int32),
-            jax.random.fold_in(jax.random.fold_in(key, 2), s.round), config.train_steps, config.batch_size)
+            jax.random.fold_in(jax.random.fold_in(key, 2), s.round), config.train_steps, config.batch_size,
+            symmetries)
         if not np.isfinite(float(loss)):
             raise DivergenceError(f"train_alphazero: non-finite training loss in round {s.round + 1}; the state "
                                   "before that round is in `.state`. Lower the learning rate.", step=s.round + 1, state=s)

@@ -164,3 +164,32 @@ def test_observation_is_from_the_movers_view_and_vmaps():
     new, r = jax.vmap(game.step)(batch, jnp.arange(5))
     assert new.board.shape == (5, 42) and np.all(np.asarray(new.player) == -1)
     assert isinstance(new, GameState) and r.shape == (5,)
+
+
+@pytest.mark.parametrize("make,count", [(tictactoe, 8), (connect4, 2)])
+def test_symmetries_map_lines_to_lines_and_commute_with_step(make, count):
+    game = make()
+    cells, actions = game.symmetries()
+    assert cells.shape == (count, game.num_cells) and actions.shape == (count, game.num_actions)
+    np.testing.assert_array_equal(cells[0], np.arange(game.num_cells))
+    assert len({tuple(c) for c in cells}) == count  # distinct permutations
+    lines = {frozenset(l.tolist()) for l in game.lines}
+    inv = np.argsort(cells, axis=1)
+    for k in range(count):
+        assert sorted(cells[k]) == list(range(game.num_cells))
+        assert {frozenset(inv[k][l].tolist()) for l in game.lines} == lines  # image of a line is a line
+    # step commutes with the symmetry: s ↦ s[cells], a ↦ position of a in actions
+    step = jax.jit(game.step)
+    rng = np.random.default_rng(3)
+    for _ in range(10):
+        s = game.init()
+        while not bool(s.done):
+            a = int(rng.choice(np.flatnonzero(np.asarray(game.legal(s)))))
+            for k in range(count):
+                ts = s._replace(board=s.board[cells[k]])
+                ta = int(np.flatnonzero(actions[k] == a)[0])
+                t2, r2 = step(ts, ta)
+                s2, r = step(s, a)
+                np.testing.assert_array_equal(np.asarray(t2.board), np.asarray(s2.board)[cells[k]])
+                assert float(r2) == float(r) and bool(t2.done) == bool(s2.done) and int(t2.winner) == int(s2.winner)
+            s, _ = step(s, a)

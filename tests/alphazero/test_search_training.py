@@ -5,12 +5,13 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxhybrid.alphazero import (AZConfig, alphazero_policy, evaluate, make_network, mcts_policy, perfect_agent,
+from jaxhybrid.alphazero import (AZConfig, alphazero_policy, evaluate, exact_vs_perfect, make_network, mcts_policy, perfect_agent,
                                  raw_policy, rollout_value, self_play, solve_tictactoe, tictactoe, connect4,
                                  train_alphazero, value_targets)
 from jaxhybrid.alphazero.replay import replay_add, replay_init
 from jaxhybrid.alphazero.selfplay import Samples
 from jaxhybrid.alphazero.solver import board_code
+from jaxhybrid.alphazero.training import symmetric_batch
 
 TTT = tictactoe()
 C4 = connect4()
@@ -159,3 +160,85 @@ def test_resume_from_checkpoint_continues_identically(tmp_path):
     assert any(not np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(fresh.model), jax.tree_util.tree_leaves(full.model)))
     with pytest.raises(ValueError, match="another game or configuration"):
         train_alphazero(TTT, AZConfig(games_per_round=4), key, 3, checkpoint_dir=tmp_path)
+
+
+def test_solver_is_invariant_under_the_board_symmetries():
+    value, best, _ = solve_tictactoe()
+    cells, actions = TTT.symmetries()
+    codes = np.flatnonzero(best.any(1))  # running reachable positions
+    boards = np.stack([(c // 3 ** np.arange(9)) % 3 for c in codes])
+    boards = np.where(boards == 2, -1, boards)
+    for k in range(8):
+        t = np.asarray(board_code(jnp.asarray(boards[:, cells[k]])))
+        np.testing.assert_array_equal(value[t], value[codes])
+        np.testing.assert_array_equal(best[t], best[codes][:, actions[k]])
+
+
+def test_symmetric_batch_permutes_board_and_policy_alike():
+    g = TTT
+    s = g.init()
+    for a in (0, 4, 5):
+        s, _ = g.step(s, a)
+    cells, actions = g.symmetries()
+    obs = jnp.stack([g.observe(s)] * 8)
+    pi = jnp.stack([jax.nn.one_hot(1, 9)] * 8)  # the move at cell 1
+    o, p, z = symmetric_batch((obs, pi, jnp.arange(8.0)), (jnp.asarray(cells), jnp.asarray(actions)), jnp.arange(8))
+    np.testing.assert_array_equal(np.asarray(z), np.arange(8.0))
+    for k in range(8):
+        t = s._replace(board=s.board[cells[k]])
+        np.testing.assert_array_equal(np.asarray(o[k]), np.asarray(g.observe(t)))
+        assert int(np.asarray(t.board)[np.argmax(np.asarray(p[k]))]) == 0  # the move maps to an empty cell
+        assert int(cells[k][np.argmax(np.asarray(p[k]))]) == 1  # ... namely the image of cell 1
+
+
+def _centre_blind(_, k, s):
+    """Deterministic: the first optimal move when the centre is taken, else the first empty cell."""
+    _, best, _ = solve_tictactoe()
+    opt = jnp.argmax(jnp.asarray(best)[board_code(s.board)], -1)
+    first = jnp.argmax(jax.vmap(TTT.legal)(s), axis=-1)
+    return jnp.where(s.board[:, 4] != 0, opt, first).astype(jnp.int32)
+
+
+def _centre_blind_py(board):
+    _, best, _ = solve_tictactoe()
+    code = sum((2 if c < 0 else c) * 3**i for i, c in enumerate(board))
+    return int(np.argmax(best[code])) if board[4] != 0 else board.index(0)
+
+
+def _ref_probs(board, mover, me, move):
+    """Brute force, tree recursion without merging: (P(win), P(draw), P(loss)) of agent ``me``
+    from ``board``, the perfect player uniform over its optimal moves."""
+    from jaxhybrid.alphazero.solver import _negamax, _winner_or_draw
+    end = _winner_or_draw(board)
+    if end is not None:
+        return np.asarray([end == me, end == 0, end == -me], float)
+    if mover == me:
+        a = move(board)
+        return _ref_probs(board[:a] + (mover,) + board[a + 1:], -mover, me, move)
+    v, per = _negamax(board, mover)
+    opt = [a for a in range(9) if per[a] is not None and per[a] == v]
+    return sum(_ref_probs(board[:a] + (mover,) + board[a + 1:], -mover, me, move) for a in opt) / len(opt)
+
+
+def test_exact_evaluation_against_brute_force_and_sampled_games():
+    r = exact_vs_perfect(TTT, _centre_blind)
+    for side, me in (("first", 1), ("second", -1)):
+        ref = _ref_probs((0,) * 9, 1, me, _centre_blind_py)
+        np.testing.assert_allclose([r[side]["p_win"], r[side]["p_draw"], r[side]["p_loss"]], ref, atol=1e-12)
+        assert (r[side]["p_loss"] > 0) == bool(r[side]["blunders"])
+        assert all(b["value_after"] < b["value_before"] for b in r[side]["blunders"])
+    assert 0.2 < r["second"]["p_loss"] < 0.9  # not a degenerate case
+    # sampled games agree with the exact probabilities (binomial, 5 sigma)
+    n = 100
+    m = evaluate(TTT, _centre_blind, perfect_agent(TTT), jax.random.PRNGKey(0), n)
+    for side, counts in (("first", m.first), ("second", m.second)):
+        p = r[side]["p_loss"]
+        assert abs(counts[2] - n * p) <= 5 * np.sqrt(n * p * (1 - p)) + 1e-9
+    # a deterministic perfect player never loses and never blunders
+    _, best, _ = solve_tictactoe()
+    det_perfect = lambda _, k, s: jnp.argmax(jnp.asarray(best)[board_code(s.board)], -1).astype(jnp.int32)
+    r = exact_vs_perfect(TTT, det_perfect)
+    for side in ("first", "second"):
+        assert r[side]["p_loss"] == 0 and r[side]["p_win"] == 0 and not r[side]["blunders"]
+    with pytest.raises(ValueError, match="not deterministic"):
+        exact_vs_perfect(TTT, perfect_agent(TTT))
