@@ -4,19 +4,44 @@ Ding, Duan, Jiao, Yang, Yuan & Zhang (2024), *Nonlinear assimilation via score-b
 Langevin sampling*: each cycle
 
 1. **forecast** the ensemble with the model (mechanism);
-2. **learn the prior score** ``s_θ(x, σ) ≈ ∇log p_f,σ(x)`` of the forecast ensemble by denoising
-   score matching (Vincent 2011; :func:`jaxhybrid.sampling.dsm_loss`), warm-started from the
-   previous cycle's network — the data-driven part;
-3. **sample the analysis** with annealed Langevin dynamics
-   (:func:`jaxhybrid.sampling.annealed_langevin`) on the posterior score
-   ``s_θ(x, σ) + ∇_x log p(y | x)``, the chains started at the forecast members.
+2. **estimate the prior score** ``∇log p_f`` from the forecast ensemble (the data-driven part);
+3. **sample the analysis** by Langevin dynamics on the posterior score
+   ``∇log p_f(x) + ∇_x log p(y | x)``, one chain per member, started at the forecast members.
 
-Nothing is linearised: the likelihood enters through its gradient (JAX autodiff of ``h``), so
-nonlinear observation operators (``arctan``, ``|x|``) are handled as they are. The score is
-learned in standardised coordinates ``z = (x − x̄_f)/s_f`` (per-component forecast mean and
-standard deviation), where fixed noise levels suit every cycle; the likelihood gradient is
-mapped by the chain rule, ``∇_z = s_f ∇_x``. Training is a fixed number of Adam steps inside the
-``jit``-compiled cycle, so a whole SSLS experiment is still one ``lax.scan``.
+Nothing is linearised: the likelihood enters through its value and its gradient (JAX autodiff of
+``h``), so nonlinear observation operators (``arctan``, ``|x|``, ``x²``) are used as they are.
+Two estimators of the prior score (``prior=``):
+
+``"ensemble"`` (default) — the score of the Gaussian fitted to the forecast ensemble, written in
+ensemble space (the estimator that denoising score matching returns for a linear score model).
+With ``X = (E − x̄)/√(N−1)`` (N × d), a state is ``x(w) = x̄ + Xᵀ w`` and the prior is
+``w ~ N(0, I_N)``, so the posterior on ``w`` is
+
+    log π(w | y) = −½‖w‖² + log p(y | x̄ + Xᵀ w),    ∇_w log π = −w + X ∇_x log p(y | x).
+
+The chains run preconditioned MALA (Roberts & Tweedie 1996 with a constant metric; the
+Metropolis step removes the discretisation bias, so every chain leaves the exact posterior
+invariant) with the Gauss–Newton metric of the ensemble linearisation,
+
+    M = (I + S Sᵀ/(N−1))⁻¹ = (N−1) C⁻¹,    C = S Sᵀ + (N−1) I,    S = (h(E) − ȳ) R^{-1/2},
+
+the matrix of the ETKF (Hunt et al. 2007). Writing ``w = T v`` with ``T = √(N−1) C^{-1/2}``
+(symmetric) turns this into plain MALA (:func:`jaxhybrid.sampling.mala`) on ``v``, whose
+posterior is close to ``N(·, I)`` — for a linear ``h`` it is exactly ``N(T⁻¹ w̄, I)`` with
+``w̄`` the ETKF mean weights, so SSLS then samples the ETKF/Kalman analysis. Chains start at the
+members' own coordinates ``w_i = √(N−1)(e_i − 1/N)`` (``x(w_i) = E_i``). In ensemble space
+the sampler needs no localisation and costs ``O(N²)`` per step beyond the ``N`` likelihood
+gradients.
+
+``"learned"`` — a score network ``s_θ(z, σ)`` trained each cycle by denoising score matching
+(Vincent 2011; :func:`jaxhybrid.sampling.dsm_loss`) on the standardised forecast members
+``z = (x − x̄_f)/s_f``, warm-started from the previous cycle, and annealed Langevin
+(:func:`jaxhybrid.sampling.annealed_langevin`) over noise levels ``sigmas`` in the full space.
+It makes no Gaussian assumption, but with a few dozen members in tens of dimensions the network
+has little to learn from; it suits large ensembles of low-dimensional states.
+
+Everything runs inside the ``jit``-compiled cycle (DSM training is a fixed number of Adam steps),
+so a whole SSLS experiment is still one ``lax.scan``.
 """
 
 from __future__ import annotations
@@ -30,26 +55,99 @@ import numpy as np
 import optax
 
 from jaxhybrid.rollout import rollout
-from jaxhybrid.sampling import MLPScore, annealed_langevin, dsm_loss
+from jaxhybrid.sampling import MLPScore, annealed_langevin, dsm_loss, mala
 
 from .base import EnsembleState, Filter, ensemble_forecast, init_ensemble, inflate
+from .ensemble_kf import mean_preserving_rotation
 from .observations import Observation, gaussian_loglik
 
 __all__ = ["ssls"]
 
 
-def ssls(model: Callable, obs: Observation, N: int, *, key, sigmas: Sequence[float] = (1.0, 0.5, 0.25),
+def ssls(model: Callable, obs: Observation, N: int, *, prior: str = "ensemble", infl: float = 1.0,
+         n_steps: int = 40, step_size: float = 0.5, chains_per_member: int = 8, rotate: bool = True, key=None, sigmas: Sequence[float] = (1.0, 0.5, 0.25),
          eps: float = 0.02, n_steps_each: int = 20, train_steps: int = 50, learning_rate: float = 3e-3,
-         width: int = 64, infl: float = 1.0, train_sigmas: Sequence[float] = (0.25, 1.0)) -> Filter:
+         width: int = 64, train_sigmas: Sequence[float] = (0.25, 1.0)) -> Filter:
     """SSLS filter with ``N`` members (see the module docstring).
 
-    ``key`` initialises the score network (an :class:`jaxhybrid.sampling.MLPScore` of ``width``);
-    ``sigmas`` (decreasing), ``eps``, ``n_steps_each``: the annealed Langevin schedule in
-    standardised units; ``train_steps`` Adam steps of DSM per cycle with noise levels drawn
-    log-uniformly in ``train_sigmas``; ``infl`` inflates the forecast anomalies first.
+    Common: ``infl`` inflates the forecast anomalies before the analysis.
+
+    ``prior="ensemble"``: ``n_steps`` preconditioned MALA steps of size ``step_size`` (in the
+    whitened coordinates ``v``; 0.3–0.8 keeps the acceptance high for N ≲ 100).
+
+    ``prior="learned"``: ``key`` initialises the score network (an
+    :class:`jaxhybrid.sampling.MLPScore` of ``width``); ``sigmas`` (decreasing), ``eps``,
+    ``n_steps_each``: the annealed Langevin schedule in standardised units; ``train_steps`` Adam
+    steps of DSM per cycle with noise levels drawn log-uniformly in ``train_sigmas``.
     """
-    if N < 2 or train_steps < 1 or n_steps_each < 1:
-        raise ValueError(f"ssls: need N >= 2, train_steps >= 1, n_steps_each >= 1; got {N}, {train_steps}, {n_steps_each}.")
+    if N < 2:
+        raise ValueError(f"ssls: need N >= 2 members, got {N}.")
+    if infl <= 0:
+        raise ValueError(f"ssls: inflation must be positive, got {infl}.")
+    if prior == "ensemble":
+        if n_steps < 1 or step_size <= 0 or chains_per_member < 1:
+            raise ValueError(f"ssls: need n_steps >= 1, step_size > 0 and chains_per_member >= 1, got "
+                             f"{n_steps}, {step_size}, {chains_per_member}.")
+        analysis = _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rotate)
+        init = lambda k, x0, std0: init_ensemble(k, x0, std0, N)
+    elif prior == "learned":
+        if key is None:
+            raise ValueError("ssls: prior='learned' needs `key` to initialise the score network.")
+        if train_steps < 1 or n_steps_each < 1:
+            raise ValueError(f"ssls: need train_steps >= 1 and n_steps_each >= 1, got {train_steps}, {n_steps_each}.")
+        init, analysis = _learned_analysis(obs, N, infl, key, sigmas, eps, n_steps_each, train_steps,
+                                           learning_rate, width, train_sigmas)
+    else:
+        raise ValueError(f"ssls: prior must be 'ensemble' or 'learned', got {prior!r}.")
+    return Filter(init, ensemble_forecast(model), analysis)
+
+
+def _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rotate):
+    M = N * chains_per_member
+    P1 = jnp.eye(N) - 1.0 / N                             # removes the (null) direction of 1
+
+    def analysis(s: EnsembleState, y, k):
+        E = inflate(s.E, infl)
+        m = jnp.mean(E, 0)
+        X = (E - m) / jnp.sqrt(N - 1.0)
+        HE = jax.vmap(obs.h)(E)
+        S = (HE - jnp.mean(HE, 0)) / obs.std
+        C = S @ S.T + (N - 1) * jnp.eye(N, dtype=E.dtype)
+        lam, V = jnp.linalg.eigh(C)
+        T = (V * jnp.sqrt((N - 1) / lam)) @ V.T          # w = T v
+        Tinv = (V * jnp.sqrt(lam / (N - 1))) @ V.T
+        XT = T @ X                                        # x(v) = m + (T X)ᵀ v
+
+        def logpost(v):
+            w = T @ v
+            return -0.5 * jnp.sum(w * w) + gaussian_loglik(obs, m + XT.T @ v, y)
+
+        algo = mala(logpost, step_size)
+        # start at the ETKF analysis (the linearised posterior): w_i = √(N−1)(w̄ + T e_i),
+        # w̄ = C⁻¹ S (y − ȳ)/σ, i.e. v_i = √(N−1)(T⁻¹ w̄ + e_i)
+        wbar_lin = V @ ((V.T @ (S @ ((y - jnp.mean(HE, 0)) / obs.std))) / lam)
+        V0 = jnp.sqrt(N - 1.0) * (Tinv @ wbar_lin + jnp.eye(N, dtype=E.dtype))
+        V0 = jnp.tile(V0, (chains_per_member, 1))
+        k_chain, k_rot = jax.random.split(k)
+
+        def chain(v0, kk):     # positions after the burn-in half, every step
+            return rollout(algo.step, algo.init(v0), n_steps, observe=lambda st: st.position,
+                           inputs=jax.random.split(kk, n_steps)).saved[n_steps - n_steps // 2:]
+
+        W = jax.vmap(chain)(V0, jax.random.split(k_chain, M)).reshape(-1, N) @ T @ P1   # samples of w, centred
+        wbar = jnp.mean(W, 0)
+        cov = (W - wbar).T @ (W - wbar) / (W.shape[0] - 1)
+        mu, U = jnp.linalg.eigh(cov)
+        G = jnp.sqrt(N - 1.0) * (U * jnp.sqrt(jnp.maximum(mu, 0.0))) @ U.T   # Gᵀ G = (N−1) cov, G 1 = 0
+        if rotate:
+            G = mean_preserving_rotation(k_rot, N, E.dtype) @ G
+        return s._replace(E=m + (wbar + G) @ X)
+
+    return analysis
+
+
+def _learned_analysis(obs, N, infl, key, sigmas, eps, n_steps_each, train_steps, learning_rate, width,
+                      train_sigmas):
     sig = np.asarray(sigmas, np.float32)   # host array: annealed_langevin validates it
     tsig = jnp.asarray(train_sigmas, jnp.float32)
     opt = optax.adam(learning_rate)
@@ -97,4 +195,4 @@ def ssls(model: Callable, obs: Observation, N: int, *, key, sigmas: Sequence[flo
         Za = jax.vmap(chain)(Z, jax.random.split(k_lang, N))
         return s._replace(E=m + sd * Za, aux=params)
 
-    return Filter(init, ensemble_forecast(model), analysis)
+    return init, analysis

@@ -94,7 +94,7 @@ def test_metrics_on_known_cases():
 def test_ssls_posterior_mean_approaches_kalman_on_a_gaussian_prior():
     # forecast ensemble ~ N(0, I₂), observe x₀ with σ = 0.5 at y = 1: Kalman mean (0.8, 0)
     obs = da.Observation(lambda x: x[:1], jnp.array([0.5]), True)
-    f = da.ssls(lambda x: x, obs, 400, key=jax.random.PRNGKey(0), train_steps=1000, n_steps_each=200,
+    f = da.ssls(lambda x: x, obs, 400, prior="learned", key=jax.random.PRNGKey(0), train_steps=1000, n_steps_each=200,
                 sigmas=(0.5, 0.25, 0.1), eps=0.005, train_sigmas=(0.1, 0.5))
     s = f.init(jax.random.PRNGKey(1), jnp.zeros(2), 1.0)
     sa = jax.jit(f.analysis)(s, jnp.array([1.0]), jax.random.PRNGKey(2))

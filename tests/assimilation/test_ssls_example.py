@@ -1,0 +1,19 @@
+"""The assimilation-ssls example in quick mode: record layout and the properties it demonstrates."""
+
+import pytest
+
+from jaxhybrid.examples import assimilation_ssls as ex
+
+
+@pytest.mark.slow
+def test_quick_run_record_and_orderings(tmp_path):
+    rec = ex.run(quick=True, seed=0, out=tmp_path)
+    m, b = rec["metrics"], rec["baselines"]
+    assert (tmp_path / "assimilation-ssls.png").exists()
+    assert set(m) == {"ssls_rmse_a", "etkf_rmse_a", "pf_rmse_a", "ssls_rmse_a_linear", "etkf_rmse_a_linear",
+                      "ssls_over_etkf_linear"}
+    # both ensemble filters lock on; the 24-particle filter cannot in 40 observed dimensions
+    assert m["ssls_rmse_a"] < 0.3 and m["etkf_rmse_a"] < 0.3 and m["pf_rmse_a"] > 1.0
+    assert m["ssls_rmse_a_linear"] < 0.3 and m["ssls_over_etkf_linear"] < 1.5
+    for k in ("ssls_rmse_a", "ssls_rmse_a_linear"):
+        assert m[k] < 0.3 * b["data_only"][k] and m[k] < 0.3 * b["mechanism_only"][k]
