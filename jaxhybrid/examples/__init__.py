@@ -21,6 +21,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "closure-ode": ("closure_ode", "learned friction law inside a diffrax pendulum solve (paradigm 1)"),
     "forecast-closure": ("forecast_closure", "two-scale Lorenz-96: coarse model with a learned subgrid closure (offline, then online through the solver) vs polynomial closures; linear and MLP MOS of a biased model (paradigm 1 for forecasting)"),
     "assimilation-l96": ("assimilation_l96", "Lorenz-96 forecast ↔ analysis cycles (Sakov & Oke 2008 / DAPPER setup): ETKF, EnKF, LETKF, 3D-Var, 4D-Var (adjoint by JAX), particle filter vs free forecast and observations alone (paradigm 3)"),
+    "assimilation-ssls": ("assimilation_ssls", "score-based sequential Langevin sampling (ensemble prior score + exact nonlinear likelihood, MALA) vs ETKF and particle filter at N = 24 on Lorenz-96 with arctan and linear observations (paradigm 3)"),
     "alphazero-tictactoe": ("alphazero_tictactoe", "AlphaZero on tic-tac-toe: Gumbel MuZero search on the rules + residual Flax policy/value net, vs a perfect player; pure MCTS and raw-policy baselines (paradigm 3)"),
     "alphazero-connect4": ("alphazero_connect4", "AlphaZero on Connect Four vs pure MCTS with 200 random-rollout simulations; MCTS and raw-policy baselines (paradigm 3)"),
     "pinn-poisson-source": ("pinn_poisson_source", "inverse source problem of the Poisson equation: PINN u_θ, f_η with hard BCs (Adam + L-BFGS, float64) vs Tikhonov FD inversion and data-only regression + FD Laplacian (paradigm 2)"),
