@@ -47,13 +47,13 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxhybrid.inverse import poisson_source, tikhonov
 from jaxhybrid.pinn.multistage import SinMLP
 from jaxhybrid.paradigms import HardConstraint
 from jaxhybrid.pde import fd_coords, laplacian_fd, poisson_fd
-from jaxhybrid.pinn import Box, descend, laplacian, lbfgs, least_squares, rel_l2
+from jaxhybrid.pinn import Box, laplacian, rel_l2
+from jaxhybrid.pinn.optim import levenberg_marquardt
 
 NAME = "pinn-poisson-source"
 N_GRID = 63
@@ -89,20 +89,36 @@ class Centered(eqx.Module):
         return self.net(2 * x - 1)
 
 
+class Chebyshev2D(eqx.Module):
+    r"""``f(x) = F_SCALE Σ_{n,m ≤ p} c_nm T_n(2x₁ − 1) T_m(2x₂ − 1)``: a tensor Chebyshev expansion of
+    degree ``p`` on the unit square (``T_n(t) = cos(n arccos t)``). The degree is the source's
+    regularity prior: analytic sources have geometrically decaying Chebyshev coefficients
+    (Trefethen 2013, *Approximation Theory and Approximation Practice*, Thm 8.2)."""
+
+    coef: jax.Array
+
+    def __call__(self, x):
+        n = jnp.arange(self.coef.shape[0], dtype=x.dtype)
+        t = jnp.clip(2 * x - 1, -1.0, 1.0)
+        tx, ty = jnp.cos(n * jnp.arccos(t[0])), jnp.cos(n * jnp.arccos(t[1]))
+        return F_SCALE * (tx @ self.coef @ ty)
+
+
 class Fields(eqx.Module):
-    """The two networks: ``u`` (hard Dirichlet BC) and ``f = F_SCALE · f_net``."""
+    """The unknowns: the network ``u`` (hard Dirichlet BC) and the source ``f`` (Chebyshev expansion)."""
 
     u: HardConstraint
-    f_net: Centered
-
-    def f(self, x):
-        return F_SCALE * self.f_net(x)
+    f: Chebyshev2D
 
 
-def make_fields(key, width, depth):
-    ku, kf = jax.random.split(key)
-    u = HardConstraint(Centered(SinMLP(2, "scalar", width, depth, key=ku)), particular=_zero, distance=_distance)
-    return Fields(u, Centered(SinMLP(2, "scalar", width, depth, key=kf)))
+def make_u(key, width, depth):
+    return HardConstraint(Centered(SinMLP(2, "scalar", width, depth, key=key)), particular=_zero, distance=_distance)
+
+
+def make_fields(key, width, depth, degree=8):
+    if degree < 0:
+        raise ValueError(f"make_fields: the source's Chebyshev degree must be >= 0, got {degree}.")
+    return Fields(make_u(key, width, depth), Chebyshev2D(jnp.zeros((degree + 1, degree + 1))))
 
 
 def _to_f64(tree):
@@ -121,24 +137,24 @@ def make_observations(key, n_obs, noise_rel):
     return idx, x, u + sigma * jax.random.normal(k2, u.shape, u.dtype), sigma
 
 
-def pinn_residuals():
-    def data(p, b):
-        return jax.vmap(p.u)(b["obs_x"]) - b["obs_u"]
+def pinn_terms(obs_x, obs_u, col):
+    """Row residuals of the PINN loss: data misfit ``u(x_j) − u^δ_j`` and the scaled equation
+    residual ``(Δu + f)(z_i) / F_SCALE``."""
 
-    def pde(p, b):
-        lap = jax.vmap(laplacian(p.u))(b["col"])
-        return (lap + jax.vmap(p.f)(b["col"])) / F_SCALE
+    def data(p, row):
+        return p.u(row[0]) - row[1]
 
-    return {"data": data, "pde": pde}
+    def pde(p, z):
+        return (laplacian(p.u)(z) + p.f(z)) / F_SCALE
+
+    return {"data": (data, (obs_x, obs_u)), "pde": (pde, col)}
 
 
-def train(loss_fn, params, adam_steps, lbfgs_steps, val_fn=None, progress=True, desc=""):
-    """Adam (cosine-decayed), then L-BFGS; with ``val_fn`` the L-BFGS
-    iterate with the smallest ``val_fn`` (checked every 100 iterations) is returned."""
-    sched = optax.cosine_decay_schedule(3e-3, adam_steps, alpha=0.03)
-    params = descend(lambda p: loss_fn(p)[0], params, optax.adam(sched), adam_steps, progress=progress, desc=f"{desc} adam").params
+def train(terms, params, steps, val_fn=None, progress=True, desc=""):
+    """Levenberg–Marquardt on the summed squared residuals; with ``val_fn`` (a held-out data
+    misfit) the iterate with the smallest ``val_fn``, checked every 10 iterations, is returned."""
     if val_fn is None:
-        return lbfgs(lambda p: loss_fn(p)[0], params, lbfgs_steps, log_every=500, progress=progress, desc=f"{desc} lbfgs").params
+        return levenberg_marquardt(terms, params, steps, log_every=50, progress=progress, desc=desc).params
     best = {"val": float(val_fn(params)), "params": params}
 
     def keep_best(step, p):
@@ -146,10 +162,14 @@ def train(loss_fn, params, adam_steps, lbfgs_steps, val_fn=None, progress=True, 
         if v < best["val"]:
             best.update(val=v, params=p)
 
-    lbfgs(lambda p: loss_fn(p)[0], params, lbfgs_steps, log_every=100, progress=progress, desc=f"{desc} lbfgs",
-          stop_stalled=False, callback=keep_best)
-    best = best["params"]
-    return best
+    levenberg_marquardt(terms, params, steps, log_every=10, progress=progress, desc=desc, callback=keep_best)
+    return best["params"]
+
+
+def _split(key, n, holdout):
+    n_val = int(round(holdout * n))
+    perm = jax.random.permutation(key, n)
+    return perm[:n_val], perm[n_val:]
 
 
 def grid_eval(fields, n=101):
@@ -158,20 +178,15 @@ def grid_eval(fields, n=101):
     return pts, jax.vmap(fields.u)(pts), jax.vmap(fields.f)(pts)
 
 
-def solve_pinn(key, obs_x, obs_u, n_col, width, depth, adam_steps, lbfgs_steps, holdout=0.0, progress=True, desc="pinn"):
+def solve_pinn(key, obs_x, obs_u, n_col, width, depth, degree, steps, holdout=0.0, progress=True, desc="pinn"):
     kc, kn, kh = jax.random.split(key, 3)
     col = DOMAIN.sample_interior(kc, n_col)
-    params = _to_f64(make_fields(kn, width, depth))
-    n_val = int(round(holdout * obs_x.shape[0]))
-    perm = jax.random.permutation(kh, obs_x.shape[0])
-    val, trn = perm[:n_val], perm[n_val:]
-    batch = {"obs_x": obs_x[trn], "obs_u": obs_u[trn], "col": col}
-    loss = least_squares(pinn_residuals())
-    loss_fn = jax.jit(lambda p: loss(p, batch))
+    params = _to_f64(make_fields(kn, width, depth, degree))
+    val, trn = _split(kh, obs_x.shape[0], holdout)
     val_fn = None
-    if n_val:
+    if val.size:
         val_fn = jax.jit(lambda p: jnp.mean((jax.vmap(p.u)(obs_x[val]) - obs_u[val]) ** 2))
-    return train(loss_fn, params, adam_steps, lbfgs_steps, val_fn, progress, desc)
+    return train(pinn_terms(obs_x[trn], obs_u[trn], col), params, steps, val_fn, progress, desc)
 
 
 def errors_pinn(fields):
@@ -197,11 +212,17 @@ def mechanism_only(idx, obs_u, lams=tuple(10.0 ** np.arange(-12.0, -3.0))):
     return rel_l2(u, u_ref), ef, lam
 
 
-def data_only(key, obs_x, obs_u, width, depth, adam_steps, lbfgs_steps, progress=True):
-    """MLP regression of u (same hard-BC architecture), f = −Δ_h u on the FD grid."""
-    net = _to_f64(make_fields(key, width, depth).u)
-    loss_fn = jax.jit(lambda p: (jnp.mean((jax.vmap(p)(obs_x) - obs_u) ** 2), {}))
-    net = train(loss_fn, net, adam_steps, lbfgs_steps, progress=progress, desc="data-only")
+def data_only(key, obs_x, obs_u, width, depth, steps, holdout=0.0, progress=True):
+    """Regression of u (the same hard-BC network, optimiser, budget and hold-out rule as the
+    PINN), then f = −Δ_h u by the 5-point Laplacian on the FD grid."""
+    kn, kh = jax.random.split(key)
+    net = _to_f64(make_u(kn, width, depth))
+    val, trn = _split(kh, obs_x.shape[0], holdout)
+    val_fn = None
+    if val.size:
+        val_fn = jax.jit(lambda p: jnp.mean((jax.vmap(p)(obs_x[val]) - obs_u[val]) ** 2))
+    terms = {"data": (lambda p, row: p(row[0]) - row[1], (obs_x[trn], obs_u[trn]))}
+    net = train(terms, net, steps, val_fn, progress, "data-only")
     gx, gy = fd_coords((N_GRID, N_GRID), (1.0, 1.0))
     pts = jnp.stack([gx.ravel(), gy.ravel()], -1)
     u = jax.vmap(net)(pts).reshape(N_GRID, N_GRID)
@@ -212,9 +233,11 @@ def data_only(key, obs_x, obs_u, width, depth, adam_steps, lbfgs_steps, progress
 
 
 def config(quick):
+    """``degree``/``steps``: Chebyshev degree of f and LM iterations for noise-free data;
+    ``*_noisy``: the same for 1% noise (a coarser source basis is the regulariser)."""
     if quick:
-        return dict(n_obs=400, n_col=500, width=20, depth=3, adam=300, lbfgs=400)
-    return dict(n_obs=1000, n_col=1000, width=24, depth=3, adam=1000, lbfgs=2500)
+        return dict(n_obs=400, n_col=400, width=12, depth=3, degree=8, degree_noisy=5, steps=40, steps_noisy=20)
+    return dict(n_obs=1000, n_col=1000, width=16, depth=3, degree=12, degree_noisy=6, steps=500, steps_noisy=100)
 
 
 def run(quick: bool, seed: int, out: Path) -> dict:
@@ -229,16 +252,17 @@ def run(quick: bool, seed: int, out: Path) -> dict:
         _, _, obs_noisy, sigma = make_observations(k_obs, c["n_obs"], NOISE_REL)
         del k_noise_obs
 
-        fields = solve_pinn(k_pinn, obs_x, obs_clean, c["n_col"], c["width"], c["depth"], c["adam"], c["lbfgs"], desc="pinn")
+        fields = solve_pinn(k_pinn, obs_x, obs_clean, c["n_col"], c["width"], c["depth"], c["degree"], c["steps"],
+                            desc="pinn")
         u_err, f_err = errors_pinn(fields)
-        fields_noisy = solve_pinn(k_pinn_noisy, obs_x, obs_noisy, c["n_col"], c["width"], c["depth"], c["adam"], c["lbfgs"],
-                                  holdout=0.1, desc="pinn noisy")
+        fields_noisy = solve_pinn(k_pinn_noisy, obs_x, obs_noisy, c["n_col"], c["width"], c["depth"], c["degree_noisy"],
+                                  c["steps_noisy"], holdout=0.1, desc="pinn noisy")
         u_err_n, f_err_n = errors_pinn(fields_noisy)
 
         mu, mf, lam = mechanism_only(idx, obs_clean)
         mu_n, mf_n, lam_n = mechanism_only(idx, obs_noisy)
-        du, df, _ = data_only(k_data, obs_x, obs_clean, c["width"], c["depth"], c["adam"], c["lbfgs"])
-        du_n, df_n, _ = data_only(k_data_noisy, obs_x, obs_noisy, c["width"], c["depth"], c["adam"], c["lbfgs"])
+        du, df, _ = data_only(k_data, obs_x, obs_clean, c["width"], c["depth"], c["steps"])
+        du_n, df_n, _ = data_only(k_data_noisy, obs_x, obs_noisy, c["width"], c["depth"], c["steps_noisy"], holdout=0.1)
 
         metrics = {"u_rel_l2": u_err, "f_rel_l2": f_err, "f_rel_l2_noisy": f_err_n, "u_rel_l2_noisy": u_err_n}
         baselines = {

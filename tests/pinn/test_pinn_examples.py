@@ -4,6 +4,39 @@ import numpy as np
 import pytest
 
 from jaxhybrid.examples import pinn_poisson_source as ps
+from jaxhybrid.pinn.optim import levenberg_marquardt
+from jaxhybrid.rollout import DivergenceError
+
+
+@pytest.fixture
+def x64():
+    with jax.enable_x64(True):
+        yield
+
+
+@pytest.mark.parametrize("shape", [(40, 6), (6, 40)])  # primal (m > P) and dual (m < P) solves
+def test_levenberg_marquardt_linear_least_squares_reaches_min_norm_solution(x64, shape):
+    A = jax.random.normal(jax.random.PRNGKey(0), shape)
+    y = jax.random.normal(jax.random.PRNGKey(1), (shape[0],))
+    terms = {"fit": (lambda p, row: row[0] @ p["w"] - row[1], (A, y))}
+    res = levenberg_marquardt(terms, {"w": jnp.zeros(shape[1])}, 30, log_every=10, progress=False)
+    # from w = 0 every step stays in the row space of A: the limit is the minimum-norm solution
+    np.testing.assert_allclose(res.params["w"], np.linalg.pinv(np.asarray(A)) @ np.asarray(y), atol=1e-9)
+
+
+def test_levenberg_marquardt_rosenbrock_and_rejected_nan_trials(x64):
+    # r = (10 (y − x²), 1 − x): minimum (1, 1); the √ residual is NaN for y < 0, such trials are rejected
+    rows = jnp.zeros((1,))
+    terms = {"a": (lambda p, _: 10 * (p[1] - p[0] ** 2), rows), "b": (lambda p, _: 1 - p[0], rows),
+             "c": (lambda p, _: 1e-3 * jnp.sqrt(p[1]), rows)}
+    res = levenberg_marquardt(terms, jnp.asarray([-1.2, 1.0]), 200, log_every=20, progress=False)
+    assert np.all(np.isfinite(res.params))
+    assert abs(float(res.params[0]) - 1) < 1e-3 and res.history[-1]["loss"] < 2e-6
+    with pytest.raises(DivergenceError) as e:  # a NaN at the start stops with the given state
+        levenberg_marquardt({"a": (lambda p, _: jnp.log(p), rows)}, jnp.asarray(-1.0), 5, progress=False)
+    assert e.value.step == 0
+    with pytest.raises(ValueError, match="pair"):
+        levenberg_marquardt({"a": lambda p, _: p}, jnp.asarray(1.0), 5, progress=False)
 
 
 def test_manufactured_source_matches_closed_form():
@@ -16,6 +49,32 @@ def test_manufactured_source_matches_closed_form():
         f = ps.make_fields(jax.random.PRNGKey(1), 8, 2)
         xb = ps.DOMAIN.sample_boundary(jax.random.PRNGKey(2), 50)
         assert float(jnp.max(jnp.abs(jax.vmap(f.u)(xb)))) < 1e-15
+
+
+def test_poisson_source_residuals_vanish_at_truth_and_source_basis_resolves_f(x64):
+    from types import SimpleNamespace
+
+    key = jax.random.PRNGKey(3)
+    x = jax.random.uniform(key, (64, 2), jnp.float64)
+    truth = SimpleNamespace(u=ps.u_true, f=ps.f_true)
+    for name, (r, rows) in ps.pinn_terms(x, jax.vmap(ps.u_true)(x), x).items():
+        assert float(jnp.max(jnp.abs(jax.vmap(lambda row: r(truth, row))(rows)))) < 1e-12, name
+    wrong = SimpleNamespace(u=ps.u_true, f=lambda z: 0.9 * ps.f_true(z))
+    r, rows = ps.pinn_terms(x, jax.vmap(ps.u_true)(x), x)["pde"]
+    assert float(jnp.max(jnp.abs(jax.vmap(lambda row: r(wrong, row))(rows)))) > 1e-2
+    # Chebyshev2D: T_n(cos θ) = cos nθ, and degree 12 resolves f* to < 1e-7 (least squares on 900 points)
+    c = jnp.zeros((4, 4)).at[3, 2].set(1.0)
+    t = jnp.asarray([0.3, 0.8])
+    val = ps.Chebyshev2D(c)(t) / ps.F_SCALE
+    np.testing.assert_allclose(val, np.cos(3 * np.arccos(2 * 0.3 - 1)) * np.cos(2 * np.arccos(2 * 0.8 - 1)), rtol=1e-12)
+    g = (jnp.arange(30) + 0.5) / 30
+    pts = jnp.stack([a.ravel() for a in jnp.meshgrid(g, g, indexing="ij")], -1)
+    T = np.cos(np.arange(13)[None, :] * np.arccos(2 * np.asarray(pts)[:, :, None] - 1))  # (n, 2, 13)
+    basis = ps.F_SCALE * np.einsum("pi,pj->pij", T[:, 0], T[:, 1]).reshape(-1, 169)
+    ft = np.asarray(jax.vmap(ps.f_true)(pts))
+    coef = np.linalg.lstsq(basis, ft, rcond=None)[0]
+    np.testing.assert_allclose(jax.vmap(ps.Chebyshev2D(jnp.asarray(coef.reshape(13, 13))))(pts), basis @ coef, rtol=1e-10)
+    assert ps.rel_l2(basis @ coef, ft) < 1e-7
 
 
 @pytest.mark.slow
