@@ -19,7 +19,7 @@ be beaten; 0 losses is optimal play). The two deterministic agents are also eval
 choose is followed, giving the probability of losing a game as first / second player
 (``exact_p_loss_*``; 0 means no game can be lost, whatever the tie-breaks) and the positions
 where the agent's move throws the draw away (``blunders``). The learning curve records these
-exact probabilities every 4 rounds.
+exact probabilities every 4 rounds (both are left out in quick mode, to stay within a minute).
 
 Why the agent used to lose (3 of 400 games; exact P(loss) as second player 0.034): one
 position, ``. X . / . O X / X O .`` with O to move, where the search played the losing
@@ -93,7 +93,7 @@ def run(quick: bool, seed: int, out: Path) -> dict:
         r = evaluate(game, agent, perfect, jax.random.fold_in(key, 99), n_eval, state.model)
         results[name] = {"losses_vs_perfect": r.losses, "draws_vs_perfect": r.draws, "games": r.games,
                          "losses_as_first": r.first[2], "losses_as_second": r.second[2]}
-        if name != "mechanism_only":  # deterministic agents: exact result over every line of the perfect player
+        if name != "mechanism_only" and not quick:  # deterministic agents: exact, over every line of the perfect player
             e = _exact(game, agent, state.model)
             results[name].update(exact_p_loss_first=e["p_loss_first"], exact_p_loss_second=e["p_loss_second"],
                                  blunder_positions=len(e["blunders"]), blunders=e["blunders"][:10],
