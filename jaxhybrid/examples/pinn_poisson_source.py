@@ -8,34 +8,39 @@ Observations ``u^δ = u*(x_j) + σ ξ_j`` at ``N_OBS`` distinct random nodes of 
 grid (h = 1/64), with ``σ = 0`` (noise-free) or ``σ = 1% × RMS(u*)`` (1% noise); ``f`` is not
 observed anywhere.
 
-* **hybrid (PINN)** — two networks (inputs mapped to [−1, 1]², a first layer ``sin(Wx + b)``
-  then tanh layers, :class:`jaxhybrid.pinn.SinMLP`), ``u_θ`` (with the boundary condition built in exactly:
-  ``u_θ = x(1−x)y(1−y)·N_θ``, :class:`jaxhybrid.paradigms.HardConstraint`) and ``f_η``, trained on
+* **hybrid (PINN)** — a network ``u_θ`` (inputs mapped to [−1, 1]², a first layer ``sin(Wx + b)``
+  then tanh layers, :class:`jaxhybrid.pinn.SinMLP`; the boundary condition built in exactly:
+  ``u_θ = 16 x(1−x)y(1−y)·N_θ``, :class:`jaxhybrid.paradigms.HardConstraint`) and the source
+  ``f_c`` as a tensor Chebyshev expansion of degree ``p`` (:class:`Chebyshev2D`; the degree is the
+  source's regularity prior), trained on
 
-      L = mean_j (u_θ(x_j) − u^δ_j)² + mean_i ((Δu_θ + f_η)(z_i) / F_SCALE)²
+      L = Σ_j (u_θ(x_j) − u^δ_j)² + Σ_i ((Δu_θ + f_c)(z_i) / F_SCALE)²
 
   (the boundary term ``‖u_θ − g‖²_∂Ω`` of the review's loss is identically zero here) with
   ``N_COL`` fixed uniform collocation points ``z_i``; Laplacian by forward mode
-  (:func:`jaxhybrid.pinn.laplacian`). Adam then L-BFGS (:mod:`jaxhybrid.pinn.optim`),
-  float64. With noise, 10% of the observations are held out and the L-BFGS iterate with the
-  smallest held-out misfit is kept (early stopping on data only; the truth is never used).
+  (:func:`jaxhybrid.pinn.laplacian`). Levenberg–Marquardt in float64
+  (:func:`jaxhybrid.pinn.optim.levenberg_marquardt`). Noise-free ``p = 12``; with 1% noise
+  ``p = 6`` (coarser basis = stronger regularisation), 10% of the observations are held out and
+  the iterate with the smallest held-out misfit is kept (early stopping on data only; the truth
+  is never used).
 * **mechanism only** — the FD Poisson operator on the same 63×63 grid restricted to the observed
   nodes (:func:`jaxhybrid.inverse.poisson_source`, fast sine-transform solver) inverted by
   Tikhonov with a gradient penalty (:func:`jaxhybrid.inverse.tikhonov`), λ chosen by the smallest
   error of ``f`` against the truth over a grid of λ (favours the baseline); ``u = (−Δ_h)⁻¹ f``.
-* **data only** — the same ``u``-network architecture regressed on the observations alone
-  (Adam + L-BFGS, float64, the same iteration budget), evaluated on the grid, and
-  ``f = −Δ_h u`` by the 5-point Laplacian.
+* **data only** — the same ``u``-network regressed on the observations alone (the same
+  optimiser, iteration budget and hold-out rule), evaluated on the grid, and ``f = −Δ_h u`` by
+  the 5-point Laplacian.
 
 Metrics: relative L2 errors ``u_rel_l2`` and ``f_rel_l2`` (noise-free data) and
 ``f_rel_l2_noisy`` (1% noise); PINN errors on a 101×101 grid over the closed square, baselines
 on their 63×63 grid nodes.
 
-Status (measured, full run, seed 0, 2 CPU cores under load ~20, 2683 s): PINN u 1.3e-3,
-f 3.4e-2, f (1% noise) 3.9e-2; Tikhonov u 4.2e-5, f 1.2e-2, f noisy 9.2e-2; data only u 5.0e-5,
-f 2.5e-3, f noisy 8.6e-2. With noise the PINN gives the best f (2.2–2.4× lower error); noise-free
-it does **not** yet beat the baselines: L-BFGS converges slowly on the coupled (u, f) problem
-and the budget is far from what the 1e-4 / 1e-3 targets need. Quick mode: u 1.2e-2, f 0.19.
+Status (measured, full run, seed 0, 2 CPU cores shared with other jobs, load ≈ 12, 1053 s):
+PINN u 2.2e-6, f 3.0e-4, f (1% noise) 2.6e-2; Tikhonov u 4.2e-5, f 1.2e-2, f noisy 9.2e-2;
+data only u 1.1e-6, f 5.4e-4, f noisy 3.8e-2. The PINN gives the best source with and without
+noise; the data-only regression fits u slightly better (its error is measured on the 63×63
+nodes, a quarter of which are its training points). Quick mode (load ≈ 5, 90 s): u 2.8e-4,
+f 1.2e-2.
 """
 
 from __future__ import annotations
@@ -234,10 +239,11 @@ def data_only(key, obs_x, obs_u, width, depth, steps, holdout=0.0, progress=True
 
 def config(quick):
     """``degree``/``steps``: Chebyshev degree of f and LM iterations for noise-free data;
-    ``*_noisy``: the same for 1% noise (a coarser source basis is the regulariser)."""
+    ``*_noisy``: the same for 1% noise (a coarser source basis is the regulariser); Tikhonov's λ
+    grid is 10^-12 … 10^-4 in steps of ``lam_step`` decades."""
     if quick:
-        return dict(n_obs=400, n_col=400, width=12, depth=3, degree=8, degree_noisy=5, steps=40, steps_noisy=20)
-    return dict(n_obs=1000, n_col=1000, width=16, depth=3, degree=12, degree_noisy=6, steps=500, steps_noisy=100)
+        return dict(n_obs=300, n_col=300, width=10, depth=3, degree=8, degree_noisy=5, steps=20, steps_noisy=15, lam_step=3)
+    return dict(n_obs=1000, n_col=1000, width=16, depth=3, degree=12, degree_noisy=6, steps=500, steps_noisy=100, lam_step=1)
 
 
 def run(quick: bool, seed: int, out: Path) -> dict:
@@ -259,8 +265,9 @@ def run(quick: bool, seed: int, out: Path) -> dict:
                                   c["steps_noisy"], holdout=0.1, desc="pinn noisy")
         u_err_n, f_err_n = errors_pinn(fields_noisy)
 
-        mu, mf, lam = mechanism_only(idx, obs_clean)
-        mu_n, mf_n, lam_n = mechanism_only(idx, obs_noisy)
+        lams = tuple(10.0 ** np.arange(-12.0, -3.0, c["lam_step"]))
+        mu, mf, lam = mechanism_only(idx, obs_clean, lams)
+        mu_n, mf_n, lam_n = mechanism_only(idx, obs_noisy, lams)
         du, df, _ = data_only(k_data, obs_x, obs_clean, c["width"], c["depth"], c["steps"])
         du_n, df_n, _ = data_only(k_data_noisy, obs_x, obs_noisy, c["width"], c["depth"], c["steps_noisy"], holdout=0.1)
 
