@@ -19,6 +19,24 @@ Metrics (time-mean analysis RMSE over the statistics cycles, burn-in excluded):
 ``ssls_rmse_a``, ``etkf_rmse_a``, ``pf_rmse_a`` (nonlinear setting); ``ssls_rmse_a_linear``,
 ``etkf_rmse_a_linear``; ``ssls_over_etkf_linear`` (the ratio; within 10% means ≤ 1.1).
 
+Full runs (300 burn-in + 1,000 cycles, CPU), analysis RMSE:
+
+=========  ==================  ==================  =========  ==================
+seed       SSLS (nonlinear)    ETKF (nonlinear)    PF (N=24)  SSLS / ETKF linear
+=========  ==================  ==================  =========  ==================
+0          0.1802              0.1798              5.07       0.1841 / 0.1804
+1          0.1703              0.1741              5.06       0.1753 / 0.1792
+=========  ==================  ==================  =========  ==================
+
+SSLS matches the ETKF in both settings (linear: within 2%) and the particle filter collapses, but
+SSLS does not beat the ETKF here: with all sites observed every step the forecast spread (~0.2)
+is small against the scale on which ``arctan`` bends, so the exact likelihood adds little over
+the ETKF's linearisation. Sparser observations (every 2nd–4th step or site) make the posterior
+non-Gaussian, but there both filters lose track for some seeds at N = 24. Measured settings of the
+sampler: inflation 1.02 lost track after ~400 cycles on seed 1 (1.04 does not), and a MALA step of
+0.3 lost track on seed 0 where 0.15 does not. SSLS costs ~10× the ETKF (60 MALA steps × 192
+chains per cycle).
+
 Baselines: ``mechanism_only`` — a free model run from the same initial state;
 ``data_only`` — the observations inverted pointwise (``tan y`` with ``y`` clipped inside
 ``(−π/2, π/2)`` and the result clipped to L96's range ``[−10, 15]``; the observations
@@ -40,7 +58,7 @@ from jaxhybrid.examples import assimilation_l96 as l96
 NAME = "assimilation-ssls"
 N = 24
 NL_STD, NL_STEPS = 0.3, 1
-INFL = {"nonlinear": 1.02, "linear": 1.02}
+INFL = {"nonlinear": 1.04, "linear": 1.02}
 ATTRACTOR_RANGE = (-10.0, 15.0)   # L96 (F = 8) states stay inside this range
 
 
@@ -55,8 +73,7 @@ def settings():
 def filters(hmm, infl, quick):
     f, o = hmm.forecast, hmm.obs
     return {
-        "ssls": da.ssls(f, o, N, infl=infl, n_steps=20 if quick else 40, step_size=0.5 if quick else 0.3,
-                        chains_per_member=8),
+        "ssls": da.ssls(f, o, N, infl=infl, n_steps=30 if quick else 60, step_size=0.15, chains_per_member=8),
         "etkf": da.etkf(f, o, N, infl, rotate=True),
         "pf": da.particle_filter(f, o, N, ner=0.5, reg=1.5),
     }
