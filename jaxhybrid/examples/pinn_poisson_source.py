@@ -35,11 +35,12 @@ Metrics: relative L2 errors ``u_rel_l2`` and ``f_rel_l2`` (noise-free data) and
 ``f_rel_l2_noisy`` (1% noise); PINN errors on a 101×101 grid over the closed square, baselines
 on their 63×63 grid nodes.
 
-Status (measured, full run, seed 0, 2 CPU cores shared with other jobs, load ≈ 12, 1053 s):
+Status (measured, full run, seed 0, 2 CPU cores shared with other jobs: 488 s at load ≈ 4–5,
+1053 s at load ≈ 12; the same figures):
 PINN u 2.2e-6, f 3.0e-4, f (1% noise) 2.6e-2; Tikhonov u 4.2e-5, f 1.2e-2, f noisy 9.2e-2;
 data only u 1.1e-6, f 5.4e-4, f noisy 3.8e-2. The PINN gives the best source with and without
 noise; the data-only regression fits u slightly better (its error is measured on the 63×63
-nodes, a quarter of which are its training points). Quick mode (load ≈ 5, 90 s): u 2.8e-4,
+nodes, a quarter of which are its training points). Quick mode (load ≈ 5, 69–90 s): u 2.8e-4,
 f 1.2e-2.
 """
 
