@@ -9,7 +9,8 @@ Operators on networks (``operators``, forward/Taylor mode):
 Problems and losses (``losses``; built on :func:`jaxhybrid.paradigms.constrain`):
     Problem, least_squares, grad_norm_weights, causal_weights, causal_loss, rel_l2
 Optimisation (``optim``): descend (any optax transformation, e.g. Adam; float64-safe),
-    lbfgs (optax L-BFGS + zoom line search).
+    lbfgs (optax L-BFGS + zoom line search), levenberg_marquardt (damped Gauss–Newton on residual
+    rows, float64 least squares).
 Multi-stage networks (``multistage``, Wang & Lai 2024): SinMLP, MultiStage,
     dominant_frequency.
 
@@ -21,12 +22,12 @@ from .operators import gradient, divergence, laplacian, partial, time_derivative
 from .sampling import resample, rar, rad, failure_informed, FailureInformed, gaussian_mixture, fit_gmm, sample_gmm, GMM
 from .losses import Problem, least_squares, grad_norm_weights, causal_weights, causal_loss, rel_l2
 from .multistage import SinMLP, MultiStage, dominant_frequency
-from .optim import lbfgs, LBFGSResult, descend
+from .optim import lbfgs, LBFGSResult, descend, levenberg_marquardt
 
 __all__ = [
     "Box", "Disk", "Union", "Difference", "Shape",
     "gradient", "divergence", "laplacian", "partial", "time_derivative", "on_points",
     "resample", "rar", "rad", "failure_informed", "FailureInformed", "gaussian_mixture", "fit_gmm", "sample_gmm", "GMM",
     "Problem", "least_squares", "grad_norm_weights", "causal_weights", "causal_loss", "rel_l2",
-    "lbfgs", "LBFGSResult", "descend", "SinMLP", "MultiStage", "dominant_frequency",
+    "lbfgs", "LBFGSResult", "descend", "levenberg_marquardt", "SinMLP", "MultiStage", "dominant_frequency",
 ]
