@@ -36,7 +36,7 @@ Metrics: relative L2 errors ``u_rel_l2`` and ``f_rel_l2`` (noise-free data) and
 square (the Tikhonov ``u`` lives on its 63×63 nodes and is scored there); the PINN's ``f`` on the
 same 101×101 grid, the baselines' FD ``f`` on their 63×63 nodes.
 
-Status (measured, full run, seed 0, 2 CPU cores shared with other jobs: 488 s at load ≈ 4–5,
+Status (measured, full run, seed 0, 2 CPU cores: 183 s with nothing else running, 488 s at load ≈ 4–5,
 1053 s at load ≈ 12; the same figures):
 PINN u 2.2e-6, f 3.0e-4, f (1% noise) 2.6e-2; Tikhonov u 4.2e-5, f 1.2e-2, f noisy 9.2e-2;
 data only u 1.1e-6, f 5.4e-4, f noisy 3.8e-2. The PINN gives the best source with and without
