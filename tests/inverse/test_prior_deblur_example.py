@@ -1,4 +1,4 @@
-"""The two learned-prior examples: contract of the record, and (slow) their quick runs."""
+"""prior-deblur: contract of the record, and (slow) its quick run."""
 
 import json
 
@@ -8,9 +8,8 @@ import pytest
 from jaxhybrid.examples import REGISTRY, load
 
 
-def test_examples_registered():
+def test_example_registered():
     assert REGISTRY["prior-deblur"][0] == "prior_deblur"
-    assert REGISTRY["prior-poisson-source"][0] == "prior_poisson_source"
 
 
 def test_deblur_problem_holds_out_the_test_image():
@@ -38,13 +37,3 @@ def test_prior_deblur_quick(tmp_path):
     assert m["psnr_dB"] > b["observation"]["psnr_dB"] + 1.0
     assert m["inpainting_psnr_dB"] > b["observation"]["inpainting_psnr_dB"] + 10.0
     assert 0.5 < m["coverage_90"] <= 1.0 and 0.5 < m["inpainting_coverage_90"] <= 1.0
-
-
-@pytest.mark.slow
-def test_prior_poisson_source_quick(tmp_path):
-    rec = load("prior-poisson-source").run(quick=True, seed=0, out=tmp_path)
-    _check_record(rec, "prior-poisson-source")
-    m, b = rec["metrics"], rec["baselines"]
-    assert (tmp_path / "prior-poisson-source.png").exists()
-    assert m["f_rel_l2"] < 0.9  # better than the zero estimate (rel. error 1)
-    assert 0.6 < m["coverage_90"] <= 1.0
