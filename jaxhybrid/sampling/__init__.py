@@ -21,12 +21,12 @@ from .annealed import AnnealedState, annealed_langevin, geometric_sigmas
 from .underdamped import UnderdampedState, underdamped_langevin
 from .stats import RunningMoments, moments_init, moments_update, pool, mc_standard_error
 from .chains import ChainSummary, run_chains
-from .score import ConvScore, MLPScore, dsm_loss, train_score
+from .score import ConvScore, MLPScore, GaussianScore, ResidualScore, dsm_loss, train_score
 
 __all__ = [
     "SamplingAlgorithm", "ULAState", "ula", "MALAState", "mala", "mala_log_proposal", "pnp_ula",
     "score_from_denoiser", "denoiser_from_score", "AnnealedState", "annealed_langevin",
     "geometric_sigmas", "UnderdampedState", "underdamped_langevin", "RunningMoments",
     "moments_init", "moments_update", "pool", "mc_standard_error", "ChainSummary", "run_chains",
-    "ConvScore", "MLPScore", "dsm_loss", "train_score",
+    "ConvScore", "MLPScore", "GaussianScore", "ResidualScore", "dsm_loss", "train_score",
 ]

@@ -50,7 +50,7 @@ import optax
 from jaxhybrid.nn import MLP
 from jaxhybrid.train import fit
 
-__all__ = ["ConvScore", "BiasFreeDnCNN", "MLPScore", "dsm_loss", "train_score"]
+__all__ = ["ConvScore", "BiasFreeDnCNN", "MLPScore", "GaussianScore", "ResidualScore", "dsm_loss", "train_score"]
 
 
 class ConvScore(eqx.Module):
@@ -148,6 +148,101 @@ class MLPScore(eqx.Module):
 
     def __call__(self, x, sigma):
         return self.residual(x, sigma) / sigma
+
+
+
+class GaussianScore(eqx.Module):
+    """Exact noise-conditional score of a Gaussian law ``N(μ, C)`` smoothed at σ:
+
+        s(x, σ) = ∇log (N(μ, C) * N(0, σ²I))(x) = −(C + σ²I)⁻¹ (x − μ),
+
+    from one eigendecomposition ``C = V diag(λ) Vᵀ`` (``(C + σ²I)⁻¹ = V diag(1/(λ + σ²)) Vᵀ``),
+    so any σ costs two mat-vecs. :meth:`from_samples` fits ``μ, C`` to data (the empirical
+    second-order statistics: a learned Gaussian prior). States of any shape; ``d = x.size``.
+    """
+
+    mean: jax.Array  # (d,)
+    evals: jax.Array  # (d,)
+    evecs: jax.Array  # (d, d)
+    shape: tuple = eqx.field(static=True)
+
+    def __init__(self, mean, cov):
+        mean = np.asarray(mean, np.float64)
+        cov = np.asarray(cov, np.float64)
+        d = mean.size
+        if cov.shape != (d, d):
+            raise ValueError(f"GaussianScore: cov must be ({d}, {d}) for a mean of {d} entries, got {cov.shape}.")
+        lam, V = np.linalg.eigh(0.5 * (cov + cov.T))
+        if lam.min() < -1e-8 * max(lam.max(), 1.0):
+            raise ValueError(f"GaussianScore: cov must be positive semi-definite (smallest eigenvalue {lam.min():.3g}).")
+        self.shape = mean.shape
+        self.mean = jnp.asarray(mean.reshape(-1), jnp.float32)
+        self.evals = jnp.asarray(np.maximum(lam, 0.0), jnp.float32)
+        self.evecs = jnp.asarray(V, jnp.float32)
+
+    @classmethod
+    def from_samples(cls, samples, jitter: float = 1e-6) -> "GaussianScore":
+        """Empirical mean and covariance (+ ``jitter``·I) of ``samples`` ``(n, ...)``, ``n >= 2``."""
+        x = np.asarray(samples, np.float64)
+        if x.ndim < 2 or x.shape[0] < 2:
+            raise ValueError(f"GaussianScore.from_samples: need >= 2 samples with a leading axis, got {x.shape}.")
+        if jitter < 0:
+            raise ValueError(f"GaussianScore.from_samples: jitter must be >= 0, got {jitter}.")
+        flat = x.reshape(x.shape[0], -1)
+        cov = np.cov(flat.T).reshape(flat.shape[1], flat.shape[1]) + jitter * np.eye(flat.shape[1])
+        return cls(flat.mean(0).reshape(x.shape[1:]), cov)
+
+    def __call__(self, x, sigma):
+        d = self.evecs.T @ (x.reshape(-1) - self.mean)
+        return -(self.evecs @ (d / (self.evals + sigma**2))).reshape(x.shape)
+
+    def residual(self, x, sigma):
+        return sigma * self(x, sigma)
+
+
+class ResidualScore(eqx.Module):
+    """A fixed base score plus a learned correction: ``s(x, σ) = s_base(x, σ) + s_net(x, σ)``.
+
+    The base (e.g. :class:`GaussianScore` fitted to the data) is held fixed under training
+    (``stop_gradient`` on its arrays); DSM (:func:`dsm_loss`) trains only ``net``, whose
+    ``residual`` is added to the base's. With ``zero_init=True`` the net's last layer is zeroed
+    (:class:`ConvScore`, :class:`MLPScore`), so
+    training starts exactly at the base score and the correction learns what the base misses
+    (for a Gaussian base: the non-Gaussian structure of the data).
+    """
+
+    base: eqx.Module
+    net: eqx.Module
+
+    def __init__(self, base, net, zero_init: bool = True):
+        if not (hasattr(base, "residual") and hasattr(net, "residual")):
+            raise ValueError("ResidualScore: base and net need a residual(x, σ) method (σ · score).")
+        if zero_init:
+            net = _zero_last_layer(net)
+        self.base, self.net = base, net
+
+    def residual(self, x, sigma):
+        base = jax.lax.stop_gradient(self.base)
+        return base.residual(x, sigma) + self.net.residual(x, sigma)
+
+    def __call__(self, x, sigma):
+        return self.residual(x, sigma) / sigma
+
+
+def _zero_last_layer(net):
+    """Zero the weight and bias of the last layer of a :class:`ConvScore` or :class:`MLPScore`."""
+    if isinstance(net, ConvScore):
+        where = lambda m: m.convs[-1]
+    elif isinstance(net, MLPScore):
+        where = lambda m: m.mlp.layers[-1]
+    else:
+        raise ValueError(f"ResidualScore: zero_init supports ConvScore and MLPScore, got {type(net).__name__}; "
+                         "pass zero_init=False (or zero the last layer yourself).")
+    layer = where(net)
+    new = eqx.tree_at(lambda c: c.weight, layer, jnp.zeros_like(layer.weight))
+    if layer.bias is not None:
+        new = eqx.tree_at(lambda c: c.bias, new, jnp.zeros_like(layer.bias))
+    return eqx.tree_at(where, net, new)
 
 
 def dsm_loss(model, batch, key, sigmas, continuous: bool = False):
