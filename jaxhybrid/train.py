@@ -10,7 +10,10 @@ Design choices
 * **Compiled chunks.** Steps run ``log_every`` at a time inside one jit-compiled
   ``lax.scan``; the host only logs, checkpoints and updates the progress bar between chunks.
   Chunk boundaries sit at global multiples of ``log_every``, so a resumed run executes exactly
-  the same compiled chunks as an uninterrupted one.
+  the same compiled chunks as an uninterrupted one. The chunk is one module-level compiled
+  function: data, key and parameters are its traced arguments (no dataset is baked into the
+  program as a constant), and a later ``fit`` with the same loss function, optimiser object,
+  shapes and chunk length reuses the compilation.
 * **Deterministic minibatches.** The batch of step ``n`` is a pure function of ``(key, n)``:
   epoch ``e = n // n_batches`` draws the permutation ``perm(fold_in(key, e))`` and step ``n``
   takes its ``n mod n_batches``-th slice. Hence exact resume needs nothing but the step count.
@@ -127,6 +130,57 @@ def _batch(data: PyTree, key: jax.Array, step: jax.Array, perm: jax.Array, n: in
 
 
 # ---------------------------------------------------------------------------------------------
+# one compiled chunk of steps
+
+
+def _select(c, a, b):
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
+
+
+@eqx.filter_jit
+def _run_chunk(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size, tr, ost, prev,
+               first_step, length):
+    """``length`` optimisation steps in one ``lax.scan``.
+
+    A module-level compiled function: the data, key and parameters are traced arguments (never
+    constants baked into the program), and the compilation is reused by every :func:`fit` call
+    with the same ``loss_fn``, ``optimizer``, static parameter parts, shapes and chunk length.
+
+    Carry: current (params, opt state), the pair one accepted step earlier, ok flag, first
+    failing step. On a non-finite loss/gradient at step s the current parameters (produced by
+    step s-1) are replaced by ``prev`` and nothing changes afterwards."""
+
+    def objective(tr, batch, k):
+        p = eqx.combine(tr, static)
+        out = loss_fn(p, batch, k) if stochastic else loss_fn(p, batch)
+        return out if has_aux else (out, {})
+
+    grad_fn = jax.value_and_grad(objective, has_aux=True)
+
+    def body(carry, i):
+        tr, ost, prev, ok, bad_step, perm = carry
+        s = first_step + i
+        batch = None
+        if n is not None:
+            batch, perm = _batch(data, key, s, perm, n, batch_size)
+        (loss, aux), g = grad_fn(tr, batch, jax.random.fold_in(key, s))
+        finite = jnp.isfinite(loss) & jax.tree_util.tree_reduce(
+            jnp.logical_and, jax.tree_util.tree_map(lambda x: jnp.all(jnp.isfinite(x)), g), True
+        )
+        updates, new_ost = optimizer.update(g, ost, tr)
+        new_tr = eqx.apply_updates(tr, updates)
+        good, fail = ok & finite, ok & ~finite
+        new_prev = _select(good, (tr, ost), prev)
+        tr, ost = _select(good, (new_tr, new_ost), _select(fail, prev, (tr, ost)))
+        return (tr, ost, new_prev, good, jnp.where(fail, s + 1, bad_step), perm), (loss, aux)
+
+    perm = None if n is None else _epoch_perm(key, first_step, n, batch_size)
+    init = (tr, ost, prev, jnp.asarray(True), jnp.asarray(-1, jnp.int32), perm)
+    (tr, ost, prev, ok, bad_step, _), (losses, auxs) = jax.lax.scan(body, init, jnp.arange(length, dtype=jnp.int32))
+    return tr, ost, prev, ok, bad_step, losses, auxs
+
+
+# ---------------------------------------------------------------------------------------------
 # the loop
 
 
@@ -216,42 +270,9 @@ def fit(
             start = int(meta["step"])
             history = list(meta.get("history", []))
 
-    def objective(tr, batch, k):
-        p = eqx.combine(tr, static)
-        out = loss_fn(p, batch, k) if stochastic else loss_fn(p, batch)
-        return out if has_aux else (out, {})
-
-    grad_fn = jax.value_and_grad(objective, has_aux=True)
-
-    def select(c, a, b):
-        return jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
-
-    @eqx.filter_jit
-    def run_chunk(tr, ost, prev, first_step, length):
-        # carry: current (params, opt state), the pair one accepted step earlier, ok flag,
-        # first failing step. On a non-finite loss/gradient at step s the current parameters
-        # (produced by step s-1) are replaced by `prev` and nothing changes afterwards.
-        def body(carry, i):
-            tr, ost, prev, ok, bad_step, perm = carry
-            s = first_step + i
-            batch = None
-            if n is not None:
-                batch, perm = _batch(data, key, s, perm, n, batch_size)
-            (loss, aux), g = grad_fn(tr, batch, jax.random.fold_in(key, s))
-            finite = jnp.isfinite(loss) & jax.tree_util.tree_reduce(
-                jnp.logical_and, jax.tree_util.tree_map(lambda x: jnp.all(jnp.isfinite(x)), g), True
-            )
-            updates, new_ost = optimizer.update(g, ost, tr)
-            new_tr = eqx.apply_updates(tr, updates)
-            good, fail = ok & finite, ok & ~finite
-            new_prev = select(good, (tr, ost), prev)
-            tr, ost = select(good, (new_tr, new_ost), select(fail, prev, (tr, ost)))
-            return (tr, ost, new_prev, good, jnp.where(fail, s + 1, bad_step), perm), (loss, aux)
-
-        perm = None if n is None else _epoch_perm(key, first_step, n, batch_size)
-        init = (tr, ost, prev, jnp.asarray(True), jnp.asarray(-1, jnp.int32), perm)
-        (tr, ost, prev, ok, bad_step, _), (losses, auxs) = jax.lax.scan(body, init, jnp.arange(length, dtype=jnp.int32))
-        return tr, ost, prev, ok, bad_step, losses, auxs
+    def chunk(tr, ost, prev, first_step, length):
+        return _run_chunk(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size,
+                          tr, ost, prev, first_step, length)
 
     metrics_file = None
     if metrics_path is not None:
@@ -276,7 +297,7 @@ def fit(
     try:
         while step < steps:
             length = min(log_every - step % log_every, steps - step)
-            trainable, opt_state, prev, ok, bad_step, losses, auxs = run_chunk(
+            trainable, opt_state, prev, ok, bad_step, losses, auxs = chunk(
                 trainable, opt_state, prev, jnp.asarray(step, jnp.int32), length
             )
             if not bool(ok):

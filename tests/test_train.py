@@ -128,3 +128,32 @@ def test_bad_data():
         fit(lambda w, b: jnp.sum(w), jnp.ones(2), (jnp.ones(4), jnp.ones(5)), optax.sgd(0.1), steps=1, progress=False)
     with pytest.raises(ValueError, match="empty"):
         fit(lambda w, b: jnp.sum(w), jnp.ones(2), jnp.ones((0, 2)), optax.sgd(0.1), steps=1, progress=False)
+
+
+def test_second_fit_reuses_the_compiled_chunk_and_reads_new_data():
+    """The chunk is compiled once per (loss, optimiser, shapes, length): a second ``fit`` on new
+    data of the same shape compiles nothing, and its result depends on that data (the data is a
+    traced argument, not a constant of the first program)."""
+    compiles = []
+
+    def listener(event, duration, **kw):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(duration)
+
+    def loss(w, batch):
+        x, y = batch
+        return jnp.mean((x @ w - y) ** 2)
+
+    opt = optax.adam(1e-1)
+    x = jax.random.normal(jax.random.PRNGKey(0), (64, 3))
+    w1, w2 = jnp.array([1.0, -2.0, 0.5]), jnp.array([-1.0, 0.0, 3.0])
+    kw = dict(steps=300, batch_size=16, log_every=100, progress=False)
+    r1 = fit(loss, jnp.zeros(3), (x, x @ w1), opt, **kw)
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        r2 = fit(loss, jnp.zeros(3), (x, x @ w2), opt, **kw)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compiles == []
+    np.testing.assert_allclose(r1.params, w1, atol=1e-2)
+    np.testing.assert_allclose(r2.params, w2, atol=1e-2)
