@@ -55,7 +55,8 @@ import optax
 
 from jaxhybrid.inverse import gaussian_likelihood, poisson_source, random_source_fields, tikhonov
 from jaxhybrid.nn import MLP
-from jaxhybrid.sampling import ConvScore, annealed_langevin, geometric_sigmas, run_chains, train_score
+from jaxhybrid.sampling import (ConvScore, GaussianScore, ResidualScore, annealed_langevin, geometric_sigmas,
+                                run_chains, train_score)
 from jaxhybrid.train import fit
 
 NAME = "prior-poisson-source"
@@ -66,6 +67,7 @@ NOISE_REL = 0.1
 SIGMA_RANGE = (0.02, 1.0)  # noise levels of the conditional score net (normalised units)
 N_LEVELS, EPS = 20, 0.2  # annealing levels (geometric over SIGMA_RANGE), step ε σ² per level
 Z90 = 1.6448536
+DSM_CHECK_SIGMAS = (0.02, 0.05, 0.1, 0.3, 1.0)
 
 
 def make_operator(seed):
@@ -89,12 +91,14 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     noise = NOISE_REL * u_scale
     y = jax.vmap(op.apply)(test_f) + noise * jax.random.normal(k_noise, (n_test, N_OBS))
 
-    # --- noise-conditional prior by DSM on generator samples
-    steps = 300 if quick else 2500
-    net = ConvScore(32, kernel_sizes=(5, 1, 5), key=k_net)
+    # --- noise-conditional prior: Gaussian fitted to the generator samples + conv correction by DSM
+    steps = 300 if quick else 1000
+    gauss = GaussianScore.from_samples(train_f)
+    net = ResidualScore(gauss, ConvScore(32, kernel_sizes=(5, 1, 5), key=k_net))
     res = train_score(net, train_f, SIGMA_RANGE, steps=steps, batch_size=32, learning_rate=3e-3, key=k_fit,
                       log_every=max(1, steps // 10), desc="DSM source prior", continuous=True)
     net = res.params
+    dsm_gauss, dsm_net = _heldout_dsm(gauss, k_test), _heldout_dsm(net, k_test)
 
     def rel(est):
         est, tf = np.asarray(est), np.asarray(test_f)
@@ -116,30 +120,18 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     tik_err, tik_lam, tik_est = best
 
     # --- hybrid: annealed Langevin with the PDE likelihood at each noise level
-    cols = jax.vmap(lambda e: op.apply(op.adjoint(e)))(jnp.eye(N_OBS))  # AAᵀ, 64×64
-    lam_a, U = np.linalg.eigh(np.asarray(cols, np.float64))
-    lam_a, U = jnp.asarray(np.maximum(lam_a, 0.0), jnp.float32), jnp.asarray(U, jnp.float32)
     sigmas = geometric_sigmas(SIGMA_RANGE[1], SIGMA_RANGE[0], N_LEVELS)
     eps = EPS * SIGMA_RANGE[0] ** 2
-    n_chains, n_each, n_samples = (8, 10, 100) if quick else (16, 30, 400)
-
-    @eqx.filter_jit
-    def sample_all(net, y, keys):
-        def sample_one(yi, k):
-            def score(x, s):
-                w = U @ ((U.T @ (yi - op.apply(x))) / (noise**2 + s**2 * lam_a))
-                return net(x, s) + op.adjoint(w)
-
-            algo = annealed_langevin(score, sigmas, eps, n_each)
-            k0, k1 = jax.random.split(k)
-            x0 = SIGMA_RANGE[1] * jax.random.normal(k0, (n_chains, N, N))
-            s = run_chains(algo, k1, x0, n_samples, burn_in=N_LEVELS * n_each)
-            return s.mean, jnp.sqrt(s.var)
-
-        return jax.vmap(sample_one)(y, keys)
-
+    n_chains, n_each, n_samples = (8, 10, 100) if quick else (16, 20, 300)
+    sample_all = eqx.filter_jit(jax.vmap(
+        lambda net, yi, k: annealed_posterior(net, op, noise, yi, k, sigmas=sigmas, eps=eps, n_each=n_each,
+                                              n_chains=n_chains, n_samples=n_samples, shape=(N, N)),
+        in_axes=(None, 0, 0)))
     means, stds = sample_all(net, y, jax.random.split(k_samp, n_test))
     means, stds = np.asarray(means), np.asarray(stds)
+
+    # --- learned Gaussian prior alone (no DSM correction): its posterior is Gaussian, in closed form
+    g_mean, g_std = _gaussian_posterior(gauss, op, noise, y)
 
     # Tikhonov's own posterior std: diag of (AᵀA/σ² + λ∇ᵀ∇)⁻¹ via probing (exact for this Gaussian model)
     tik_std = _tikhonov_std(op, noise, tik_lam)
@@ -164,6 +156,7 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     baselines = {
         "tikhonov": {"f_rel_l2": tik_err, "coverage_90": cov(tik_est, tik_std[None])},
         "data_only": {"f_rel_l2": rel(mlp_est)},
+        "gaussian_prior": {"f_rel_l2": rel(g_mean), "coverage_90": cov(g_mean, g_std)},
     }
     _plot(out, np.asarray(test_f), means, stds, tik_est, mlp_est, op, metrics, baselines)
     return {
@@ -177,8 +170,58 @@ def run(quick: bool, seed: int, out: Path) -> dict:
         "config": {"grid": N, "n_obs": N_OBS, "noise": noise, "noise_rel": NOISE_REL, "n_train": n_train,
                    "n_test": n_test, "dsm_steps": steps, "sigma_range": list(SIGMA_RANGE), "levels": N_LEVELS,
                    "steps_per_level": n_each, "eps": eps, "chains": n_chains, "samples_per_chain": n_samples,
-                   "tikhonov_lambda": tik_lam, "f_scale": F_SCALE},
+                   "tikhonov_lambda": tik_lam, "f_scale": F_SCALE, "dsm_heldout_sigmas": list(DSM_CHECK_SIGMAS),
+                   "dsm_heldout_gaussian": dsm_gauss, "dsm_heldout_prior": dsm_net},
     }
+
+
+def annealed_posterior(prior_score, op, noise, y, key, *, sigmas, eps, n_each, n_chains, n_samples, shape):
+    """Posterior mean and pixelwise std of ``f`` given ``y = A f + N(0, noise² I)`` by annealed
+    Langevin (:func:`jaxhybrid.sampling.annealed_langevin`) with the noise-level-aware likelihood.
+
+    At level σ the state is ``f_σ = f + σz``, so ``y ~ N(A f_σ, noise² I + σ² AAᵀ)`` and the drift is
+    ``s_prior(f_σ, σ) + Aᵀ(noise² I + σ² AAᵀ)⁻¹(y − A f_σ)``, evaluated with one eigendecomposition
+    ``AAᵀ = U diag(λ) Uᵀ`` (``op.apply``/``op.adjoint``: ``A``/``Aᵀ``). ``n_chains`` chains start from
+    ``N(0, σ_1² I)``, run the schedule (``len(sigmas) · n_each`` steps, step ``ε σ_i²/σ_L²``), then
+    keep ``n_samples`` steps at ``σ_L`` whose pooled running moments are returned.
+    """
+    n_obs = y.shape[0]
+    cols = jax.vmap(lambda e: op.apply(op.adjoint(e)))(jnp.eye(n_obs, dtype=y.dtype))  # AAᵀ
+    lam_a, U = jnp.linalg.eigh(0.5 * (cols + cols.T))
+    lam_a = jnp.maximum(lam_a, 0.0)
+
+    def score(x, s):
+        w = U @ ((U.T @ (y - op.apply(x))) / (noise**2 + s**2 * lam_a))
+        return prior_score(x, s) + op.adjoint(w)
+
+    algo = annealed_langevin(score, sigmas, eps, n_each)
+    k0, k1 = jax.random.split(key)
+    x0 = sigmas[0] * jax.random.normal(k0, (n_chains,) + tuple(shape), y.dtype)
+    s = run_chains(algo, k1, x0, n_samples, burn_in=len(sigmas) * n_each)
+    return s.mean, jnp.sqrt(s.var)
+
+
+def _heldout_dsm(model, key, n=128):
+    """Held-out DSM loss ``E‖σ s(f + σz, σ) + z‖²`` at each σ of ``DSM_CHECK_SIGMAS`` on fresh
+    generator fields (the same z for every model): how well the prior knows the smoothed law."""
+    kf, kz = jax.random.split(jax.random.fold_in(key, 1))
+    f = random_source_fields(kf, n, (N, N)) / F_SCALE
+    z = jax.random.normal(kz, f.shape)
+    res = eqx.filter_jit(lambda m, x, s: jax.vmap(lambda xi: m.residual(xi, s))(x))
+    return [round(float(jnp.mean((res(model, f + s * z, s) + z) ** 2)), 5) for s in DSM_CHECK_SIGMAS]
+
+
+def _gaussian_posterior(gauss, op, noise, y):
+    """Posterior mean and pixelwise std for the prior ``N(μ, C)`` of :class:`GaussianScore` and
+    ``y = A f + N(0, noise² I)``: ``m = μ + C Aᵀ (A C Aᵀ + noise² I)⁻¹ (y − A μ)``,
+    ``Σ = C − C Aᵀ (A C Aᵀ + noise² I)⁻¹ A C`` (dense, 1024 unknowns, float64)."""
+    V, lam, mu = (np.asarray(a, np.float64) for a in (gauss.evecs, gauss.evals, gauss.mean))
+    C = (V * lam) @ V.T
+    A = np.asarray(jax.vmap(lambda e: op.apply(e.reshape(N, N)))(jnp.eye(N * N)), np.float64).T  # (n_obs, N²)
+    K = C @ A.T @ np.linalg.inv(A @ C @ A.T + noise**2 * np.eye(A.shape[0]))
+    mean = mu[None] + (np.asarray(y, np.float64) - (A @ mu)[None]) @ K.T
+    std = np.sqrt(np.maximum(np.diag(C - K @ A @ C), 0.0))
+    return mean.reshape(-1, N, N), std.reshape(N, N)[None]
 
 
 def _tikhonov_std(op, noise, lam, n_probe=None):
@@ -206,7 +249,7 @@ def _plot(out, truth, means, stds, tik, mlp, op, m, b):
         v = np.abs(truth[i]).max()
         items = [(truth[i], "truth f", "RdBu_r"), (tik[i], f"Tikhonov (rel {b['tikhonov']['f_rel_l2']:.2f})", "RdBu_r"),
                  (mlp[i], f"data-only (rel {b['data_only']['f_rel_l2']:.2f})", "RdBu_r"),
-                 (means[i], f"PnP-ULA mean (rel {m['f_rel_l2']:.2f})", "RdBu_r"),
+                 (means[i], f"learned-prior mean (rel {m['f_rel_l2']:.2f})", "RdBu_r"),
                  (stds[i], f"posterior std (cov90 {m['coverage_90']:.2f})", "magma"),
                  (np.abs(means[i] - truth[i]), "|mean − truth|", "magma")]
         for a, (im, t, cm) in zip(ax[i], items):
