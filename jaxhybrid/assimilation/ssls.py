@@ -46,7 +46,7 @@ so a whole SSLS experiment is still one ``lax.scan``.
 
 from __future__ import annotations
 
-from typing import Callable, Sequence
+from typing import Callable, Optional, Sequence
 
 import equinox as eqx
 import jax
@@ -65,7 +65,8 @@ __all__ = ["ssls"]
 
 
 def ssls(model: Callable, obs: Observation, N: int, *, prior: str = "ensemble", infl: float = 1.0,
-         n_steps: int = 40, step_size: float = 0.5, chains_per_member: int = 8, rotate: bool = True, key=None, sigmas: Sequence[float] = (1.0, 0.5, 0.25),
+         n_steps: int = 40, step_size: float = 0.5, chains_per_member: int = 8, rotate: bool = True,
+         target_accept: Optional[float] = None, adapt_rate: float = 1.0, key=None, sigmas: Sequence[float] = (1.0, 0.5, 0.25),
          eps: float = 0.02, n_steps_each: int = 20, train_steps: int = 50, learning_rate: float = 3e-3,
          width: int = 64, train_sigmas: Sequence[float] = (0.25, 1.0)) -> Filter:
     """SSLS filter with ``N`` members (see the module docstring).
@@ -73,7 +74,13 @@ def ssls(model: Callable, obs: Observation, N: int, *, prior: str = "ensemble", 
     Common: ``infl`` inflates the forecast anomalies before the analysis.
 
     ``prior="ensemble"``: ``n_steps`` preconditioned MALA steps of size ``step_size`` (in the
-    whitened coordinates ``v``; 0.3–0.8 keeps the acceptance high for N ≲ 100).
+    whitened coordinates ``v``; 0.3–0.8 keeps the acceptance high for N ≲ 100); the second half
+    of every chain is kept as samples. With ``target_accept`` (e.g. 0.574, the optimal MALA rate
+    of Roberts & Rosenthal 1998) the step size is adapted during the first half only, by the
+    Robbins–Monro update ``log δ ← log δ + adapt_rate (ᾱ − target_accept)`` with ``ᾱ`` the mean
+    acceptance probability of all chains, then held fixed (so the kept samples come from a
+    fixed MALA kernel, which leaves the posterior invariant); the adapted step starts the next
+    cycle (carried in the state's ``aux``) and ``step_size`` is only the first cycle's.
 
     ``prior="learned"``: ``key`` initialises the score network (an
     :class:`jaxhybrid.sampling.MLPScore` of ``width``); ``sigmas`` (decreasing), ``eps``,
@@ -88,8 +95,19 @@ def ssls(model: Callable, obs: Observation, N: int, *, prior: str = "ensemble", 
         if n_steps < 1 or step_size <= 0 or chains_per_member < 1:
             raise ValueError(f"ssls: need n_steps >= 1, step_size > 0 and chains_per_member >= 1, got "
                              f"{n_steps}, {step_size}, {chains_per_member}.")
-        analysis = _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rotate)
-        init = lambda k, x0, std0: init_ensemble(k, x0, std0, N)
+        if target_accept is not None and not (0.0 < target_accept < 1.0 and adapt_rate > 0):
+            raise ValueError(f"ssls: need 0 < target_accept < 1 and adapt_rate > 0, got {target_accept}, "
+                             f"{adapt_rate}.")
+        if target_accept is not None and n_steps < 2:
+            raise ValueError(f"ssls: step-size adaptation needs n_steps >= 2, got {n_steps}.")
+        analysis = _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rotate,
+                                      target_accept, adapt_rate)
+        if target_accept is None:
+            init = lambda k, x0, std0: init_ensemble(k, x0, std0, N)
+        else:   # aux carries log δ from cycle to cycle
+            def init(k, x0, std0):
+                s = init_ensemble(k, x0, std0, N)
+                return s._replace(aux=jnp.log(jnp.asarray(step_size, s.E.dtype)))
     elif prior == "learned":
         if key is None:
             raise ValueError("ssls: prior='learned' needs `key` to initialise the score network.")
@@ -102,9 +120,12 @@ def ssls(model: Callable, obs: Observation, N: int, *, prior: str = "ensemble", 
     return Filter(init, ensemble_forecast(model), analysis)
 
 
-def _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rotate):
+def _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rotate, target_accept=None,
+                       adapt_rate=1.0):
     M = N * chains_per_member
     P1 = jnp.eye(N) - 1.0 / N                             # removes the (null) direction of 1
+    n_keep = n_steps // 2
+    n_burn = n_steps - n_keep
 
     def analysis(s: EnsembleState, y, k):
         E = inflate(s.E, infl)
@@ -122,26 +143,38 @@ def _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rota
             w = T @ v
             return -0.5 * jnp.sum(w * w) + gaussian_loglik(obs, m + XT.T @ v, y)
 
-        algo = mala(logpost, step_size)
         # start at the ETKF analysis (the linearised posterior): w_i = √(N−1)(w̄ + T e_i),
         # w̄ = C⁻¹ S (y − ȳ)/σ, i.e. v_i = √(N−1)(T⁻¹ w̄ + e_i)
         wbar_lin = V @ ((V.T @ (S @ ((y - jnp.mean(HE, 0)) / obs.std))) / lam)
         V0 = jnp.sqrt(N - 1.0) * (Tinv @ wbar_lin + jnp.eye(N, dtype=E.dtype))
         V0 = jnp.tile(V0, (chains_per_member, 1))
-        k_chain, k_rot = jax.random.split(k)
+        k_burn, k_keep, k_rot = jax.random.split(k, 3)
+        log_delta0 = jnp.log(jnp.asarray(step_size, E.dtype)) if target_accept is None else s.aux
 
-        def chain(v0, kk):     # positions after the burn-in half, every step
-            return rollout(algo.step, algo.init(v0), n_steps, observe=lambda st: st.position,
-                           inputs=jax.random.split(kk, n_steps)).saved[n_steps - n_steps // 2:]
+        def steps(states, log_delta, kk):           # one MALA step of every chain
+            return jax.vmap(mala(logpost, jnp.exp(log_delta)).step)(states, jax.random.split(kk, M))
 
-        W = jax.vmap(chain)(V0, jax.random.split(k_chain, M)).reshape(-1, N) @ T @ P1   # samples of w, centred
+        def burn_step(c, kk):
+            states, log_delta = c
+            states = steps(states, log_delta, kk)
+            if target_accept is not None:           # Robbins–Monro on the mean acceptance
+                log_delta = log_delta + adapt_rate * (jnp.mean(states.accept_prob) - target_accept)
+            return states, log_delta
+
+        states0 = jax.vmap(mala(logpost, jnp.exp(log_delta0)).init)(V0)
+        states, log_delta = rollout(burn_step, (states0, log_delta0), n_burn, save_every=n_burn,
+                                    observe=lambda c: None, inputs=jax.random.split(k_burn, n_burn)).final
+        kept = rollout(lambda st, kk: steps(st, log_delta, kk), states, n_keep,
+                       observe=lambda st: st.position, inputs=jax.random.split(k_keep, n_keep)).saved
+        W = kept.reshape(-1, N) @ T @ P1                  # samples of w, centred
         wbar = jnp.mean(W, 0)
         cov = (W - wbar).T @ (W - wbar) / (W.shape[0] - 1)
         mu, U = jnp.linalg.eigh(cov)
         G = jnp.sqrt(N - 1.0) * (U * jnp.sqrt(jnp.maximum(mu, 0.0))) @ U.T   # Gᵀ G = (N−1) cov, G 1 = 0
         if rotate:
             G = mean_preserving_rotation(k_rot, N, E.dtype) @ G
-        return s._replace(E=m + (wbar + G) @ X)
+        out = s._replace(E=m + (wbar + G) @ X)
+        return out if target_accept is None else out._replace(aux=log_delta)
 
     return analysis
 
