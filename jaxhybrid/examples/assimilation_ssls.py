@@ -83,7 +83,7 @@ def filters(hmm, infl, quick):
     f, o = hmm.forecast, hmm.obs
     return {
         "ssls": da.ssls(f, o, N, infl=infl, n_steps=20 if quick else 40, step_size=0.3,
-                        chains_per_member=2 if quick else 4, target_accept=TARGET_ACCEPT),
+                        chains_per_member=4, target_accept=TARGET_ACCEPT),
         "etkf": da.etkf(f, o, N, infl, rotate=True),
         "pf": da.particle_filter(f, o, N, ner=0.5, reg=1.5),
     }
