@@ -50,8 +50,9 @@ import numpy as np
 import optax
 
 from jaxhybrid.inverse import (blur, extract_patches, gaussian_likelihood, gaussian_psf, inpainting,
-                               load_images, psnr, random_mask, tikhonov, tv_map)
+                               load_images, psnr, random_mask, tikhonov, tv_map, tv_prox)
 from jaxhybrid.sampling import ConvScore, denoiser_from_score, pnp_ula, run_chains, train_score
+from jaxhybrid.sampling.score import BiasFreeDnCNN
 from jaxhybrid.train import fit
 
 NAME = "prior-deblur"
@@ -62,15 +63,27 @@ CROP = (slice(40, 136), slice(200, 296))  # 96×96: the cameraman's head, camera
 PSF_STD, PSF_SIZE, NOISE = 1.5, 9, 0.02
 SIGMA_PRIOR = 0.03  # default denoiser level σ of PnP-ULA (full mode: chosen on the validation crop)
 SIGMA_GRID = (0.02, 0.03, 0.045)  # candidate σ, scored on the validation crop of a training image
-ALPHA = 1.0  # prior weight α of PnP-ULA
+#: prior weight α of PnP-ULA in quick mode, and the candidates of the full mode (chosen with σ on the
+#: validation crop). Quick mode's σ = 0.03, α = 4 were picked on the validation crop with the quick
+#: prior (posterior-mean PSNR 25.08 / 26.13 / 26.43 dB for α = 1 / 2 / 4 at σ = 0.03; 26.33 dB at
+#: σ = 0.02, α = 4; 23.7–25.5 dB at σ = 0.05–0.08): that prior is too weak at α = 1 (posterior std
+#: 0.047, over twice the noise level)
+ALPHA = 4.0
+ALPHA_GRID = (1.0, 2.0, 4.0)
+#: (chains, burn-in, kept samples per chain): quick, full, and each validation run of the full mode
+CHAINS_QUICK, CHAINS_FULL, CHAINS_VAL = (2, 200, 300), (2, 300, 700), (1, 150, 250)
 VAL_IMAGE, VAL_CROP = "astronaut", (slice(20, 84), slice(170, 234))  # 64×64, a *training* image
-#: prior network and training: DnCNN-like residual 3×3 stack with a log σ input channel, trained by
-#: DSM at σ drawn log-uniformly in SIGMA_RANGE (one network serves every σ of the grid)
-PRIOR_FULL = {"width": 24, "kernel_sizes": (3,) * 5, "patch": 32, "patches": 20000, "steps": 1500,
+#: prior network and training. Full mode: a bias-free DnCNN (six 3×3 layers, σ input channel) trained
+#: by DSM at σ drawn log-uniformly in SIGMA_RANGE (one network serves every σ of the grid); the data-only
+#: regressor uses the same network and budget. Quick mode: the 5×5 → 1×1 → 5×5 ConvScore.
+PRIOR_FULL = {"arch": "bf-dncnn", "width": 24, "depth": 6, "patch": 32, "patches": 20000, "steps": 1500,
               "batch": 16, "lr": 2e-3}
 PRIOR_QUICK = {"width": 32, "kernel_sizes": (5, 1, 5), "patch": 24, "patches": 4000, "steps": 300,
                "batch": 32, "lr": 3e-3}
 SIGMA_RANGE = (0.01, 0.1)
+#: chains start at the Tikhonov (gradient) estimate with this fixed weight (not tuned on the test
+#: image), which shortens burn-in; the posterior mean does not depend on the start once mixed
+LAM_START = 0.03
 Z90 = 1.6448536
 
 
@@ -92,9 +105,17 @@ def cache_dir(kind: str, config: dict) -> Path:
     return root / f"{kind}-{h}"
 
 
+def make_net(cfg, key):
+    """The network of a prior/regressor configuration: ``arch="bf-dncnn"`` a bias-free DnCNN
+    (:class:`~jaxhybrid.sampling.score.BiasFreeDnCNN`), otherwise a :class:`ConvScore`."""
+    if cfg.get("arch") == "bf-dncnn":
+        return BiasFreeDnCNN(cfg["width"], cfg["depth"], key=key)
+    return ConvScore(cfg["width"], kernel_sizes=cfg["kernel_sizes"], key=key)
+
+
 def train_prior(train_ims, cfg, seed):
     patches = extract_patches([train_ims[n] for n in TRAIN_IMAGES], cfg["patch"], cfg["patches"], seed=seed)
-    net = ConvScore(cfg["width"], kernel_sizes=cfg["kernel_sizes"], key=jax.random.PRNGKey(seed))
+    net = make_net(cfg, jax.random.PRNGKey(seed))
     key = {**cfg, "seed": seed, "sigma_range": SIGMA_RANGE, "images": TRAIN_IMAGES, "v": 2}
     res = train_score(net, patches, SIGMA_RANGE, steps=cfg["steps"], batch_size=cfg["batch"],
                       learning_rate=cfg["lr"], key=jax.random.PRNGKey(seed + 1), continuous=True,
@@ -103,16 +124,23 @@ def train_prior(train_ims, cfg, seed):
     return res.params, patches, res.history
 
 
+def regress(net, y):
+    """Data-only estimate ``x̂ = y − N_θ(y)`` (bias-free DnCNN) or ``y + ε_θ(y)`` (ConvScore)."""
+    if isinstance(net, BiasFreeDnCNN):
+        return y - net.noise(y, NOISE)
+    return y + net.residual(y, NOISE)
+
+
 def train_regressor(patches, psf, cfg, seed):
     """Data-only: x̂ = y + N_θ(y), trained on (blur(patch) + noise, patch) pairs (same network
     and training budget as the prior)."""
     op = blur(psf, patches.shape[1:])
     steps = cfg["steps"]
-    net = ConvScore(cfg["width"], kernel_sizes=cfg["kernel_sizes"], key=jax.random.PRNGKey(seed + 7))
+    net = make_net(cfg, jax.random.PRNGKey(seed + 7))
 
     def loss(m, x, key):
         y = jax.vmap(op.apply)(x) + NOISE * jax.random.normal(key, x.shape)
-        pred = y + jax.vmap(lambda a: m.residual(a, NOISE))(y)
+        pred = jax.vmap(lambda a: regress(m, a))(y)
         return jnp.mean((pred - x) ** 2)
 
     sched = optax.cosine_decay_schedule(cfg["lr"], steps, alpha=0.05)
@@ -158,19 +186,44 @@ def pnp_step(alpha, sigma):
     return 1.0 / (3.0 * (1.0 / NOISE**2 + alpha / sigma**2))
 
 
+def warm_start(op, y):
+    """Start of the chains: Tikhonov MAP with the gradient penalty and the fixed weight LAM_START."""
+    return tikhonov(op, y, LAM_START, reg="gradient")
+
+
 def choose_sigma(net, ims, seed, n_chains, burn_in, n_samples):
-    """Pick the denoiser level σ of PnP-ULA on a validation crop of a *training* image (same blur
-    and noise model, its own noise draw): the σ of SIGMA_GRID with the best posterior-mean PSNR.
-    The test image is not used. Returns ``(σ, {σ: PSNR})``."""
+    """Pick the denoiser level σ and the prior weight α of PnP-ULA on a validation crop of a
+    *training* image (same blur and noise model, its own noise draw): the pair of
+    SIGMA_GRID × ALPHA_GRID with the best posterior-mean PSNR. The test image is not used.
+    Returns ``(σ, α, {"σ,α": PSNR})``."""
     x_val = jnp.asarray(ims[VAL_IMAGE][VAL_CROP])
     op = blur(gaussian_psf(PSF_SIZE, PSF_STD), x_val.shape)
     y_val = op.apply(x_val) + NOISE * jax.random.normal(jax.random.PRNGKey(seed + 4000), x_val.shape)
     scores = {}
     for sg in SIGMA_GRID:
-        m, _ = posterior(net, lambda x, d: gaussian_likelihood(op, d, NOISE).score(x), (y_val, y_val),
-                         pnp_step(ALPHA, sg), n_chains, burn_in, n_samples, seed + 21, ALPHA, sg)
-        scores[sg] = psnr(m, x_val)
-    return max(scores, key=scores.get), scores
+        for al in ALPHA_GRID:
+            m, _ = posterior(net, lambda x, d: gaussian_likelihood(op, d, NOISE).score(x), (warm_start(op, y_val), y_val),
+                             pnp_step(al, sg), n_chains, burn_in, n_samples, seed + 21, al, sg)
+            scores[(sg, al)] = psnr(m, x_val)
+    best = max(scores, key=scores.get)
+    return best[0], best[1], {f"{k[0]},{k[1]}": v for k, v in scores.items()}
+
+
+def denoiser_check(net, sigmas=(0.02, 0.03, 0.05), seed=0):
+    """Prior quality: PSNR of the learned MMSE denoiser ``D_σ`` on 16 patches (48×48) of
+    scikit-image's *cell*, an image neither in the training set nor the test image, against the
+    noisy input and the TV denoiser (Chambolle) with its weight tuned per σ on those patches.
+    Returns ``{σ: {"noisy", "prior", "tv"}}`` in dB."""
+    cell = load_images(("cell",))["cell"]
+    x = jnp.asarray(extract_patches([cell], 48, 16, seed=seed + 5, augment=False))
+    den = eqx.filter_jit(lambda n, xn, s: jax.vmap(lambda a: denoiser_from_score(lambda z: n(z, s), s)(a))(xn))
+    tvd = jax.jit(lambda xn, th: jax.vmap(lambda a: tv_prox(a, th, n_iter=100)[0])(xn))
+    out = {}
+    for s in sigmas:
+        xn = x + s * jax.random.normal(jax.random.PRNGKey(seed + 6), x.shape)
+        tv_best = max(psnr(tvd(xn, th), x) for th in np.geomspace(0.3, 3.0, 7) * s**2 / 0.02)
+        out[s] = {"noisy": psnr(xn, x), "prior": psnr(den(net, xn, s), x), "tv": tv_best}
+    return out
 
 
 def coverage(mean, std, x_true):
@@ -189,25 +242,26 @@ def run(quick: bool, seed: int, out: Path) -> dict:
 
     # --- denoiser level σ chosen on the validation crop (full mode), then deblurring
     if quick:
-        sigma, val_scores = SIGMA_PRIOR, {}
+        sigma, alpha, val_scores, den_check = SIGMA_PRIOR, ALPHA, {}, {}
     else:
-        sigma, val_scores = choose_sigma(net, ims, seed, 1, 150, 150)
-    step = pnp_step(ALPHA, sigma)
-    n_chains, burn_in, n_samples = (2, 200, 300) if quick else (2, 300, 700)
-    mean, std = posterior(net, lambda x, d: gaussian_likelihood(op, d, NOISE).score(x), (y, y), step, n_chains,
-                          burn_in, n_samples, seed, ALPHA, sigma)
+        den_check = denoiser_check(net)
+        sigma, alpha, val_scores = choose_sigma(net, ims, seed, *CHAINS_VAL)
+    step = pnp_step(alpha, sigma)
+    n_chains, burn_in, n_samples = CHAINS_QUICK if quick else CHAINS_FULL
+    mean, std = posterior(net, lambda x, d: gaussian_likelihood(op, d, NOISE).score(x), (warm_start(op, y), y), step, n_chains,
+                          burn_in, n_samples, seed, alpha, sigma)
     tik = tuned(lambda l: tikhonov(op, y, l, reg="gradient"), np.geomspace(1e-3, 10.0, 9 if quick else 13), x_true)
     tv = tuned(lambda l: tv_map(op, y, l, n_iter=150 if quick else 300, box=(0.0, 1.0)),
                np.geomspace(1e-4, 3e-2, 8 if quick else 14), x_true)
-    x_reg = np.asarray(y + reg.residual(y, NOISE))
+    x_reg = np.asarray(regress(reg, y))
 
     # --- inpainting, same prior, no retraining
     mask = random_mask(jax.random.PRNGKey(seed + 2), x_true.shape, 0.5)
     op_in = inpainting(mask)
     y_in = op_in.apply(x_true + NOISE * jax.random.normal(jax.random.PRNGKey(seed + 5), x_true.shape))
     fill = jnp.where(mask > 0, y_in, jnp.sum(y_in) / jnp.sum(mask))
-    mean_in, std_in = posterior(net, lambda x, d: gaussian_likelihood(inpainting(d[1]), d[0], NOISE).score(x), (fill, (y_in, mask)), step,
-                                n_chains, burn_in, n_samples, seed + 11, ALPHA, sigma)
+    mean_in, std_in = posterior(net, lambda x, d: gaussian_likelihood(inpainting(d[1]), d[0], NOISE).score(x), (warm_start(op_in, y_in), (y_in, mask)), step,
+                                n_chains, burn_in, n_samples, seed + 11, alpha, sigma)
     tv_in = tuned(lambda l: tv_map(op_in, y_in, l, n_iter=150 if quick else 300, box=(0.0, 1.0), x0=fill),
                   np.geomspace(1e-4, 3e-2, 8 if quick else 14), x_true)
 
@@ -239,13 +293,14 @@ def run(quick: bool, seed: int, out: Path) -> dict:
         "baselines": baselines,
         "config": {"test_image": TEST_IMAGE, "crop": [[CROP[0].start, CROP[0].stop], [CROP[1].start, CROP[1].stop]],
                    "train_images": list(TRAIN_IMAGES), "psf_std": PSF_STD, "noise": NOISE,
-                   "sigma_prior": sigma, "sigma_validation_psnr_dB": {str(k): v for k, v in val_scores.items()},
+                   "sigma_prior": sigma, "sigma_alpha_validation_psnr_dB": {str(k): v for k, v in val_scores.items()},
                    "validation": [VAL_IMAGE, [VAL_CROP[0].start, VAL_CROP[0].stop], [VAL_CROP[1].start, VAL_CROP[1].stop]],
-                   "alpha": ALPHA, "sigma_range": list(SIGMA_RANGE),
+                   "alpha": alpha, "sigma_range": list(SIGMA_RANGE),
                    "prior": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}, "step_size": step, "chains": n_chains,
                    "burn_in": burn_in, "samples_per_chain": n_samples, "tv_lambda": tv[1],
                    "tikhonov_lambda": tik[1], "tv_inpainting_lambda": tv_in[1],
-                   "final_dsm_loss": hist[-1]["loss_mean"] if hist else None},
+                   "final_dsm_loss": hist[-1]["loss_mean"] if hist else None,
+                   "denoiser_psnr_dB_cell": {str(k): v for k, v in den_check.items()}},
     }
 
 
