@@ -21,6 +21,8 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
+from jaxhybrid.random import normal as fused_normal
+
 from .nve import Integrator, check_dt, check_init, drift, kick
 
 __all__ = ["LangevinState", "langevin"]
@@ -58,7 +60,7 @@ def langevin(force_fn: Callable, dt: float, kT: float, gamma: float) -> Integrat
         key, sub = jax.random.split(state.key)
         p = kick(state.momenta, state.forces, 0.5 * h)
         r = drift(state.positions, p, state.mass, 0.5 * h)
-        xi = jax.random.normal(sub, p.shape, dtype)
+        xi = fused_normal(sub, p.shape, dtype)
         p = c1 * p + c2 * jnp.sqrt(state.mass * kT) * xi
         r = drift(r, p, state.mass, 0.5 * h)
         e, f, aux = force_fn(r, state.aux)

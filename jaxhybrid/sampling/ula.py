@@ -20,6 +20,8 @@ from typing import Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
+from jaxhybrid.random import normal as fused_normal
+
 from .base import SamplingAlgorithm, check_positive, score_of
 
 __all__ = ["ULAState", "ula"]
@@ -58,7 +60,7 @@ def ula(logdensity_fn: Optional[Callable] = None, step_size: float = None, *,
 
     def step(state: ULAState, key) -> ULAState:
         x = state.position
-        noise = jax.random.normal(key, x.shape, x.dtype)
+        noise = fused_normal(key, x.shape, x.dtype)
         x = x + step_size * state.score + jnp.sqrt(2.0 * step_size) * noise
         return ULAState(x, score(x))
 

@@ -25,6 +25,8 @@ from typing import Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
+from jaxhybrid.random import normal as fused_normal
+
 from .base import SamplingAlgorithm, check_positive, score_of
 
 __all__ = ["UnderdampedState", "underdamped_langevin"]
@@ -51,14 +53,14 @@ def underdamped_langevin(logdensity_fn: Optional[Callable] = None, step_size: fl
 
     def init(position, key=None):
         x = jnp.asarray(position)
-        v = jnp.zeros_like(x) if key is None else jax.random.normal(key, x.shape, x.dtype)
+        v = jnp.zeros_like(x) if key is None else fused_normal(key, x.shape, x.dtype)
         return UnderdampedState(x, v, score(x))
 
     def step(state: UnderdampedState, key) -> UnderdampedState:
         x, v = state.position, state.momentum
         v = v + h2 * state.score
         x = x + h2 * v
-        v = c1 * v + c2 * jax.random.normal(key, x.shape, x.dtype)
+        v = c1 * v + c2 * fused_normal(key, x.shape, x.dtype)
         x = x + h2 * v
         g = score(x)
         v = v + h2 * g
