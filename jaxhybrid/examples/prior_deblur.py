@@ -23,8 +23,9 @@ chelsea, coffee, rocket).
   Status (criteria open): the quick prior is far too weak — on textured patches of the held-out
   image *cell* its denoiser gains 1.7 / 2.6 / 4.2 dB over the noisy input at σ = 0.02 / 0.03 /
   0.05 where tuned TV denoising gains 7.2 / 8.7 / 10.9 dB (:func:`denoiser_check`), and on the
-  validation crop its best posterior mean (26.43 dB) stays below Tikhonov (27.16 dB). The prior
-  quality, not the sampler, limits the PSNR. The full-mode bias-free DnCNN has not been trained
+  validation crop its best posterior mean (26.43 dB) stays below Tikhonov (27.16 dB), and so does
+  a PnP proximal-gradient MAP point with the same denoiser (100 iterations, best σ: 27.14 dB).
+  The prior quality limits the PSNR first; the short chains cost a further ~0.7 dB. The full-mode bias-free DnCNN has not been trained
   to the end yet: on the shared 2-core CPU (load average 12–18) a training step took about 12 s.
   Quick mode (seed 0): posterior mean 30.86 dB against TV 31.95, Tikhonov 31.37, data-only 26.03;
   inpainting 31.85 dB against TV 33.00; 90% coverage 0.927 (inpainting 0.915); with α = 1 it was
