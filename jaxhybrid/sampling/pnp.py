@@ -23,6 +23,8 @@ from typing import Callable, Optional, Tuple
 import jax
 import jax.numpy as jnp
 
+from jaxhybrid.random import normal as fused_normal
+
 from .base import SamplingAlgorithm, check_positive, score_of
 from .ula import ULAState
 
@@ -90,7 +92,7 @@ def pnp_ula(
 
     def step(state: ULAState, key) -> ULAState:
         x = state.position
-        x = x + step_size * state.score + jnp.sqrt(2.0 * step_size) * jax.random.normal(key, x.shape, x.dtype)
+        x = x + step_size * state.score + jnp.sqrt(2.0 * step_size) * fused_normal(key, x.shape, x.dtype)
         return ULAState(x, drift(x))
 
     return SamplingAlgorithm(init, step)
