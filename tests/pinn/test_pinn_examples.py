@@ -108,3 +108,17 @@ def test_quick_run_multistage_improves_on_single_stage(tmp_path):
     assert (tmp_path / "pinn-multistage.png").exists()
     assert m["regression_rel_l2"] < b["regression_rel_l2"] / 10
     assert m["pinn_rel_l2"] < b["pinn_rel_l2"]
+    # resolved, not interpolating: the error between the samples is that on them
+    st = rec["stage_errors"]
+    assert st["regression"][-1] < 3 * st["regression_train"][-1]
+
+
+def test_multistage_regression_rejects_a_stage_that_does_not_help(x64):
+    from jaxhybrid.examples import pinn_multistage as ms
+
+    x = jnp.linspace(-1.0, 1.0, 41)[:, None]
+    xt = jnp.linspace(-1.0, 1.0, 83)[:, None]
+    # an untrained second stage (0 iterations) adds ε·(random network) and raises the error: not kept
+    model, errs, train = ms.regression(jax.random.PRNGKey(0), x, xt, 6, 2, (20, 0), progress=False)
+    assert len(model.stages) == 1 and errs[1] == errs[0] and train[1] == train[0]
+    assert train[0] < 1e-2
