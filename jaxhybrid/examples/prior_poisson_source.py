@@ -50,7 +50,7 @@ Status (seed 0, measured on the shared 2-core CPU, load average 14–18).
   and their std within 1–4% of the exact one (coverage 0.91–0.93); 100 instead of 10–30 steps per
   level changes nothing. The sampler is not the bottleneck; the prior was.
 * Quick mode (2,000 training fields, 300 DSM steps, 8 chains, 20 levels × 10 steps, 4 test
-  fields; 1,000 s wall under that load): hybrid 0.453 (coverage 0.93) vs Tikhonov 0.603 (0.90),
+  fields; 1,000 s wall under that load, 153 s at load 3.5): hybrid 0.453 (coverage 0.93) vs Tikhonov 0.603 (0.90),
   data-only MLP 0.450, fitted Gaussian prior alone 0.459 (0.95).
 * Full run (8,000 fields, 1,000 DSM steps, 16 chains, 20 levels × 20 steps, 300 kept steps,
   8 test fields; 1,474 s wall under that load): hybrid 0.508 (coverage 0.85) vs Tikhonov 0.552
