@@ -135,7 +135,7 @@ def config(quick):
     Adam and L-BFGS iterations; ``reg_*``: regression sample points, network width/depth and
     per-stage Levenberg–Marquardt iterations."""
     if quick:
-        return dict(n=201, stages=3, width=20, adam=500, lbfgs=1000, reg_n=401, reg_width=16, reg_depth=2, reg_steps=(150, 80, 40))
+        return dict(n=201, stages=3, width=20, adam=300, lbfgs=500, reg_n=401, reg_width=16, reg_depth=2, reg_steps=(150, 80, 40))
     return dict(n=301, stages=3, width=20, adam=500, lbfgs=2000, reg_n=601, reg_width=16, reg_depth=2, reg_steps=(300, 800, 300))
 
 
