@@ -22,6 +22,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxhybrid.random import normal as fused_normal
+
 from .base import SamplingAlgorithm, check_positive
 
 __all__ = ["AnnealedState", "annealed_langevin", "geometric_sigmas"]
@@ -69,7 +71,7 @@ def annealed_langevin(score_fn: Callable, sigmas, eps: float, n_steps_each: int)
         sigma = sigmas[level]
         a = eps * (sigma / sigmas[-1]) ** 2
         x = state.position
-        x = x + a * score_fn(x, sigma) + jnp.sqrt(2.0 * a) * jax.random.normal(key, x.shape, x.dtype)
+        x = x + a * score_fn(x, sigma) + jnp.sqrt(2.0 * a) * fused_normal(key, x.shape, x.dtype)
         return AnnealedState(x, state.count + 1)
 
     return SamplingAlgorithm(init, step)
