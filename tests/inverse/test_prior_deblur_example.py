@@ -1,7 +1,5 @@
 """prior-deblur: contract of the record, the bias-free DnCNN prior network, and (slow) the quick run."""
 
-import json
-
 import numpy as np
 import pytest
 
@@ -17,18 +15,10 @@ def test_deblur_problem_holds_out_the_test_image():
     assert ex.TEST_IMAGE not in ex.TRAIN_IMAGES and len(ex.TRAIN_IMAGES) >= 5
 
 
-def _check_record(rec, name):
-    assert rec["name"] == name and rec["paradigm"] == 1 and rec["quick"] is True
-    json.dumps(rec)  # serialisable
-    for k in rec["metrics"]:
-        assert rec["goal"][k] in ("min", "max")
-        assert np.isfinite(rec["metrics"][k])
-
-
 @pytest.mark.slow
-def test_prior_deblur_quick(tmp_path):
+def test_prior_deblur_quick(tmp_path, check_record):
     rec = load("prior-deblur").run(quick=True, seed=0, out=tmp_path)
-    _check_record(rec, "prior-deblur")
+    check_record(rec, "prior-deblur")
     m, b = rec["metrics"], rec["baselines"]
     assert (tmp_path / "prior-deblur.png").exists()
     assert {"tv", "tikhonov", "data_only"} <= set(b)

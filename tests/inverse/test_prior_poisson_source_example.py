@@ -2,7 +2,6 @@
 the Gaussian/residual score priors are exact where they claim to be; contract of the record, and
 (slow) its quick run."""
 
-import json
 from typing import NamedTuple
 
 import jax
@@ -120,18 +119,10 @@ def test_annealed_posterior_matches_exact_gaussian_posterior(x64):
     assert np.max(np.abs(np.diag(Sp) - var_ula) / se_v) > 5
 
 
-def _check_record(rec, name):
-    assert rec["name"] == name and rec["paradigm"] == 1 and rec["quick"] is True
-    json.dumps(rec)  # serialisable
-    for k in rec["metrics"]:
-        assert rec["goal"][k] in ("min", "max")
-        assert np.isfinite(rec["metrics"][k])
-
-
 @pytest.mark.slow
-def test_prior_poisson_source_quick(tmp_path):
+def test_prior_poisson_source_quick(tmp_path, check_record):
     rec = load("prior-poisson-source").run(quick=True, seed=0, out=tmp_path)
-    _check_record(rec, "prior-poisson-source")
+    check_record(rec, "prior-poisson-source")
     m, b = rec["metrics"], rec["baselines"]
     assert (tmp_path / "prior-poisson-source.png").exists()
     assert set(b) >= {"tikhonov", "data_only", "gaussian_prior"}
