@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import functools
 from typing import Sequence
 
 import jax
@@ -74,7 +75,12 @@ def random_source_fields(key, n: int, shape: Sequence[int], n_bumps: int = 4, wi
     ``c_k ~ U[margin, 1 − margin]²``, ``w_k ~ U(width)``, ``a_k ~ U(amplitude)``, scaled by 10."""
     if n < 1 or n_bumps < 1:
         raise ValueError(f"random_source_fields: need n >= 1 and n_bumps >= 1, got {n}, {n_bumps}.")
-    shape = tuple(int(s) for s in shape)
+    return _bump_fields(key, int(n), tuple(int(s) for s in shape), int(n_bumps), tuple(map(float, width)),
+                        tuple(map(float, amplitude)), float(margin))
+
+
+@functools.partial(jax.jit, static_argnums=(1, 2, 3, 4, 5, 6))
+def _bump_fields(key, n, shape, n_bumps, width, amplitude, margin):
     axes = [jnp.arange(1, s + 1, dtype=jnp.float32) / (s + 1) for s in shape]
     X, Y = jnp.meshgrid(*axes, indexing="ij")
     kc, kw, ka = jax.random.split(key, 3)
