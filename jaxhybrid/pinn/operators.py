@@ -41,6 +41,7 @@ For a field ``u: ℝ^d → ℝ`` (one point in, a scalar out) these return new f
 
 from __future__ import annotations
 
+import functools
 from typing import Callable
 
 import jax
@@ -113,6 +114,71 @@ _UNARY = frozenset({
 _BILINEAR = frozenset({"mul", "dot_general"})
 
 
+# Closed-form derivatives of common activations, written through the value y = f(v) where that is
+# cheaper: name -> (v, y) -> (f', f'', f'''). For these the streams of an elementwise layer are
+# formed by one rule (_activation_streams) instead of a linearisation plus a JVP of a JVP:
+#   tanh:     f' = 1 - y^2,  f'' = -2 y f',  f''' = -2 f' (f' - 2 y^2)
+#   logistic: f' = y (1 - y),  f'' = f' (1 - 2 y),  f''' = f' (1 - 6 y + 6 y^2)
+#   sin, cos: f'' = -y,  f''' = -f';   exp: f' = f'' = f''' = y.
+def _tanh_d(v, y):
+    d1 = 1 - y * y
+    return d1, -2 * y * d1, -2 * d1 * (d1 - 2 * y * y)
+
+
+def _logistic_d(v, y):
+    d1 = y * (1 - y)
+    return d1, d1 * (1 - 2 * y), d1 * (1 - 6 * y + 6 * y * y)
+
+
+def _sin_d(v, y):
+    d1 = jnp.cos(v)
+    return d1, -y, -d1
+
+
+def _cos_d(v, y):
+    d1 = -jnp.sin(v)
+    return d1, -y, -d1
+
+
+_CLOSED_FORM = {"tanh": _tanh_d, "logistic": _logistic_d, "sin": _sin_d, "cos": _cos_d,
+                "exp": lambda v, y: (y, y, y)}
+
+
+def _act_primal(name, y, v, grads, lap):
+    d1, d2, _ = _CLOSED_FORM[name](v, y)
+    sq = sum(g * g for g in grads)
+    return tuple(d1 * g for g in grads), (d2 * sq if not lap else d1 * lap[0] + d2 * sq)
+
+
+@functools.partial(jax.custom_jvp, nondiff_argnums=(0,))
+def _activation_streams(name, y, v, grads, lap):
+    """Derivative streams of ``w = f(v)`` for an elementwise ``f`` with closed-form derivatives::
+
+        ∂_i w = f'(v) ∂_i v,      Δw = f'(v) Δv + f''(v) Σ_i (∂_i v)²,
+
+    given ``y = f(v)``; ``grads`` a tuple of ``d`` arrays, ``lap`` a tuple of zero (``Δv = 0``)
+    or one array. The ``custom_jvp`` states the derivative of this map in closed form (it needs
+    ``f'''``), so the reverse sweep of a training step is a few fused elementwise products
+    instead of the transpose of a nested JVP; the rule is itself differentiable, so higher
+    derivatives still work."""
+    return _act_primal(name, y, v, grads, lap)
+
+
+@_activation_streams.defjvp
+def _activation_streams_jvp(name, primals, tangents):
+    y, v, grads, lap = primals
+    _, dv, dgrads, dlap = tangents  # y = f(v) is an input only to be computed once: its tangent is f' dv
+    out = _act_primal(name, y, v, grads, lap)
+    d1, d2, d3 = _CLOSED_FORM[name](v, y)
+    sq = sum(g * g for g in grads)
+    coef = d3 * sq if not lap else d2 * lap[0] + d3 * sq
+    dg = tuple(d2 * dv * g + d1 * t for g, t in zip(grads, dgrads))
+    dl = coef * dv + 2 * d2 * sum(g * t for g, t in zip(grads, dgrads))
+    if lap:
+        dl = dl + d1 * dlap[0]
+    return out, (dg, dl)
+
+
 def _bind_params(eqn):
     bp = eqn.primitive.get_bind_params(eqn.params)  # params, or (subfuns, params) in older JAX
     return (list(bp[0]), bp[1]) if isinstance(bp, tuple) else ([], bp)
@@ -142,6 +208,12 @@ def _apply_eqn(eqn, vals, streams):
     dep = [i for i, s in enumerate(streams) if s is not None]
     prim = eqn.primitive
     subfuns, params = _bind_params(eqn)
+    if (prim.name in _CLOSED_FORM and len(vals) == 1 and dep == [0]
+            and jnp.issubdtype(jnp.result_type(vals[0]), jnp.floating)):
+        grads, lap = streams[0]
+        y = prim.bind(*subfuns, vals[0], **params)
+        g, l = _activation_streams(prim.name, y, vals[0], tuple(grads), () if lap is None else (lap,))
+        return [(y, (list(g), l))]
 
     def f(*dv):
         args = list(vals)

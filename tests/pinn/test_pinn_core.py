@@ -82,6 +82,30 @@ def test_forward_laplacian_parameter_gradient_and_cost(x64):
         laplacian(net)(x)  # a batch, not one point
 
 
+@pytest.mark.parametrize("act", ["tanh", "sin", "sigmoid"])  # cos, exp: in the general-function test
+def test_forward_laplacian_closed_form_activations(x64, act):
+    """Activations with closed-form derivative streams (tanh, sin, cos, logistic, exp): the
+    Laplacian, its parameter gradient (through the rule's f''') and a parameter-space
+    Hessian-vector product (a derivative of that rule) equal the ones through the Hessian trace."""
+    f = {"tanh": jnp.tanh, "sin": jnp.sin, "cos": jnp.cos, "sigmoid": jax.nn.sigmoid, "exp": lambda z: jnp.exp(0.5 * z)}[act]
+    net = MLP(3, "scalar", widths=[8, 8], activation=f, key=jax.random.PRNGKey(3))
+    x = jax.random.normal(jax.random.PRNGKey(4), (5, 3))
+    names = [e.primitive.name for e in jax.make_jaxpr(net)(x[0]).jaxpr.eqns]
+    assert {"tanh": "tanh", "sin": "sin", "cos": "cos", "sigmoid": "logistic", "exp": "exp"}[act] in names
+    loss = lambda n, op: jnp.sum(jax.vmap(op(n))(x) ** 2)
+    ours, ref = (lambda n: loss(n, laplacian)), (lambda n: loss(n, _hessian_trace))
+    v = jax.tree_util.tree_map(lambda p: jnp.ones_like(p) * 0.1, net)
+    hvp = lambda L: jax.jvp(jax.grad(L), (net,), (v,))[1]
+    figures = jax.jit(lambda n: [(jax.vmap(laplacian(n))(x), jax.grad(ours)(n), hvp(ours)),
+                                 (jax.vmap(_hessian_trace(n))(x), jax.grad(ref)(n), hvp(ref))])
+    (lap, g, h), (lap_ref, g_ref, h_ref) = figures(net)
+    np.testing.assert_allclose(lap, lap_ref, rtol=1e-11, atol=1e-12)
+    for a, b in zip(jax.tree_util.tree_leaves(g), jax.tree_util.tree_leaves(g_ref)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+    for a, b in zip(jax.tree_util.tree_leaves(h), jax.tree_util.tree_leaves(h_ref)):
+        np.testing.assert_allclose(a, b, rtol=1e-9, atol=1e-11)
+
+
 def test_gradient_divergence_partial_time_derivative(x64):
     u = lambda x: jnp.sin(x[0]) * x[1] ** 3 + jnp.exp(x[2])
     x = jnp.asarray([0.3, -0.7, 0.2])
