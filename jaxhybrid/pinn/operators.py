@@ -24,7 +24,15 @@ For a field ``u: ℝ^d → ℝ`` (one point in, a scalar out) these return new f
     function's jaxpr: ``f'`` is applied by :func:`jax.linearize` of each primitive, ``f''[t, t]``
     by a JVP of a JVP of that primitive, so every primitive with a JVP rule is supported
     (calls to jitted functions are entered; ``custom_jvp`` functions use their own rule;
-    ``custom_vjp`` functions are differentiated through their primal definition).
+    ``custom_vjp`` functions are differentiated through their primal definition). The common
+    activations (``tanh``, ``sin``, ``cos``, ``logistic``, ``exp``) take a closed-form rule
+    instead: ``f'``, ``f''`` from the value ``y = f(v)`` and a ``custom_jvp`` that states the
+    derivative of the stream map with ``f'''``, so that in training the reverse sweep through an
+    activation is a few fused products rather than the transpose of a nested JVP. Profile of the
+    benchmark step (2,400 points, [2, 32, 32, 32, 1], one thread): about 70 % of the time is in
+    the dense products (forward and input-cotangent ones, and the weight-gradient ones that
+    contract over the points), the rest elementwise; the rule halved the largest elementwise
+    group of the reverse sweep.
   - ``"jvp"`` — each term a second directional derivative ``d²/dt² u(x + t e_i)|_{t=0}`` as a
     JVP of a JVP.
   - ``"jet"`` — each term by one second-order Taylor-mode propagation
