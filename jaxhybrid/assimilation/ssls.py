@@ -29,7 +29,16 @@ the matrix of the ETKF (Hunt et al. 2007). Writing ``w = T v`` with ``T = √(N�
 (symmetric) turns this into plain MALA (:func:`jaxhybrid.sampling.mala`) on ``v``, whose
 posterior is close to ``N(·, I)`` — for a linear ``h`` it is exactly ``N(T⁻¹ w̄, I)`` with
 ``w̄`` the ETKF mean weights, so SSLS then samples the ETKF/Kalman analysis. Chains start at the
-members' own coordinates ``w_i = √(N−1)(e_i − 1/N)`` (``x(w_i) = E_i``). In ensemble space
+ETKF analysis members. The analysis ensemble is the symmetric square root of the sampled
+posterior mean and covariance of ``w`` (rotated at random, as in the ETKF). With ``shrink=True``
+the sampled covariance ``Ŝ`` of ``v`` is first shrunk towards the Gauss–Newton covariance, which
+is the identity in ``v`` (Ledoit & Wolf 2004; the optimal linear weight
+``ρ = E‖Ŝ − Σ‖²_F / E‖Ŝ − I‖²_F``): the chains are split into ``G = chains_per_member`` groups of
+``N`` independent chains, the Monte-Carlo error of the pooled ``Ŝ`` is estimated by the spread
+of the group covariances, ``E‖Ŝ − Σ‖² ≈ Σ_g ‖Ŝ_g − S̄‖² / (G(G − 1))``, and
+``Σ̂ = (1 − ρ) Ŝ + ρ I`` with ``ρ`` clipped to [0, 1]. A few thousand correlated MALA draws of
+a 40-dimensional covariance spread its eigenvalues (Marchenko–Pastur), and the shrinkage removes
+most of that noise where the posterior is close to Gaussian. In ensemble space
 the sampler needs no localisation and costs ``O(N²)`` per step beyond the ``N`` likelihood
 gradients.
 
@@ -66,7 +75,7 @@ __all__ = ["ssls"]
 
 def ssls(model: Callable, obs: Observation, N: int, *, prior: str = "ensemble", infl: float = 1.0,
          n_steps: int = 40, step_size: float = 0.5, chains_per_member: int = 8, rotate: bool = True,
-         target_accept: Optional[float] = None, adapt_rate: float = 1.0, key=None, sigmas: Sequence[float] = (1.0, 0.5, 0.25),
+         target_accept: Optional[float] = None, adapt_rate: float = 1.0, shrink: bool = False, key=None, sigmas: Sequence[float] = (1.0, 0.5, 0.25),
          eps: float = 0.02, n_steps_each: int = 20, train_steps: int = 50, learning_rate: float = 3e-3,
          width: int = 64, train_sigmas: Sequence[float] = (0.25, 1.0)) -> Filter:
     """SSLS filter with ``N`` members (see the module docstring).
@@ -81,6 +90,10 @@ def ssls(model: Callable, obs: Observation, N: int, *, prior: str = "ensemble", 
     acceptance probability of all chains, then held fixed (so the kept samples come from a
     fixed MALA kernel, which leaves the posterior invariant); the adapted step starts the next
     cycle (carried in the state's ``aux``) and ``step_size`` is only the first cycle's.
+
+    ``shrink``: shrink the sampled analysis covariance towards the Gauss–Newton (ETKF) one with
+    the Monte-Carlo-error weight of the module docstring (needs ``chains_per_member >= 2``;
+    ignored otherwise).
 
     ``prior="learned"``: ``key`` initialises the score network (an
     :class:`jaxhybrid.sampling.MLPScore` of ``width``); ``sigmas`` (decreasing), ``eps``,
@@ -101,7 +114,7 @@ def ssls(model: Callable, obs: Observation, N: int, *, prior: str = "ensemble", 
         if target_accept is not None and n_steps < 2:
             raise ValueError(f"ssls: step-size adaptation needs n_steps >= 2, got {n_steps}.")
         analysis = _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rotate,
-                                      target_accept, adapt_rate)
+                                      target_accept, adapt_rate, shrink)
         if target_accept is None:
             init = lambda k, x0, std0: init_ensemble(k, x0, std0, N)
         else:   # aux carries log δ from cycle to cycle
@@ -121,7 +134,7 @@ def ssls(model: Callable, obs: Observation, N: int, *, prior: str = "ensemble", 
 
 
 def _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rotate, target_accept=None,
-                       adapt_rate=1.0):
+                       adapt_rate=1.0, shrink=False):
     M = N * chains_per_member
     P1 = jnp.eye(N) - 1.0 / N                             # removes the (null) direction of 1
     n_keep = n_steps // 2
@@ -166,9 +179,17 @@ def _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rota
                                     observe=lambda c: None, inputs=jax.random.split(k_burn, n_burn)).final
         kept = rollout(lambda st, kk: steps(st, log_delta, kk), states, n_keep,
                        observe=lambda st: st.position, inputs=jax.random.split(k_keep, n_keep)).saved
-        W = kept.reshape(-1, N) @ T @ P1                  # samples of w, centred
-        wbar = jnp.mean(W, 0)
-        cov = (W - wbar).T @ (W - wbar) / (W.shape[0] - 1)
+        Vs = kept @ P1                                    # samples of v without the null direction
+        vbar = jnp.mean(Vs.reshape(-1, N), 0)
+        Sv = _cov(Vs.reshape(-1, N))
+        if shrink and chains_per_member >= 2:             # shrink towards the Gauss–Newton covariance
+            groups = Vs.reshape(n_keep, chains_per_member, N, N).swapaxes(0, 1).reshape(chains_per_member, -1, N)
+            Sg = jax.vmap(_cov)(groups)
+            noise2 = jnp.sum((Sg - jnp.mean(Sg, 0)) ** 2) / (chains_per_member * (chains_per_member - 1.0))
+            rho = jnp.clip(noise2 / jnp.maximum(jnp.sum((Sv - P1) ** 2), 1e-30), 0.0, 1.0)
+            Sv = (1.0 - rho) * Sv + rho * P1
+        wbar = vbar @ T
+        cov = T @ Sv @ T
         mu, U = jnp.linalg.eigh(cov)
         G = jnp.sqrt(N - 1.0) * (U * jnp.sqrt(jnp.maximum(mu, 0.0))) @ U.T   # Gᵀ G = (N−1) cov, G 1 = 0
         if rotate:
@@ -177,6 +198,12 @@ def _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rota
         return out if target_accept is None else out._replace(aux=log_delta)
 
     return analysis
+
+
+def _cov(V):
+    """Sample covariance of the rows of ``V`` (n × N)."""
+    A = V - jnp.mean(V, 0)
+    return A.T @ A / (V.shape[0] - 1.0)
 
 
 def _learned_analysis(obs, N, infl, key, sigmas, eps, n_steps_each, train_steps, learning_rate, width,
