@@ -77,6 +77,20 @@ def test_poisson_source_residuals_vanish_at_truth_and_source_basis_resolves_f(x6
     assert ps.rel_l2(basis @ coef, ft) < 1e-7
 
 
+def test_pinn_terms_data_weight_scales_only_the_data_rows(x64):
+    from types import SimpleNamespace
+
+    x = jax.random.uniform(jax.random.PRNGKey(4), (16, 2), jnp.float64)
+    off = SimpleNamespace(u=lambda z: 1.1 * ps.u_true(z), f=ps.f_true)  # nonzero data and PDE residuals
+    rows = {w: {k: jax.vmap(lambda row: r(off, row))(rw) for k, (r, rw) in ps.pinn_terms(x, jax.vmap(ps.u_true)(x), x, w).items()}
+            for w in (1.0, 100.0)}
+    np.testing.assert_allclose(rows[100.0]["data"], 10.0 * rows[1.0]["data"], rtol=1e-12)
+    np.testing.assert_allclose(rows[100.0]["pde"], rows[1.0]["pde"], rtol=1e-12)
+    assert float(jnp.min(jnp.abs(rows[1.0]["pde"]))) > 0
+    with pytest.raises(ValueError, match="data_weight"):
+        ps.pinn_terms(x, x[:, 0], x, 0.0)
+
+
 @pytest.mark.slow
 def test_quick_run_pinn_poisson_source(tmp_path):
     rec = ps.run(quick=True, seed=0, out=tmp_path)
