@@ -33,7 +33,7 @@ CPU-seconds per iteration (process time, all threads) of each side — on a shar
 CPU time is the steadier figure. ``agreement``: relative difference of the two final relative L2
 errors on a 101×101 grid; both errors are reported (``ours_rel_l2``, ``peer_rel_l2``).
 
-Usage: ``python benchmarks/pinn.py [--quick] [--json PATH] [--repeats N]``.
+Usage: ``python benchmarks/pinn.py [--quick] [--json PATH] [--repeats N] [--points 600|2400]``.
 """
 
 from __future__ import annotations
@@ -221,8 +221,13 @@ def main():
     ap.add_argument("--quick", action="store_true")
     ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "pinn-cpu.json")
     ap.add_argument("--repeats", type=int, default=None)
+    ap.add_argument("--points", type=int, default=None, help="run only the case with this many points (600 or 2400)")
     a = ap.parse_args()
     sizes = [(500, 100)] if a.quick else [(500, 100), (2000, 400)]
+    if a.points is not None:
+        sizes = [(nd, nb) for nd, nb in sizes if nd + nb == a.points]
+        if not sizes:
+            raise ValueError(f"--points: no case with {a.points} points here (600, or 2400 without --quick).")
     iters = 300 if a.quick else 3000
     repeats = a.repeats or (2 if a.quick else 3)
     xt = test_grid()
