@@ -22,8 +22,9 @@ tour-full: $(STAMP)     ## all examples, full size -> runs/
 
 # Tests run in 2 worker processes (one per core; XLA compilation, which dominates, is
 # single-threaded), a test file per worker so module fixtures are built once, and share a
-# persistent XLA compilation cache so notebooks reuse what the example tests compiled.
-PYTEST := JAX_COMPILATION_CACHE_DIR=$(CURDIR)/.jax_cache TQDM_DISABLE=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=40
+# persistent XLA compilation cache so notebooks reuse what the example tests compiled; one OpenBLAS
+# thread (jaxlib's LAPACK kernels; see jaxhybrid/__init__.py).
+PYTEST := OPENBLAS_NUM_THREADS=1 JAX_COMPILATION_CACHE_DIR=$(CURDIR)/.jax_cache TQDM_DISABLE=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=40
 
 test: $(STAMP)          ## the whole suite, slow checks and notebooks (quick mode) included
 	JAXHYBRID_QUICK=1 $(PYTEST) tests --nbmake --nbmake-timeout=1200 notebooks
