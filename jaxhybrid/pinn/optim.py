@@ -191,7 +191,9 @@ RowResidual = Callable[[PyTree, Any], jax.Array]
 def _one_blas_thread():
     """Limit BLAS/LAPACK (which the CPU Cholesky calls) to one thread. The ``P × P`` factorisations
     are small, and OpenBLAS threads spinning against XLA's own thread pool made them 5–40× slower
-    on a shared 2-core machine. A no-op without ``threadpoolctl``."""
+    on a shared 2-core machine (``import jaxhybrid`` also defaults ``OPENBLAS_NUM_THREADS`` to 1;
+    this covers a numpy imported first). The limit only holds while the context is open, so the
+    caller blocks on the result inside it. A no-op without ``threadpoolctl``."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover
@@ -295,8 +297,8 @@ def levenberg_marquardt(terms: Mapping[str, tuple[RowResidual, PyTree]], params:
     try:
         while step < steps:
             length = min(log_every, steps - step)
-            with _one_blas_thread():
-                carry, losses, mus = chunk(carry, rows, length)
+            with _one_blas_thread():  # block inside: the dispatch is asynchronous
+                carry, losses, mus = jax.block_until_ready(chunk(carry, rows, length))
             if not bool(carry[-1]):
                 bad = step + int(np.argmax(~np.isfinite(np.asarray(losses)))) + 1
                 raise DivergenceError(f"levenberg_marquardt: loss became NaN/Inf at iteration {bad}; the last good "
