@@ -92,8 +92,7 @@ def ssls(model: Callable, obs: Observation, N: int, *, prior: str = "ensemble", 
     cycle (carried in the state's ``aux``) and ``step_size`` is only the first cycle's.
 
     ``shrink``: shrink the sampled analysis covariance towards the Gauss–Newton (ETKF) one with
-    the Monte-Carlo-error weight of the module docstring (needs ``chains_per_member >= 2``;
-    ignored otherwise).
+    the Monte-Carlo-error weight of the module docstring (needs ``chains_per_member >= 2``).
 
     ``prior="learned"``: ``key`` initialises the score network (an
     :class:`jaxhybrid.sampling.MLPScore` of ``width``); ``sigmas`` (decreasing), ``eps``,
@@ -113,6 +112,9 @@ def ssls(model: Callable, obs: Observation, N: int, *, prior: str = "ensemble", 
                              f"{adapt_rate}.")
         if target_accept is not None and n_steps < 2:
             raise ValueError(f"ssls: step-size adaptation needs n_steps >= 2, got {n_steps}.")
+        if shrink and chains_per_member < 2:
+            raise ValueError(f"ssls: shrink=True estimates the Monte-Carlo error from groups of chains and "
+                             f"needs chains_per_member >= 2, got {chains_per_member}.")
         analysis = _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rotate,
                                       target_accept, adapt_rate, shrink)
         if target_accept is None:
@@ -182,7 +184,7 @@ def _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rota
         Vs = kept @ P1                                    # samples of v without the null direction
         vbar = jnp.mean(Vs.reshape(-1, N), 0)
         Sv = _cov(Vs.reshape(-1, N))
-        if shrink and chains_per_member >= 2:             # shrink towards the Gauss–Newton covariance
+        if shrink:                                        # shrink towards the Gauss–Newton covariance
             groups = Vs.reshape(n_keep, chains_per_member, N, N).swapaxes(0, 1).reshape(chains_per_member, -1, N)
             Sg = jax.vmap(_cov)(groups)
             noise2 = jnp.sum((Sg - jnp.mean(Sg, 0)) ** 2) / (chains_per_member * (chains_per_member - 1.0))

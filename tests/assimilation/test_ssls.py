@@ -69,7 +69,8 @@ def test_cycling_on_lorenz96_tracks_like_the_etkf():
 def test_ssls_rejects_bad_arguments():
     obs = da.full(3)
     for kw in ({"n_steps": 0}, {"step_size": 0.0}, {"chains_per_member": 0}, {"infl": -1.0}, {"prior": "flow"},
-               {"target_accept": 1.5}, {"target_accept": 0.5, "adapt_rate": 0.0}, {"target_accept": 0.5, "n_steps": 1}):
+               {"target_accept": 1.5}, {"target_accept": 0.5, "adapt_rate": 0.0}, {"target_accept": 0.5, "n_steps": 1},
+               {"shrink": True, "chains_per_member": 1}):
         try:
             da.ssls(lambda x: x, obs, 8, **kw)
         except ValueError as e:
