@@ -37,8 +37,8 @@ Metrics: relative L2 errors ``u_rel_l2`` and ``f_rel_l2`` (noise-free data) and
 square (the Tikhonov ``u`` lives on its 63×63 nodes and is scored there); the PINN's ``f`` on the
 same 101×101 grid, the baselines' FD ``f`` on their 63×63 nodes.
 
-Status (measured, full run, seed 0, 2 CPU cores; 1910 s at load ≈ 10, the former ``w = 1`` run
-took 183 s with nothing else running and the weight does not change the work per iteration):
+Status (measured, full run, seed 0, 2 CPU cores: 126 s with nothing else running, 1910 s at
+load ≈ 10; the same figures):
 PINN u 1.13e-6, f 2.8e-4, f (1% noise) 2.6e-2, u (1% noise) 1.9e-3; Tikhonov u 4.2e-5, f 1.2e-2,
 f noisy 9.2e-2; data only u 1.15e-6, f 5.4e-4, f noisy 3.8e-2, u noisy 2.1e-3. The PINN is best
 on every metric; its noise-free u only narrowly (1.13e-6 vs 1.15e-6 on the same 101×101 grid).
