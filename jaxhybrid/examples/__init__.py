@@ -26,6 +26,7 @@ REGISTRY: dict[str, tuple[str, str]] = {
     "alphazero-connect4": ("alphazero_connect4", "AlphaZero on Connect Four vs pure MCTS with 200 random-rollout simulations; MCTS and raw-policy baselines (paradigm 3)"),
     "pinn-poisson-source": ("pinn_poisson_source", "inverse source problem of the Poisson equation: PINN u_θ, f_η with hard BCs (Adam + L-BFGS, float64) vs Tikhonov FD inversion and data-only regression + FD Laplacian (paradigm 2)"),
     "dpmd": ("dpmd", "se_e2_a Deep Potential trained on EMT Cu labels, run by the MD engine: held-out errors, g(r) vs EMT-MD, linear-scaling cost (paradigm 1)"),
+    "dpmd-dft": ("dpmd_dft", "se_e2_a Deep Potential trained on PySCF PBE DFT-MD labels of a water molecule: held-out errors, O-H bond-length distribution of DP-MD vs DFT-MD, cost per step vs DFT-MD with the same integrator (paradigm 1)"),
     "dpgen": ("dpgen", "concurrent learning of a Deep Potential (explore with DP-MD, model deviation, label with EMT, retrain) vs random selection (paradigm 3)"),
     "constitutive-spd": ("constitutive_spd", "SPD-NN incremental stress law (SPD tangent) vs an MLP over 1,000-increment rollouts on unseen loading paths (paradigm 2)"),
     "constitutive-dpk": ("constitutive_dpk", "DPK stress network with exact cubic symmetry learned from Cauchy-Born (EAM FCC) data vs an MLP, then used in a plate-with-hole FE solve (paradigm 2)"),
