@@ -82,6 +82,39 @@ def test_forward_laplacian_parameter_gradient_and_cost(x64):
         laplacian(net)(x)  # a batch, not one point
 
 
+def test_value_and_laplacian_shares_one_sweep(x64):
+    """``value_and_laplacian`` returns the network value and the Laplacian of one sweep: both
+    equal the separate evaluations, the parameter gradient of a loss using both (a PDE residual
+    on all points plus a Dirichlet misfit on some of them) equals the one through the exact
+    Hessian trace and a separate forward pass, and the sweep has no more products than the
+    Laplacian alone."""
+    from jaxhybrid.pinn.operators import value_and_laplacian
+
+    net = MLP(2, "scalar", widths=[12, 12], key=jax.random.PRNGKey(7))
+    x = jax.random.uniform(jax.random.PRNGKey(8), (11, 2))
+    v, lap = jax.jit(jax.vmap(value_and_laplacian(net)))(x)
+    np.testing.assert_allclose(v, jax.vmap(net)(x), rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(lap, jax.vmap(_hessian_trace(net))(x), rtol=1e-10, atol=1e-12)
+
+    def shared(n):
+        v, l = jax.vmap(value_and_laplacian(n))(x)
+        return jnp.mean((l + 1.0) ** 2) + jnp.mean(v[:4] ** 2)
+
+    def separate(n):
+        return jnp.mean((jax.vmap(_hessian_trace(n))(x) + 1.0) ** 2) + jnp.mean(jax.vmap(n)(x[:4]) ** 2)
+
+    g1, g2 = jax.jit(jax.grad(shared))(net), jax.jit(jax.grad(separate))(net)
+    for a, b in zip(jax.tree_util.tree_leaves(g1), jax.tree_util.tree_leaves(g2)):
+        np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
+
+    n_dots = lambda f: sum(e.primitive.name == "dot_general" for e in jax.make_jaxpr(f)(x[0]).jaxpr.eqns)
+    assert n_dots(value_and_laplacian(net)) <= n_dots(laplacian(net)) + 1  # + the last layer's value
+    with pytest.raises(ValueError):
+        value_and_laplacian(net)(x)  # a batch, not one point
+    with pytest.raises(ValueError):
+        value_and_laplacian(3.0)
+
+
 @pytest.mark.parametrize("act", ["tanh", "sin", "sigmoid"])  # cos, exp: in the general-function test
 def test_forward_laplacian_closed_form_activations(x64, act):
     """Activations with closed-form derivative streams (tanh, sin, cos, logistic, exp): the
