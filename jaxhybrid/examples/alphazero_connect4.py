@@ -28,7 +28,7 @@ import numpy as np
 from jaxhybrid.alphazero import AZConfig, agents, connect4, evaluate, train_alphazero
 
 NAME = "alphazero-connect4"
-BUDGET_S = 1500.0  # training budget of the full run in CPU seconds of the process (25 CPU-min)
+BUDGET_S = 2400.0  # training budget of the full run in CPU seconds of the process (40 CPU-min)
 OPPONENT_SIMS = 200
 
 
@@ -42,9 +42,9 @@ def run(quick: bool, seed: int, out: Path) -> dict:
                        buffer_size=4_000, channels=16, blocks=1)
         rounds, budget, sims, n_eval, n_base, curve_every = 2, 25.0, 16, 2, 2, None
     else:
-        cfg = AZConfig(games_per_round=64, sims_train=16, train_steps=50, batch_size=128, lr=2e-3,
-                       buffer_size=40_000, channels=32, blocks=2, random_opening=4)
-        rounds, budget, sims, n_eval, n_base, curve_every = 400, BUDGET_S, 64, 30, 10, 300.0
+        cfg = AZConfig(games_per_round=64, sims_train=16, train_steps=80, batch_size=128, lr=2e-3,
+                       buffer_size=40_000, channels=32, blocks=2, random_opening=4, augment=True)
+        rounds, budget, sims, n_eval, n_base, curve_every = 10_000, BUDGET_S, OPPONENT_SIMS, 50, 10, 300.0
     opponent = agents(game, OPPONENT_SIMS)["mechanism_only"]
     last_curve = [-np.inf]
 
