@@ -10,9 +10,11 @@ roll-out. Compared, each as first and as second player against it:
 * **mechanism only** — pure MCTS with random roll-outs at the same ``sims_eval`` simulations;
 * **data only** — the trained network's raw policy (no search).
 
-``win_rate_vs_mcts200`` = wins / games. The full run trains for a fixed budget of CPU time of
-the process (``BUDGET_S``; CPU rather than wall time because the machine may be shared; on 2
-dedicated cores it is at most as much wall time), excluding the learning-curve evaluations, checkpointing after every round into ``out/alphazero-connect4-ckpt`` and
+``win_rate_vs_mcts200`` = wins / games. The full run evaluates the hybrid at 200 simulations,
+the opponent's own count, so the mechanism-only row is MCTS-200 against itself. It trains for a
+fixed budget of CPU time of the process (``BUDGET_S``; CPU rather than wall time because the
+machine may be shared; the loop runs on about one core of XLA's CPU backend, so on 2 dedicated
+cores it is about as much wall time), excluding the learning-curve evaluations, checkpointing after every round into ``out/alphazero-connect4-ckpt`` and
 logging each round to ``out/alphazero-connect4-metrics.jsonl``; running it again with the same
 ``out`` resumes where it stopped (the budget counts the training time of all sessions).
 """
