@@ -5,7 +5,7 @@ Geometry and collocation (``geometry``, ``sampling``):
     resample, rar, rad, failure_informed, gaussian_mixture, fit_gmm, sample_gmm
                                             — fixed/resampled/adaptive collocation
 Operators on networks (``operators``, forward/Taylor mode):
-    gradient, divergence, laplacian, partial, time_derivative, on_points
+    gradient, divergence, laplacian, value_and_laplacian, partial, time_derivative, on_points
 Problems and losses (``losses``; built on :func:`jaxhybrid.paradigms.constrain`):
     Problem, least_squares, grad_norm_weights, causal_weights, causal_loss, rel_l2
 Optimisation (``optim``): descend (any optax transformation, e.g. Adam; float64-safe),
@@ -18,7 +18,7 @@ Hard boundary conditions use :class:`jaxhybrid.paradigms.HardConstraint`.
 """
 
 from .geometry import Box, Disk, Union, Difference, Shape
-from .operators import gradient, divergence, laplacian, partial, time_derivative, on_points
+from .operators import gradient, divergence, laplacian, value_and_laplacian, partial, time_derivative, on_points
 from .sampling import resample, rar, rad, failure_informed, FailureInformed, gaussian_mixture, fit_gmm, sample_gmm, GMM
 from .losses import Problem, least_squares, grad_norm_weights, causal_weights, causal_loss, rel_l2
 from .multistage import SinMLP, MultiStage, dominant_frequency
@@ -26,7 +26,7 @@ from .optim import lbfgs, LBFGSResult, descend, levenberg_marquardt
 
 __all__ = [
     "Box", "Disk", "Union", "Difference", "Shape",
-    "gradient", "divergence", "laplacian", "partial", "time_derivative", "on_points",
+    "gradient", "divergence", "laplacian", "value_and_laplacian", "partial", "time_derivative", "on_points",
     "resample", "rar", "rad", "failure_informed", "FailureInformed", "gaussian_mixture", "fit_gmm", "sample_gmm", "GMM",
     "Problem", "least_squares", "grad_norm_weights", "causal_weights", "causal_loss", "rel_l2",
     "lbfgs", "LBFGSResult", "descend", "levenberg_marquardt", "SinMLP", "MultiStage", "dominant_frequency",
