@@ -14,6 +14,14 @@ Design choices
   function: data, key and parameters are its traced arguments (no dataset is baked into the
   program as a constant), and a later ``fit`` with the same loss function, optimiser object,
   shapes and chunk length reuses the compilation.
+* **Or a host loop over one compiled step** (``loop="host"``), for steps that XLA's CPU
+  backend runs slowly inside a loop body: convolutions and their gradients (jax-ml/jax#12868)
+  and the gathers and small batched products of per-atom descriptors. Measured on 2 CPU cores:
+  a bias-free DnCNN (6 layers, 24 channels, 16 patches of 32²) 995 ms per step in the scan
+  against 108 ms in the host loop; a Deep Potential step (108-atom frames) 63 against 13 ms.
+  For small dense networks the scan stays faster (an MLP 2-32-32-1 on 64 samples: 0.07 against
+  0.32 ms per step, the host loop's dispatch), hence the default ``"scan"``. Both run the same
+  steps, batches and guard; chunk boundaries, logging and checkpoints are the same.
 * **Deterministic minibatches.** The batch of step ``n`` is a pure function of ``(key, n)``:
   epoch ``e = n // n_batches`` draws the permutation ``perm(fold_in(key, e))`` and step ``n``
   takes its ``n mod n_batches``-th slice. Hence exact resume needs nothing but the step count.
@@ -27,6 +35,7 @@ Design choices
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -137,18 +146,12 @@ def _select(c, a, b):
     return jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
 
 
-@eqx.filter_jit
-def _run_chunk(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size, tr, ost, prev,
-               first_step, length):
-    """``length`` optimisation steps in one ``lax.scan``.
-
-    A module-level compiled function: the data, key and parameters are traced arguments (never
-    constants baked into the program), and the compilation is reused by every :func:`fit` call
-    with the same ``loss_fn``, ``optimizer``, static parameter parts, shapes and chunk length.
+def _step_fn(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size):
+    """One guarded optimisation step ``(carry, s) -> (carry, (loss, aux))`` at global step ``s``.
 
     Carry: current (params, opt state), the pair one accepted step earlier, ok flag, first
-    failing step. On a non-finite loss/gradient at step s the current parameters (produced by
-    step s-1) are replaced by ``prev`` and nothing changes afterwards."""
+    failing step, epoch permutation. On a non-finite loss/gradient at step s the current
+    parameters (produced by step s-1) are replaced by ``prev`` and nothing changes afterwards."""
 
     def objective(tr, batch, k):
         p = eqx.combine(tr, static)
@@ -157,9 +160,8 @@ def _run_chunk(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, ba
 
     grad_fn = jax.value_and_grad(objective, has_aux=True)
 
-    def body(carry, i):
+    def body(carry, s):
         tr, ost, prev, ok, bad_step, perm = carry
-        s = first_step + i
         batch = None
         if n is not None:
             batch, perm = _batch(data, key, s, perm, n, batch_size)
@@ -174,10 +176,69 @@ def _run_chunk(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, ba
         tr, ost = _select(good, (new_tr, new_ost), _select(fail, prev, (tr, ost)))
         return (tr, ost, new_prev, good, jnp.where(fail, s + 1, bad_step), perm), (loss, aux)
 
+    return body
+
+
+def _chunk_init(key, n, batch_size, tr, ost, prev, first_step):
     perm = None if n is None else _epoch_perm(key, first_step, n, batch_size)
-    init = (tr, ost, prev, jnp.asarray(True), jnp.asarray(-1, jnp.int32), perm)
-    (tr, ost, prev, ok, bad_step, _), (losses, auxs) = jax.lax.scan(body, init, jnp.arange(length, dtype=jnp.int32))
+    return (tr, ost, prev, jnp.asarray(True), jnp.asarray(-1, jnp.int32), perm)
+
+
+@eqx.filter_jit
+def _run_chunk(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size, tr, ost, prev,
+               first_step, length):
+    """``length`` optimisation steps in one ``lax.scan`` (``loop="scan"``).
+
+    A module-level compiled function: the data, key and parameters are traced arguments (never
+    constants baked into the program), and the compilation is reused by every :func:`fit` call
+    with the same ``loss_fn``, ``optimizer``, static parameter parts, shapes and chunk length."""
+    body = _step_fn(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size)
+    init = _chunk_init(key, n, batch_size, tr, ost, prev, first_step)
+    carry, (losses, auxs) = jax.lax.scan(lambda c, i: body(c, first_step + i), init,
+                                         jnp.arange(length, dtype=jnp.int32))
+    tr, ost, prev, ok, bad_step, _ = carry
     return tr, ost, prev, ok, bad_step, losses, auxs
+
+
+@functools.lru_cache(maxsize=32)
+def _compiled_step(loss_fn, static, has_aux, stochastic, optimizer, n, batch_size):
+    """``jax.jit`` of one step for a (loss, static parts, optimiser, data layout) combination,
+    cached so that later :func:`fit` calls reuse the compilation. A plain ``jax.jit`` over array
+    pytrees dispatches in tens of µs; ``eqx.filter_jit``'s per-call filtering would add ~1 ms
+    per step, the whole cost of a small network's step."""
+
+    def init(key, tr, ost, prev, first_step):
+        return _chunk_init(key, n, batch_size, tr, ost, prev, first_step)
+
+    def step(carry, s, data, key):
+        return _step_fn(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size)(carry, s)
+
+    return jax.jit(init), jax.jit(step)
+
+
+def _run_chunk_host(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size, tr, ost, prev,
+                    first_step, length):
+    """The same ``length`` steps as :func:`_run_chunk`, as a host loop over one step compiled at
+    top level (dispatched asynchronously; the host waits only when the chunk's losses are read)."""
+    args = (loss_fn, static, has_aux, stochastic, optimizer, n, batch_size)
+    try:
+        init, step = _compiled_step(*args)
+    except TypeError:  # an unhashable static part: compile for this call only
+        init, step = _compiled_step.__wrapped__(*args)
+    carry = init(key, tr, ost, prev, first_step)
+    outs = []
+    for i in range(length):
+        carry, out = step(carry, first_step + i, data, key)
+        outs.append(out)
+    losses, auxs = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *outs)
+    tr, ost, prev, ok, bad_step, _ = carry
+    return tr, ost, prev, ok, bad_step, losses, auxs
+
+
+def _resolve_loop(loop: str) -> str:
+    if loop not in ("scan", "host"):
+        raise ValueError(f"fit: loop must be 'scan' or 'host', got {loop!r}.")
+    return loop
 
 
 # ---------------------------------------------------------------------------------------------
@@ -203,6 +264,7 @@ def fit(
     progress: bool = True,
     callback: Optional[Callable[[int, PyTree, dict], None]] = None,
     desc: str = "fit",
+    loop: str = "scan",
 ) -> FitResult:
     """Minimise ``loss_fn`` over ``params`` with ``optimizer``.
 
@@ -225,6 +287,9 @@ def fit(
         metrics_path: JSONL file receiving one record per chunk (appended to on resume).
         progress: show a progress bar.
         callback: ``callback(step, params, record)`` after each chunk (host side).
+        loop: how a chunk's steps run: ``"scan"`` (one compiled ``lax.scan``, the default) or
+            ``"host"`` (a Python loop over one step compiled at top level). Same steps,
+            batches, keys and guard; see the module docstring for which is faster where.
 
     Returns:
         :class:`FitResult`.
@@ -245,6 +310,7 @@ def fit(
             f"log_every={log_every} (checkpoints are taken between compiled chunks)."
         )
     key = jax.random.PRNGKey(0) if key is None else key
+    run_chunk = _run_chunk if _resolve_loop(loop) == "scan" else _run_chunk_host
 
     if data is None:
         n = None
@@ -271,8 +337,8 @@ def fit(
             history = list(meta.get("history", []))
 
     def chunk(tr, ost, prev, first_step, length):
-        return _run_chunk(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size,
-                          tr, ost, prev, first_step, length)
+        return run_chunk(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size,
+                         tr, ost, prev, first_step, length)
 
     metrics_file = None
     if metrics_path is not None:

@@ -44,7 +44,8 @@ def test_float64_training_matches_least_squares_to_high_precision():
         np.testing.assert_allclose(res.params, jnp.linalg.lstsq(x, y)[0], rtol=0, atol=1e-11)
 
 
-def test_minibatches_cover_each_epoch_exactly_once():
+@pytest.mark.parametrize("loop", ["scan", "host"])
+def test_minibatches_cover_each_epoch_exactly_once(loop):
     seen = []
     data = jnp.arange(12.0)
 
@@ -52,16 +53,17 @@ def test_minibatches_cover_each_epoch_exactly_once():
         jax.debug.callback(lambda v: seen.append(np.asarray(v)), b)
         return jnp.sum(w * b)
 
-    fit(loss, jnp.ones(()), data, optax.sgd(0.0), steps=8, batch_size=3, log_every=8, progress=False)
+    fit(loss, jnp.ones(()), data, optax.sgd(0.0), steps=8, batch_size=3, log_every=8, progress=False, loop=loop)
     first, second = np.concatenate(seen[:4]), np.concatenate(seen[4:8])
     assert sorted(first) == list(range(12)) and sorted(second) == list(range(12))
     assert not np.array_equal(first, second)  # new permutation each epoch
 
 
-def test_resume_after_interrupt_is_bit_identical(tmp_path):
+@pytest.mark.parametrize("loop", ["scan", "host"])
+def test_resume_after_interrupt_is_bit_identical(tmp_path, loop):
     net, data, loss = _problem()
     opt = optax.adam(1e-2)
-    kw = dict(steps=120, batch_size=32, key=jax.random.PRNGKey(7), log_every=20, progress=False)
+    kw = dict(steps=120, batch_size=32, key=jax.random.PRNGKey(7), log_every=20, progress=False, loop=loop)
     straight = fit(loss, net, data, opt, **kw)
 
     def interrupt(step, params, record):
@@ -87,7 +89,8 @@ def test_resume_after_interrupt_is_bit_identical(tmp_path):
     assert again.step == 120
 
 
-def test_nan_guard_stops_with_step_and_keeps_last_good(tmp_path):
+@pytest.mark.parametrize("loop", ["scan", "host"])
+def test_nan_guard_stops_with_step_and_keeps_last_good(tmp_path, loop):
     # L(w) = log(3 − w): descent w ← w + lr/(3 − w) creeps up to 3 and jumps past it, where the
     # loss is NaN. Replay in float32 to find the first step whose loss is non-finite.
     lr = np.float32(0.3)
@@ -101,7 +104,7 @@ def test_nan_guard_stops_with_step_and_keeps_last_good(tmp_path):
     assert step > 5  # the failure falls inside a later chunk (log_every=4)
     with pytest.raises(DivergenceError) as e:
         fit(loss, jnp.asarray(0.0), None, optax.sgd(0.3), steps=50, log_every=4,
-            checkpoint_dir=tmp_path / "ck", progress=False)
+            checkpoint_dir=tmp_path / "ck", progress=False, loop=loop)
     err = e.value
     assert err.step == step
     # kept: the last parameters with a finite loss, i.e. before the update that broke them
@@ -117,6 +120,7 @@ def test_nan_guard_stops_with_step_and_keeps_last_good(tmp_path):
     (dict(steps=10, batch_size=0), "batch_size"),
     (dict(steps=10, log_every=0), "log_every"),
     (dict(steps=10, log_every=4, checkpoint_every=6), "multiple"),
+    (dict(steps=10, loop="python"), "loop"),
 ])
 def test_bad_arguments(kw, msg):
     with pytest.raises(ValueError, match=msg):
@@ -130,7 +134,8 @@ def test_bad_data():
         fit(lambda w, b: jnp.sum(w), jnp.ones(2), jnp.ones((0, 2)), optax.sgd(0.1), steps=1, progress=False)
 
 
-def test_second_fit_reuses_the_compiled_chunk_and_reads_new_data():
+@pytest.mark.parametrize("loop", ["scan", "host"])
+def test_second_fit_reuses_the_compiled_chunk_and_reads_new_data(loop):
     """The chunk is compiled once per (loss, optimiser, shapes, length): a second ``fit`` on new
     data of the same shape compiles nothing, and its result depends on that data (the data is a
     traced argument, not a constant of the first program)."""
@@ -147,7 +152,7 @@ def test_second_fit_reuses_the_compiled_chunk_and_reads_new_data():
     opt = optax.adam(1e-1)
     x = jax.random.normal(jax.random.PRNGKey(0), (64, 3))
     w1, w2 = jnp.array([1.0, -2.0, 0.5]), jnp.array([-1.0, 0.0, 3.0])
-    kw = dict(steps=300, batch_size=16, log_every=100, progress=False)
+    kw = dict(steps=300, batch_size=16, log_every=100, progress=False, loop=loop)
     r1 = fit(loss, jnp.zeros(3), (x, x @ w1), opt, **kw)
     jax.monitoring.register_event_duration_secs_listener(listener)
     try:
@@ -157,3 +162,19 @@ def test_second_fit_reuses_the_compiled_chunk_and_reads_new_data():
     assert compiles == []
     np.testing.assert_allclose(r1.params, w1, atol=1e-2)
     np.testing.assert_allclose(r2.params, w2, atol=1e-2)
+
+
+def test_host_loop_takes_the_same_steps_as_the_scan():
+    """``loop="host"`` runs the scan's steps one compiled step at a time: same minibatches, keys
+    (a stochastic loss) and updates, so parameters and logged losses agree to rounding."""
+    net, data, loss = _problem()
+    noisy = lambda m, b, k: loss(m, b) + 1e-3 * jax.random.normal(k, ())
+    kw = dict(steps=90, batch_size=32, key=jax.random.PRNGKey(3), log_every=30, progress=False, stochastic=True)
+    opt = optax.adam(1e-2)
+    a = fit(noisy, net, data, opt, loop="scan", **kw)
+    b = fit(noisy, net, data, opt, loop="host", **kw)
+    for x, y in zip(jax.tree_util.tree_leaves(eqx.filter(a.params, eqx.is_array)),
+                    jax.tree_util.tree_leaves(eqx.filter(b.params, eqx.is_array))):
+        np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose([r["loss"] for r in a.history], [r["loss"] for r in b.history], rtol=1e-4)
+    assert b.step == 90 and [r["step"] for r in b.history] == [30, 60, 90]

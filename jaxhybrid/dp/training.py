@@ -101,13 +101,18 @@ def _to_dict(data: Packed) -> dict:
 
 def train(model: DeepPot, data: Packed, *, steps: int, batch_size: int = 1, lr_start: float = 1e-3, lr_end: float = 1e-5,
           loss: LossConfig = LossConfig(), key=None, log_every: int = 100, progress: bool = False,
-          checkpoint_dir=None, metrics_path=None, statistics: bool = True, ensemble: bool = False, desc: str = "dp-train"):
+          checkpoint_dir=None, metrics_path=None, statistics: bool = True, ensemble: bool = False, desc: str = "dp-train",
+          loop: str = "host"):
     """Train ``model`` on ``data`` (a :class:`~jaxhybrid.dp.data.Packed` set) with the DeePMD
     loss and exponentially decaying learning rate. Returns ``(model, history)``.
 
     With ``ensemble=True`` the model's arrays carry a leading member axis
     (:func:`jaxhybrid.dp.deviation.make_ensemble`) and the summed member losses are minimised
-    (independent training of each member on the same minibatches, one compilation)."""
+    (independent training of each member on the same minibatches, one compilation).
+
+    ``loop`` is :func:`jaxhybrid.train.fit`'s: ``"host"`` (default) runs one compiled step per
+    iteration, ~5× faster on CPU than the ``"scan"`` loop for this model (63 → 13 ms per step
+    with 108-atom frames, 2 cores); on GPU/TPU ``"scan"`` saves the per-step dispatch."""
     if steps < 1:
         raise ValueError(f"train: steps must be positive, got {steps}.")
     if not 0 < lr_end <= lr_start:
@@ -149,7 +154,7 @@ def train(model: DeepPot, data: Packed, *, steps: int, batch_size: int = 1, lr_s
 
     res = fit(loss_fn, _Trainee(model, jnp.zeros((), dtype)), _to_dict(data), opt, steps=steps, batch_size=batch_size,
               key=key, has_aux=True, log_every=log_every, progress=progress, checkpoint_dir=checkpoint_dir,
-              metrics_path=metrics_path, desc=desc)
+              metrics_path=metrics_path, desc=desc, loop=loop)
     return res.params.model, res.history
 
 
