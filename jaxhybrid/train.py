@@ -201,34 +201,46 @@ def _run_chunk(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, ba
 
 
 @functools.lru_cache(maxsize=32)
-def _compiled_step(loss_fn, static, has_aux, stochastic, optimizer, n, batch_size):
+def _compiled_step(loss_fn, static_def, static_leaves, has_aux, stochastic, optimizer, n, batch_size):
     """``jax.jit`` of one step for a (loss, static parts, optimiser, data layout) combination,
     cached so that later :func:`fit` calls reuse the compilation. A plain ``jax.jit`` over array
     pytrees dispatches in tens of µs; ``eqx.filter_jit``'s per-call filtering would add ~1 ms
-    per step, the whole cost of a small network's step."""
+    per step, the whole cost of a small network's step. Array leaves of the static parts
+    (integer arrays, say) are traced arguments, as under ``eqx.filter_jit``."""
+
+    def rebuild(arrays):
+        it = iter(arrays)
+        return jax.tree_util.tree_unflatten(static_def, [next(it) if l is _ARRAY else l for l in static_leaves])
 
     def init(key, tr, ost, prev, first_step):
         return _chunk_init(key, n, batch_size, tr, ost, prev, first_step)
 
-    def step(carry, s, data, key):
-        return _step_fn(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size)(carry, s)
+    def step(carry, s, data, key, arrays):
+        body = _step_fn(loss_fn, rebuild(arrays), has_aux, stochastic, optimizer, data, key, n, batch_size)
+        return body(carry, s)
 
     return jax.jit(init), jax.jit(step)
+
+
+_ARRAY = object()  # placeholder of a static part's array leaf in the compilation key
 
 
 def _run_chunk_host(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size, tr, ost, prev,
                     first_step, length):
     """The same ``length`` steps as :func:`_run_chunk`, as a host loop over one step compiled at
     top level (dispatched asynchronously; the host waits only when the chunk's losses are read)."""
-    args = (loss_fn, static, has_aux, stochastic, optimizer, n, batch_size)
+    leaves, static_def = jax.tree_util.tree_flatten(static)
+    arrays = [l for l in leaves if eqx.is_array(l)]
+    args = (loss_fn, static_def, tuple(_ARRAY if eqx.is_array(l) else l for l in leaves), has_aux, stochastic,
+            optimizer, n, batch_size)
     try:
         init, step = _compiled_step(*args)
-    except TypeError:  # an unhashable static part: compile for this call only
+    except TypeError:  # an unhashable static leaf: compile for this call only
         init, step = _compiled_step.__wrapped__(*args)
     carry = init(key, tr, ost, prev, first_step)
     outs = []
     for i in range(length):
-        carry, out = step(carry, first_step + i, data, key)
+        carry, out = step(carry, first_step + i, data, key, arrays)
         outs.append(out)
     losses, auxs = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *outs)
     tr, ost, prev, ok, bad_step, _ = carry

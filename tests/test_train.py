@@ -178,3 +178,31 @@ def test_host_loop_takes_the_same_steps_as_the_scan():
         np.testing.assert_allclose(np.asarray(x), np.asarray(y), rtol=1e-4, atol=1e-6)
     np.testing.assert_allclose([r["loss"] for r in a.history], [r["loss"] for r in b.history], rtol=1e-4)
     assert b.step == 90 and [r["step"] for r in b.history] == [30, 60, 90]
+
+
+def test_host_loop_compiles_once_with_list_and_integer_array_static_parts():
+    """The host loop's compiled step is keyed on the static parts' structure; unhashable
+    containers (a dict, a list) and integer arrays (traced, as under ``eqx.filter_jit``) must not
+    force a compilation per chunk or per ``fit``."""
+    compiles = []
+
+    def listener(event, duration, **kw):
+        if event == "/jax/core/compile/backend_compile_duration":
+            compiles.append(duration)
+
+    def loss(p, batch):
+        x, y = batch
+        return jnp.mean((x[:, p["idx"]] @ p["w"] * p["scale"][0] - y) ** 2)
+
+    x = jax.random.normal(jax.random.PRNGKey(0), (64, 3))
+    params = {"w": jnp.zeros(3), "idx": jnp.asarray([2, 0, 1]), "scale": [1.0]}
+    opt = optax.adam(1e-1)
+    kw = dict(steps=200, batch_size=16, log_every=50, progress=False, loop="host")
+    fit(loss, params, (x, x @ jnp.array([1.0, -2.0, 0.5])), opt, **kw)
+    jax.monitoring.register_event_duration_secs_listener(listener)
+    try:
+        r = fit(loss, {**params, "idx": jnp.asarray([0, 1, 2])}, (x, x @ jnp.array([1.0, -2.0, 0.5])), opt, **kw)
+    finally:
+        jax.monitoring.unregister_event_duration_listener(listener)
+    assert compiles == []
+    np.testing.assert_allclose(r.params["w"], [1.0, -2.0, 0.5], atol=2e-2)  # the new idx was used
