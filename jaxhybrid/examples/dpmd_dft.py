@@ -138,34 +138,47 @@ def random_rotation(rng: np.random.Generator) -> np.ndarray:
     return q if np.linalg.det(q) > 0 else -q
 
 
-def langevin_program(force_fn, R0, T: float, n_steps: int, dt_fs: float, gamma_per_ps: float, seeds: Sequence[int],
+def langevin_program(force_fn, R0, T, n_steps: int, dt_fs: float, gamma_per_ps: float, seeds: Sequence[int],
                      masses=MASSES, batched: bool = False, observe=None):
     """BAOAB Langevin (:func:`jaxhybrid.md.langevin`, METAL units: eV, Å, ps, amu) from ``R0``
     with Maxwell–Boltzmann momenta at ``T``, ``n_steps`` steps through
     :func:`jaxhybrid.rollout.rollout`, saving ``observe(state)`` (default positions, energy,
-    forces) after every step. Returns ``(compiled, s0)``: the ahead-of-time compiled run and its
-    initial state (one per seed, stacked and ``vmap``-ed when ``batched``; otherwise
-    ``seeds[0]`` only). Compiling first lets a caller time the steps alone."""
+    forces) after every step. Returns ``(run, s0)``: the ahead-of-time compiled run (``run(s0)``)
+    and its initial state (one per seed, stacked and ``vmap``-ed when ``batched``; otherwise
+    ``seeds[0]`` only). With ``batched``, ``T`` and ``R0`` may also give one temperature and one
+    start per seed: the temperature is a traced argument of the program, so runs at several
+    temperatures share one compilation. Compiling first lets a caller time the steps alone."""
     import jax
     import jax.numpy as jnp
 
     from jaxhybrid import md
     from jaxhybrid.rollout import rollout
 
-    R0 = jnp.asarray(R0, jnp.float32)
-    m = md.METAL.mass(jnp.asarray(masses, R0.dtype))[:, None]
-    kT = md.METAL.kT(T)
-    integ = md.langevin(force_fn, dt_fs * 1e-3, kT, gamma_per_ps)
+    seeds = list(seeds if batched else seeds[:1])
+    Ts = np.broadcast_to(np.asarray(T, np.float64), (len(seeds),))
+    R0s = np.asarray(R0, np.float32)
+    R0s = np.broadcast_to(R0s, (len(seeds),) + R0s.shape[-2:])
+    m = md.METAL.mass(jnp.asarray(masses, jnp.float32))[:, None]
+    dt, gamma = dt_fs * 1e-3, gamma_per_ps
     observe = (lambda x: (x.positions, x.energy, x.forces)) if observe is None else observe
     states = []
-    for seed in (seeds if batched else seeds[:1]):  # initial states on the host (init validates eagerly)
+    for seed, Ti, Ri in zip(seeds, Ts, R0s):  # initial states on the host (init validates eagerly)
         k1, k2 = jax.random.split(jax.random.PRNGKey(int(seed)))
-        states.append(integ.init(R0, md.maxwell_boltzmann(k1, m, kT, R0.shape[0], R0.dtype), m, None, key=k2))
-    one = lambda s: rollout(integ.step, s, n_steps, observe=observe).saved  # noqa: E731
+        kT = md.METAL.kT(float(Ti))
+        Ri = jnp.asarray(Ri)
+        states.append(md.langevin(force_fn, dt, kT, gamma).init(Ri, md.maxwell_boltzmann(k1, m, kT, Ri.shape[0], Ri.dtype),
+                                                                m, None, key=k2))
+    kTs = jnp.asarray([md.METAL.kT(float(Ti)) for Ti in Ts], jnp.float32)
+
+    def one(s, kT):
+        return rollout(md.langevin(force_fn, dt, kT, gamma).step, s, n_steps, observe=observe).saved
+
     if batched:
         s0 = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *states)
-        return jax.jit(jax.vmap(one)).lower(s0).compile(), s0
-    return jax.jit(one).lower(states[0]).compile(), states[0]
+        compiled = jax.jit(jax.vmap(one)).lower(s0, kTs).compile()
+        return (lambda s: compiled(s, kTs)), s0
+    compiled = jax.jit(one).lower(states[0], kTs[0]).compile()
+    return (lambda s: compiled(s, kTs[0])), states[0]
 
 
 def langevin_md(force_fn, R0, T: float, n_steps: int, dt_fs: float, gamma_per_ps: float, seed: int, masses=MASSES):
@@ -305,11 +318,17 @@ def _hist_edges(samples: Sequence[np.ndarray], n_bins: int = 24) -> np.ndarray:
     return np.linspace(lo - pad, hi + pad, n_bins + 1)
 
 
-def dp_md_runs(force_fn, R0, T: float, c: dict, n_steps: int, seeds: Sequence[int]) -> np.ndarray:
-    """Positions of Langevin runs at ``T``, one per seed, vmapped: (S, n_steps, N, 3)."""
-    run, s0 = langevin_program(force_fn, R0, T, n_steps, c["dt_fs"], c["gamma_per_ps"], seeds, batched=True,
+def dp_md_runs(force_fn, starts: Sequence[np.ndarray], temperatures: Sequence[float], c: dict, n_steps: int,
+               seeds: Sequence[int]) -> np.ndarray:
+    """Positions of Langevin runs, one per (temperature, seed), the temperature ``i`` run from
+    ``starts[i]``; one vmapped program for all: (len(temperatures), len(seeds), n_steps, N, 3)."""
+    nT, nS = len(temperatures), len(seeds)
+    R0 = np.repeat(np.asarray(starts, np.float32), nS, axis=0)
+    Ts = np.repeat(np.asarray(temperatures, np.float64), nS)
+    run, s0 = langevin_program(force_fn, R0, Ts, n_steps, c["dt_fs"], c["gamma_per_ps"], list(seeds) * nT, batched=True,
                                observe=lambda x: x.positions)
-    return np.asarray(run(s0))
+    out = np.asarray(run(s0))
+    return out.reshape((nT, nS) + out.shape[1:])
 
 
 # ---------------------------------------------------------------------------------------------
@@ -405,11 +424,12 @@ def run(quick: bool, seed: int, out: pathlib.Path) -> dict:
     k0 = c["discard_steps"]
     structure, per_T = {}, []
     n_seg = c["test_steps"] - k0
-    for T, s in zip(c["temperatures"], test_sys):
+    # one vmapped program for every temperature: per temperature, run 0 is the long DP-MD run and
+    # the first test_steps steps of runs 1..K are DP-MD segments as long as the DFT-MD trajectory
+    all_runs = dp_md_runs(dp_force, [s.coord[0] for s in test_sys], c["temperatures"], c, c["dp_md_steps"],
+                          [seed + 500 + k for k in range(c["floor_segments"] + 1)])
+    for T, s, runs in zip(c["temperatures"], test_sys, all_runs):
         b_dft = oh_lengths(s.coord[k0:])
-        # one vmapped program per temperature: run 0 is the long DP-MD run, the first test_steps
-        # steps of runs 1..K are DP-MD segments as long as the DFT-MD trajectory
-        runs = dp_md_runs(dp_force, s.coord[0], T, c, c["dp_md_steps"], [seed + 500 + k for k in range(c["floor_segments"] + 1)])
         long, segs = runs[0, k0:], runs[1:, k0:c["test_steps"]]
         b_dp = oh_lengths(long)
         edges = _hist_edges([b_dft, b_dp])

@@ -40,9 +40,14 @@ class LangevinState(NamedTuple):
 
 def langevin(force_fn: Callable, dt: float, kT: float, gamma: float) -> Integrator:
     """BAOAB Langevin integrator at temperature ``kT`` (energy units) and friction ``gamma``
-    (1/time)."""
+    (1/time). ``kT`` may be a traced value (a ``jit`` argument, or ``vmap``-ed over an ensemble
+    of temperatures); it is validated when concrete."""
     check_dt(dt)
-    if not float(kT) >= 0:
+    try:
+        kT_value = float(kT)
+    except jax.errors.ConcretizationTypeError:
+        kT_value = 0.0
+    if not kT_value >= 0:
         raise ValueError(f"langevin: kT must be >= 0, got {kT}.")
     if not float(gamma) > 0:
         raise ValueError(f"langevin: gamma (friction, 1/time) must be positive, got {gamma}.")
