@@ -17,9 +17,11 @@ __all__ = [
     "System", "Packed", "read_deepmd", "write_deepmd", "to_ase", "from_ase", "concat", "neighbour_table", "pack",
     "LossConfig", "deepmd_loss", "train", "predict", "rmse", "with_statistics",
 ]
-from .labellers import BOHR_A, HARTREE_EV, EMTLabeller, PySCFLabeller, cache_dir, reference_md  # noqa: E402
+from .labellers import (BOHR_A, HARTREE_EV, EMTLabeller, PySCFLabeller, cache_dir, cached_system,  # noqa: E402
+                        publish_system, reference_md, spec_tag)
 
-__all__ += ["EMTLabeller", "PySCFLabeller", "cache_dir", "reference_md", "HARTREE_EV", "BOHR_A"]
+__all__ += ["EMTLabeller", "PySCFLabeller", "cache_dir", "cached_system", "publish_system", "spec_tag", "reference_md",
+            "HARTREE_EV", "BOHR_A"]
 from .deviation import ensemble_forces, force_deviation, make_ensemble, member  # noqa: E402
 
 __all__ += ["make_ensemble", "member", "ensemble_forces", "force_deviation"]

@@ -24,13 +24,14 @@ import shutil
 import tempfile
 import time
 from pathlib import Path
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import numpy as np
 
 from .data import System, from_ase, read_deepmd, write_deepmd
 
-__all__ = ["EMTLabeller", "PySCFLabeller", "cache_dir", "reference_md", "HARTREE_EV", "BOHR_A"]
+__all__ = ["EMTLabeller", "PySCFLabeller", "cache_dir", "cached_system", "publish_system", "spec_tag", "reference_md",
+           "HARTREE_EV", "BOHR_A"]
 
 HARTREE_EV = 27.211386245988
 BOHR_A = 0.529177210903
@@ -126,7 +127,7 @@ class PySCFLabeller:
         return from_ase(out, self.type_map)
 
 
-def _publish(d: Path, system: System, spec: dict) -> None:
+def publish_system(d: Path, system: System, spec: dict) -> None:
     """Write ``system`` to the cache directory ``d`` atomically: into a private temporary
     directory beside ``d`` (same file system), ``done.json`` last, then ``os.rename`` onto
     ``d``. A reader (another process, e.g. a second pytest-xdist worker) therefore sees either
@@ -151,14 +152,30 @@ def _publish(d: Path, system: System, spec: dict) -> None:
                     except OSError:
                         pass
                     shutil.rmtree(junk, ignore_errors=True)
-        raise OSError(f"reference_md: could not publish the cache directory {d}.")
+        raise OSError(f"publish_system: could not publish the cache directory {d}.")
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
 
 
-def _tag(d: dict) -> str:
-    return hashlib.sha1(json.dumps(d, sort_keys=True).encode()).hexdigest()[:12]
+def spec_tag(spec: dict) -> str:
+    """Short hash of a JSON-serialisable specification (the cache key of a labelled set)."""
+    return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
+
+
+def cached_system(name: str, spec: dict, make: Callable[[], System], cache: Optional[Path] = None) -> System:
+    """The labelled set ``make()`` cached under ``cache/<name>-<spec_tag(spec)>`` (default
+    :func:`cache_dir`): read back if that directory is complete, otherwise computed and published
+    atomically (:func:`publish_system`). ``spec`` must name everything the labels depend on
+    (reference method and settings, geometry, thermostat, seeds)."""
+    cache = cache_dir() if cache is None else Path(cache)
+    cache.mkdir(parents=True, exist_ok=True)
+    d = cache / f"{name}-{spec_tag(spec)}"
+    if (d / "done.json").exists():
+        return read_deepmd(d)
+    system = make()
+    publish_system(d, system, spec)
+    return system
 
 
 def reference_md(labeller, atoms, *, temperatures: Sequence[float], strains: Sequence[float] = (0.0,), n_frames: int = 10,
@@ -174,7 +191,6 @@ def reference_md(labeller, atoms, *, temperatures: Sequence[float], strains: Seq
 
     if n_frames < 1 or every < 1:
         raise ValueError("reference_md: n_frames and every must be positive.")
-    cache = cache_dir() if cache is None else Path(cache)
     out = []
     for T in temperatures:
         for eps in strains:
@@ -182,26 +198,26 @@ def reference_md(labeller, atoms, *, temperatures: Sequence[float], strains: Seq
                         cell=np.asarray(atoms.get_cell()).round(6).tolist(), T=float(T), strain=float(eps), n_frames=n_frames,
                         every=every, equilibrate=equilibrate, dt_fs=dt_fs, friction=friction, seed=seed,
                         xc=getattr(labeller, "xc", None), basis=getattr(labeller, "basis", None))
-            d = cache / f"{name}-{_tag(spec)}"
-            if (d / "done.json").exists():
-                out.append(read_deepmd(d))
-                continue
-            t0 = time.perf_counter()
-            a = atoms.copy()
-            if any(a.pbc):
-                a.set_cell(np.asarray(a.get_cell()) * (1 + eps), scale_atoms=True)
-            a.calc = labeller.calculator()
-            rng = np.random.default_rng(seed + int(T) * 7 + int(round(eps * 1e4)))
-            MaxwellBoltzmannDistribution(a, temperature_K=T, rng=rng)
-            dyn = Langevin(a, dt_fs * units.fs, temperature_K=T, friction=friction, rng=rng)
-            dyn.run(equilibrate)
-            frames = []
-            for _ in range(n_frames):
-                dyn.run(every)
-                frames.append(a.copy())
-            sysm = labeller.label(frames)
-            _publish(d, sysm, spec)
-            if log:
-                log(f"reference_md {name}: T={T} strain={eps} n={len(atoms)} {n_frames} frames in {time.perf_counter() - t0:.1f}s")
-            out.append(sysm)
+
+            def make(T=T, eps=eps):
+                t0 = time.perf_counter()
+                a = atoms.copy()
+                if any(a.pbc):
+                    a.set_cell(np.asarray(a.get_cell()) * (1 + eps), scale_atoms=True)
+                a.calc = labeller.calculator()
+                rng = np.random.default_rng(seed + int(T) * 7 + int(round(eps * 1e4)))
+                MaxwellBoltzmannDistribution(a, temperature_K=T, rng=rng)
+                dyn = Langevin(a, dt_fs * units.fs, temperature_K=T, friction=friction, rng=rng)
+                dyn.run(equilibrate)
+                frames = []
+                for _ in range(n_frames):
+                    dyn.run(every)
+                    frames.append(a.copy())
+                sysm = labeller.label(frames)
+                if log:
+                    log(f"reference_md {name}: T={T} strain={eps} n={len(atoms)} {n_frames} frames in "
+                        f"{time.perf_counter() - t0:.1f}s")
+                return sysm
+
+            out.append(cached_system(name, spec, make, cache))
     return out

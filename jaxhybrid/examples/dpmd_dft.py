@@ -53,8 +53,6 @@ Quick mode (STO-3G): 275 s wall / 90 CPU-s from a cold cache under the same load
 from __future__ import annotations
 
 import contextlib
-import hashlib
-import json
 import math
 import pathlib
 import time
@@ -203,18 +201,13 @@ def seconds_per_step(force_fn, R0, c: dict, n_steps: int, repeats: int = 1) -> f
     return best / n_steps
 
 
-def _spec_tag(spec: dict) -> str:
-    return hashlib.sha1(json.dumps(spec, sort_keys=True).encode()).hexdigest()[:12]
-
-
 def dft_md(labeller, T: float, n_steps: int, *, dt_fs: float = 0.5, gamma_per_ps: float = 20.0, seed: int = 0,
            name: str = "water", cache: Optional[pathlib.Path] = None, log=None):
     """Labelled DFT-MD trajectory of the water molecule at ``T`` (every step a frame): a
     :class:`jaxhybrid.dp.System`, cached as a DeePMD-kit system directory in
     ``cache_dir()/<name>-<hash of the arguments and DFT settings>`` and read back on the next
     call with the same arguments (published atomically, as :func:`jaxhybrid.dp.reference_md`)."""
-    from jaxhybrid.dp import System, cache_dir, read_deepmd
-    from jaxhybrid.dp.labellers import _publish
+    from jaxhybrid.dp import System, cached_system
 
     if n_steps < 1 or T <= 0 or dt_fs <= 0 or gamma_per_ps <= 0:
         raise ValueError(f"dft_md: need n_steps >= 1, T > 0, dt_fs > 0 and gamma_per_ps > 0; got {n_steps}, {T}, {dt_fs}, "
@@ -223,26 +216,24 @@ def dft_md(labeller, T: float, n_steps: int, *, dt_fs: float = 0.5, gamma_per_ps
                 grid_level=getattr(labeller, "grid_level", None), conv_tol=getattr(labeller, "conv_tol", None),
                 symbols=list(SYMBOLS), T=float(T), n_steps=int(n_steps), dt_fs=float(dt_fs), gamma_per_ps=float(gamma_per_ps),
                 seed=int(seed))
-    cache = cache_dir() if cache is None else pathlib.Path(cache)
-    cache.mkdir(parents=True, exist_ok=True)
-    d = cache / f"{name}-{_spec_tag(spec)}"
-    if (d / "done.json").exists():
-        return read_deepmd(d)
-    t0 = time.perf_counter()
-    rng = np.random.default_rng(seed * 1009 + int(T))
-    R0 = (WATER - WATER.mean(0)) @ random_rotation(rng).T
-    R0 = np.asarray(R0, np.float32).astype(np.float64)
-    with one_thread():
-        e_ref = float(labeller.energy_forces(list(SYMBOLS), R0)[0])
-    R, E, F = langevin_md(dft_force_fn(labeller, SYMBOLS, e_ref), R0, T, n_steps, dt_fs, gamma_per_ps, seed)
-    n = len(SYMBOLS)
-    sysm = System(TYPE_MAP, np.array([TYPE_MAP.index(s) for s in SYMBOLS]), R.astype(np.float64),
-                  np.broadcast_to(np.eye(3) * 100.0, (n_steps, 3, 3)).copy(), E.astype(np.float64) + e_ref, F.astype(np.float64), None,
-                  False).validate()
-    _publish(d, sysm, spec)
-    if log:
-        log(f"dft_md {name}: T={T} {n_steps} steps in {time.perf_counter() - t0:.1f}s")
-    return sysm
+
+    def make():
+        t0 = time.perf_counter()
+        rng = np.random.default_rng(seed * 1009 + int(T))
+        R0 = (WATER - WATER.mean(0)) @ random_rotation(rng).T
+        R0 = np.asarray(R0, np.float32).astype(np.float64)
+        with one_thread():
+            e_ref = float(labeller.energy_forces(list(SYMBOLS), R0)[0])
+        R, E, F = langevin_md(dft_force_fn(labeller, SYMBOLS, e_ref), R0, T, n_steps, dt_fs, gamma_per_ps, seed)
+        n = len(SYMBOLS)
+        sysm = System(TYPE_MAP, np.array([TYPE_MAP.index(s) for s in SYMBOLS]), R.astype(np.float64),
+                      np.broadcast_to(np.eye(3) * 100.0, (n_steps, 3, 3)).copy(), E.astype(np.float64) + e_ref,
+                      F.astype(np.float64), None, False).validate()
+        if log:
+            log(f"dft_md {name}: T={T} {n_steps} steps in {time.perf_counter() - t0:.1f}s")
+        return sysm
+
+    return cached_system(name, spec, make, cache)
 
 
 def labeller(c: dict):
