@@ -209,21 +209,33 @@ class ResidualScore(eqx.Module):
     (:class:`ConvScore`, :class:`MLPScore`), so
     training starts exactly at the base score and the correction learns what the base misses
     (for a Gaussian base: the non-Gaussian structure of the data).
+
+    ``sigma_max``: if given, the correction acts only at noise levels ``σ ≤ sigma_max``
+    (``s = s_base`` above): at coarse levels the smoothed law is close to Gaussian, the base is
+    already near-exact there and a correction can only add error (train it with σ in
+    ``(σ_min, sigma_max)``).
     """
 
     base: eqx.Module
     net: eqx.Module
+    sigma_max: Optional[float] = eqx.field(static=True, default=None)
 
-    def __init__(self, base, net, zero_init: bool = True):
+    def __init__(self, base, net, zero_init: bool = True, sigma_max: Optional[float] = None):
         if not (hasattr(base, "residual") and hasattr(net, "residual")):
             raise ValueError("ResidualScore: base and net need a residual(x, σ) method (σ · score).")
+        if sigma_max is not None and not sigma_max > 0:
+            raise ValueError(f"ResidualScore: sigma_max must be a positive noise level or None, got {sigma_max!r}.")
         if zero_init:
             net = _zero_last_layer(net)
         self.base, self.net = base, net
+        self.sigma_max = None if sigma_max is None else float(sigma_max)
 
     def residual(self, x, sigma):
         base = jax.lax.stop_gradient(self.base)
-        return base.residual(x, sigma) + self.net.residual(x, sigma)
+        corr = self.net.residual(x, sigma)
+        if self.sigma_max is not None:
+            corr = jnp.where(jnp.asarray(sigma) <= self.sigma_max, corr, jnp.zeros_like(corr))
+        return base.residual(x, sigma) + corr
 
     def __call__(self, x, sigma):
         return self.residual(x, sigma) / sigma

@@ -137,3 +137,23 @@ def test_train_score_checkpoint_dir_is_a_cache(tmp_path):
         np.testing.assert_array_equal(u, v)
     with pytest.raises(ValueError, match="range"):
         train_score(model, data, 0.5, continuous=True, steps=1)
+
+
+def test_residual_score_sigma_max_gates_the_correction():
+    # above sigma_max the score is exactly the base's; at or below it, base + correction
+    from jaxhybrid.sampling import GaussianScore, ResidualScore
+
+    rng = np.random.default_rng(4)
+    data = rng.normal(size=(64, 8, 8)).astype(np.float32)
+    base = GaussianScore.from_samples(data)
+    net = ConvScore(4, key=jax.random.PRNGKey(0))
+    r = ResidualScore(base, net, zero_init=False, sigma_max=0.3)
+    x = jnp.asarray(data[0])
+    np.testing.assert_allclose(np.asarray(r(x, 0.5)), np.asarray(base(x, 0.5)), rtol=1e-6, atol=1e-6)
+    np.testing.assert_allclose(np.asarray(r(x, 0.2)), np.asarray(base(x, 0.2) + net(x, 0.2)), rtol=1e-5, atol=1e-5)
+    assert float(jnp.max(jnp.abs(net(x, 0.2)))) > 1e-3  # the gate can fail: the correction is not zero
+    # traced σ (inside jit) takes the same branch
+    f = jax.jit(lambda s: r(x, s))
+    np.testing.assert_allclose(np.asarray(f(0.5)), np.asarray(base(x, 0.5)), rtol=1e-6, atol=1e-6)
+    with pytest.raises(ValueError, match="sigma_max"):
+        ResidualScore(base, net, sigma_max=0.0)
