@@ -32,7 +32,7 @@ from jaxhybrid.train import fit
 from .data import Packed
 from .model import DeepPot, environment
 
-__all__ = ["LossConfig", "with_statistics", "train", "predict", "rmse", "deepmd_loss"]
+__all__ = ["LossConfig", "with_statistics", "train", "predict", "rmse", "deepmd_loss", "refit_energy_bias"]
 
 
 class LossConfig(NamedTuple):
@@ -102,7 +102,7 @@ def _to_dict(data: Packed) -> dict:
 def train(model: DeepPot, data: Packed, *, steps: int, batch_size: int = 1, lr_start: float = 1e-3, lr_end: float = 1e-5,
           loss: LossConfig = LossConfig(), key=None, log_every: int = 100, progress: bool = False,
           checkpoint_dir=None, metrics_path=None, statistics: bool = True, ensemble: bool = False, desc: str = "dp-train",
-          loop: str = "host"):
+          loop: str = "host", refit_bias: bool = False):
     """Train ``model`` on ``data`` (a :class:`~jaxhybrid.dp.data.Packed` set) with the DeePMD
     loss and exponentially decaying learning rate. Returns ``(model, history)``.
 
@@ -155,7 +155,31 @@ def train(model: DeepPot, data: Packed, *, steps: int, batch_size: int = 1, lr_s
     res = fit(loss_fn, _Trainee(model, jnp.zeros((), dtype)), _to_dict(data), opt, steps=steps, batch_size=batch_size,
               key=key, has_aux=True, log_every=log_every, progress=progress, checkpoint_dir=checkpoint_dir,
               metrics_path=metrics_path, desc=desc, loop=loop)
-    return res.params.model, res.history
+    model = res.params.model
+    if refit_bias:
+        model = refit_energy_bias(model, data, ensemble=ensemble)
+    return model, res.history
+
+
+def refit_energy_bias(model: DeepPot, data: Packed, *, ensemble: bool = False, chunk: int = 16) -> DeepPot:
+    """Shift the per-type energy bias by the least-squares fit of the training residuals,
+    ``E_label − E_model ≈ Σ_t n_t δb_t``, then ``b_t ← b_t + δb_t``.
+
+    Forces and virials are blind to a per-type constant, so after a short, force-dominated
+    training the total-energy level can lag behind (a uniform offset of every frame's energy
+    per atom); this closed-form step removes it from the training data alone. The same idea as
+    DeePMD-kit's energy-bias adjustment (``change_energy_bias``) when fine-tuning."""
+    nt = int(model.e_bias.shape[-1])
+    counts = np.stack([(data.types == t).sum(1) for t in range(nt)], 1).astype(float)
+    if ensemble:
+        from .deviation import member
+
+        k = int(model.e_bias.shape[0])
+        resid = np.stack([data.energy - predict(member(model, i), data, chunk)[0] for i in range(k)])  # (K, F)
+        delta = np.stack([np.linalg.lstsq(counts, r, rcond=None)[0] for r in resid])
+    else:
+        delta = np.linalg.lstsq(counts, data.energy - predict(model, data, chunk)[0], rcond=None)[0]
+    return eqx.tree_at(lambda m: m.e_bias, model, model.e_bias + jnp.asarray(delta, model.e_bias.dtype))
 
 
 @eqx.filter_jit

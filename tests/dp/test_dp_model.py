@@ -173,3 +173,33 @@ def test_energy_smooth_as_an_atom_crosses_the_cutoff(x64):
     g1, g2 = e_at(RC - d1) - e_out, e_at(RC - d2) - e_out
     assert abs(g2) > 1e-14
     np.testing.assert_allclose(g2 / g1, 8.0, rtol=0.05)
+
+
+def test_refit_energy_bias_recovers_per_type_offsets_exactly(x64):
+    """Labels = the model's own energies + Σ_t n_t δ_t over frames of different compositions:
+    the closed-form refit must return b + δ and leave forces unchanged."""
+    from jaxhybrid.dp import System, pack, predict
+    from jaxhybrid.dp.training import refit_energy_bias
+
+    model = small_model(2, key=3)
+    delta = np.array([0.37, -0.81])
+    systems = []
+    for k, (n, n_a) in enumerate(((6, 1), (9, 5), (12, 4))):  # compositions 1:5, 5:4, 4:8 (rank 2)
+        R, _ = cluster(n, seed=k)
+        types = np.array([0] * n_a + [1] * (n - n_a))
+        frames = np.stack([R, R + 0.05 * np.random.default_rng(k).normal(size=R.shape)])
+        box = np.tile(np.eye(3) * 50.0, (2, 1, 1))
+        s = System(("A", "B"), types, frames, box, np.zeros(2), np.zeros_like(frames), None, False)
+        data1 = pack([s], RC)
+        e, f, _ = predict(model, data1)
+        counts = np.array([(types == 0).sum(), (types == 1).sum()])
+        systems.append(s._replace(energy=e + counts @ delta, force=f))
+    data = pack(systems, RC)
+    assert np.linalg.matrix_rank(np.stack([(data.types == t).sum(1) for t in (0, 1)], 1)) == 2
+    e0, f0, _ = predict(model, data)
+    assert np.max(np.abs(e0 - data.energy)) > 0.5
+    refit = refit_energy_bias(model, data)
+    np.testing.assert_allclose(np.asarray(refit.e_bias - model.e_bias), delta, atol=1e-9)
+    e1, f1, _ = predict(refit, data)
+    np.testing.assert_allclose(e1, data.energy, atol=1e-9)
+    np.testing.assert_allclose(f1, f0, atol=1e-12)
