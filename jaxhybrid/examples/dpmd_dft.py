@@ -39,15 +39,15 @@ run only) — the same MLP on the three flattened interatomic distances (rotatio
 translation-invariant by construction; for three atoms they fix the geometry, so this is a
 strong baseline).
 
-Measured (seed 0, 2 shared CPU cores under load 5–6): full run from a cold label cache 1,425 s
-wall / 634 CPU-s (labels 1,093 s of it: 1,200 DFT-MD steps), with a warm cache 367 s wall /
-229 CPU-s; held-out force RMSE 12.3 meV/Å, energy 0.45 meV/atom (1.35 meV/molecule); DFT-MD
-0.30–0.54 s per step vs DP-MD 147–156 µs (speed-up 1,922–3,685× across two runs); MLP on raw
-coordinates 1,078 meV/Å, MLP on distances 139 meV/Å. Mean O–H bond DP / DFT at 300, 600,
-900 K: 0.989 / 0.991, 0.994 / 0.993, 0.997 / 0.991 Å; histogram L1 0.37, 0.25, 0.42 against
-sampling floors (median / 90th percentile) 0.31 / 0.47, 0.28 / 0.41, 0.25 / 0.36 — at 900 K the
-100 fs DFT-MD trajectory is narrower (std 0.030 Å) than DP-MD (0.045 Å) by more than the floor.
-Quick mode (STO-3G): 275 s wall / 90 CPU-s from a cold cache under the same load.
+Measured (seed 0, 2 CPU cores shared with other jobs, load 6–9): full run from a cold label
+cache 1,141 s wall / 606 CPU-s (labels 782 s of it: 1,200 DFT-MD steps; training 181 s; DP-MD
+and timing 128 s); held-out force RMSE 12.3 meV/Å, energy 0.45 meV/atom (1.35 meV/molecule);
+DFT-MD 0.56 s per step vs DP-MD 182 µs (speed-up 3,051×; 1,922× in an earlier run where DFT-MD
+took 0.30 s per step); MLP on raw coordinates 1,078 meV/Å, MLP on distances 139 meV/Å. Mean O–H
+bond DP / DFT at 300, 600, 900 K: 0.989 / 0.991, 0.993 / 0.993, 0.997 / 0.991 Å; histogram L1
+0.37, 0.25, 0.42 against sampling floors (median) 0.31, 0.28, 0.25 — at 900 K the 100 fs DFT-MD
+trajectory is narrower (std 0.030 Å) than DP-MD (0.045 Å) by more than the floor.
+Quick mode (STO-3G) from a cold cache: 73 s wall / 51 CPU-s under load 5.
 """
 
 from __future__ import annotations
