@@ -74,25 +74,24 @@ TRAIN_IMAGES = ("astronaut", "coins", "moon", "text", "page", "brick", "grass", 
 CROP = (slice(40, 136), slice(200, 296))  # 96×96: the cameraman's head, camera and coat
 PSF_STD, PSF_SIZE, NOISE = 1.5, 9, 0.02
 SIGMA_PRIOR = 0.03  # default denoiser level σ of PnP-ULA (full mode: chosen on the validation crop)
-SIGMA_GRID = (0.02, 0.03, 0.045)  # candidate σ, scored on the validation crop of a training image
+SIGMA_GRID = (0.02, 0.03)  # candidate σ, scored on the validation crop of a training image
 #: prior weight α of PnP-ULA in quick mode, and the candidates of the full mode (chosen with σ on the
 #: validation crop). Quick mode's σ = 0.03, α = 4 were picked on the validation crop with the quick
 #: prior (posterior-mean PSNR 25.08 / 26.13 / 26.43 dB for α = 1 / 2 / 4 at σ = 0.03; 26.33 dB at
 #: σ = 0.02, α = 4; 23.7–25.5 dB at σ = 0.05–0.08): that prior is too weak at α = 1 (posterior std
 #: 0.047, over twice the noise level)
 ALPHA = 4.0
-ALPHA_GRID = (1.0, 2.0, 4.0)
+ALPHA_GRID = (1.0, 2.0)
 #: (chains, burn-in, kept samples per chain): quick, full, and each validation run of the full mode
-CHAINS_QUICK, CHAINS_FULL, CHAINS_VAL = (2, 200, 300), (2, 300, 700), (1, 150, 250)
+CHAINS_QUICK, CHAINS_FULL, CHAINS_VAL = (2, 200, 300), (2, 150, 450), (1, 100, 200)
 VAL_IMAGE, VAL_CROP = "astronaut", (slice(20, 84), slice(170, 234))  # 64×64, a *training* image
 #: prior network and training. Full mode: a bias-free DnCNN (six 3×3 layers, σ input channel) trained
-#: by DSM at σ drawn log-uniformly in SIGMA_RANGE (one network serves every σ of the grid); the data-only
+#: by DSM at σ drawn log-uniformly in cfg["sigma_range"] (one network serves every σ of the grid); the data-only
 #: regressor uses the same network and budget. Quick mode: the 5×5 → 1×1 → 5×5 ConvScore.
-PRIOR_FULL = {"arch": "bf-dncnn", "width": 24, "depth": 6, "patch": 32, "patches": 20000, "steps": 1500,
-              "batch": 16, "lr": 2e-3}
+PRIOR_FULL = {"arch": "bf-dncnn", "width": 32, "depth": 6, "patch": 32, "patches": 20000, "steps": 700,
+              "batch": 16, "lr": 2e-3, "sigma_range": (0.01, 0.06), "regressor_steps": 300}
 PRIOR_QUICK = {"width": 32, "kernel_sizes": (5, 1, 5), "patch": 24, "patches": 4000, "steps": 300,
-               "batch": 32, "lr": 3e-3}
-SIGMA_RANGE = (0.01, 0.1)
+               "batch": 32, "lr": 3e-3, "sigma_range": (0.01, 0.1)}
 #: chains start at the Tikhonov (gradient) estimate with this fixed weight (not tuned on the test
 #: image), which shortens burn-in; the posterior mean does not depend on the start once mixed
 LAM_START = 0.03
@@ -128,11 +127,11 @@ def make_net(cfg, key):
 def train_prior(train_ims, cfg, seed):
     patches = extract_patches([train_ims[n] for n in TRAIN_IMAGES], cfg["patch"], cfg["patches"], seed=seed)
     net = make_net(cfg, jax.random.PRNGKey(seed))
-    key = {**cfg, "seed": seed, "sigma_range": SIGMA_RANGE, "images": TRAIN_IMAGES, "v": 2}
-    res = train_score(net, patches, SIGMA_RANGE, steps=cfg["steps"], batch_size=cfg["batch"],
+    key = {**cfg, "seed": seed, "images": TRAIN_IMAGES, "v": 2}
+    res = train_score(net, patches, cfg["sigma_range"], steps=cfg["steps"], batch_size=cfg["batch"],
                       learning_rate=cfg["lr"], key=jax.random.PRNGKey(seed + 1), continuous=True,
                       log_every=max(1, cfg["steps"] // 10), desc="DSM prior",
-                      checkpoint_dir=cache_dir("prior-deblur", key))
+                      checkpoint_dir=cache_dir("prior-deblur", key), loop="host")
     return res.params, patches, res.history
 
 
@@ -147,7 +146,7 @@ def train_regressor(patches, psf, cfg, seed):
     """Data-only: x̂ = y + N_θ(y), trained on (blur(patch) + noise, patch) pairs (same network
     and training budget as the prior)."""
     op = blur(psf, patches.shape[1:])
-    steps = cfg["steps"]
+    steps = cfg.get("regressor_steps", cfg["steps"])
     net = make_net(cfg, jax.random.PRNGKey(seed + 7))
 
     def loss(m, x, key):
@@ -160,7 +159,7 @@ def train_regressor(patches, psf, cfg, seed):
     res = fit(loss, net, jnp.asarray(patches), optax.chain(optax.clip_by_global_norm(1.0), optax.adam(sched)),
               steps=steps, batch_size=cfg["batch"], key=jax.random.PRNGKey(seed + 8), stochastic=True,
               log_every=max(1, steps // 10), desc="data-only regressor",
-              checkpoint_dir=cache_dir("prior-deblur-regressor", key))
+              checkpoint_dir=cache_dir("prior-deblur-regressor", key), loop="host")
     return res.params
 
 
@@ -309,7 +308,7 @@ def run(quick: bool, seed: int, out: Path) -> dict:
                    "train_images": list(TRAIN_IMAGES), "psf_std": PSF_STD, "noise": NOISE,
                    "sigma_prior": sigma, "sigma_alpha_validation_psnr_dB": {str(k): v for k, v in val_scores.items()},
                    "validation": [VAL_IMAGE, [VAL_CROP[0].start, VAL_CROP[0].stop], [VAL_CROP[1].start, VAL_CROP[1].stop]],
-                   "alpha": alpha, "sigma_range": list(SIGMA_RANGE),
+                   "alpha": alpha, "sigma_range": list(cfg["sigma_range"]),
                    "prior": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}, "step_size": step, "chains": n_chains,
                    "burn_in": burn_in, "samples_per_chain": n_samples, "tv_lambda": tv[1],
                    "tikhonov_lambda": tik[1], "tv_inpainting_lambda": tv_in[1],

@@ -69,7 +69,7 @@ def test_bias_free_dncnn_learns_to_denoise():
     u = jax.random.uniform(k[0], (128, 4, 4))
     data = jax.image.resize(u, (128, 12, 12), "linear")  # smooth patches
     res = train_score(BiasFreeDnCNN(8, 3, key=k[1]), data, (0.05, 0.2), steps=150, batch_size=32,
-                      learning_rate=3e-3, key=k[2], continuous=True, progress=False)
+                      learning_rate=3e-3, key=k[2], continuous=True, progress=False, loop="host")
     x = data[:16]
     xn = x + 0.1 * jax.random.normal(jax.random.PRNGKey(9), x.shape)
     den = jax.vmap(lambda a: res.params.denoise(a, 0.1))(xn)
