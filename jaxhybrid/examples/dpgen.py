@@ -17,6 +17,16 @@ after ``rounds`` rounds. Baseline ``random_selection``: the same number of label
 drawn uniformly from all explored frames (same seed set, same training budget). Metric: the
 maximum force error (max over atoms and frames of |ΔF_i|, meV/Å) and the force RMSE on a
 1200 K EMT test trajectory (harder than anything in the seed set).
+
+Training (every call, the seed stage and each round): DeePMD loss with DeePMD-kit's default
+prefactors plus the virial (0.02 → 1; EMT gives virials), learning rate 5e-3 → 1e-4, one
+32-atom frame per step, the 4 members together. The comparison is at equal cost: the same
+number of EMT labels, the same seed-set model ``ens0`` as the starting point and the same total
+number of training steps after it (``round_steps`` × labelling rounds).
+
+Full run (seed 0, 2 CPU cores shared with other jobs, 558 s wall): 48 labelled frames each;
+max force error on the 1,200 K test frames 424 meV/Å (concurrent learning) vs 439 (random
+selection) vs 2,808 (seed set only); force RMSE 108 vs 113 vs 487 meV/Å.
 """
 
 from __future__ import annotations
@@ -34,7 +44,8 @@ A0, MASS = 3.61, 63.546
 def config(quick: bool) -> dict:
     c = dict(rcut=5.0, rcut_smth=3.5, sel=64, embedding=(8, 16), fitting=(32, 32), axis=4, n_models=4, seed_frames=6,
              rounds=4, explore_temperatures=(600.0, 900.0, 1200.0), explore_steps=300, explore_every=10, lo=0.05, hi=0.5,
-             n_label=12, init_steps=1500, round_steps=800, test_frames=20, test_T=1200.0)
+             n_label=12, init_steps=1500, round_steps=800, test_frames=20, test_T=1200.0, lr_start=5e-3, lr_end=1e-4,
+             pref_v=(0.02, 1.0))
     if quick:
         c.update(rounds=1, explore_steps=60, n_label=6, init_steps=150, round_steps=100, test_frames=4, seed_frames=4,
                  explore_temperatures=(1200.0,))
@@ -100,10 +111,11 @@ def _label(frames, cell):
 def _train(ens, systems, steps, c, seed, stats=True):
     import jax
 
-    from jaxhybrid.dp import pack, train
+    from jaxhybrid.dp import LossConfig, pack, train
 
     data = pack(systems, c["rcut"], k_max=c["sel"])
-    ens, hist = train(ens, data, steps=steps, batch_size=1, lr_start=2e-3, lr_end=2e-5, key=jax.random.PRNGKey(seed),
+    ens, hist = train(ens, data, steps=steps, batch_size=1, lr_start=c["lr_start"], lr_end=c["lr_end"],
+                      loss=LossConfig(start_pref_v=c["pref_v"][0], limit_pref_v=c["pref_v"][1]), key=jax.random.PRNGKey(seed),
                       log_every=math.gcd(steps, 100), ensemble=True, statistics=stats)
     return ens
 
