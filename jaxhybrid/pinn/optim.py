@@ -42,6 +42,7 @@ import optax
 from jax.flatten_util import ravel_pytree
 
 from jaxhybrid.rollout import DivergenceError
+from jaxhybrid.train import fit
 
 __all__ = ["lbfgs", "LBFGSResult", "descend", "levenberg_marquardt"]
 
@@ -127,62 +128,15 @@ def lbfgs(loss: Callable[[PyTree], jax.Array], params: PyTree, steps: int, *, me
 
 def descend(loss: Callable[[PyTree], jax.Array], params: PyTree, optimizer: optax.GradientTransformation, steps: int, *,
             log_every: int = 500, progress: bool = True, desc: str = "adam") -> LBFGSResult:
-    """``θ ← θ + optimizer(∇L(θ))`` for ``steps`` steps on a deterministic ``loss(params)``."""
+    """``θ ← θ + optimizer(∇L(θ))`` for ``steps`` steps on a deterministic ``loss(params)``:
+    :func:`jaxhybrid.train.fit` without data (compiled chunks of ``log_every`` steps, NaN/Inf
+    guard raising :class:`~jaxhybrid.rollout.DivergenceError` with the last good parameters),
+    returned in the form of :func:`lbfgs`'s result for the Adam → L-BFGS pipelines."""
     if not isinstance(steps, (int, np.integer)) or steps < 0:
         raise ValueError(f"descend: steps must be a non-negative int, got {steps!r}.")
-    trainable, static = eqx.partition(params, eqx.is_inexact_array)
-    if not jax.tree_util.tree_leaves(trainable):
-        raise ValueError("descend: `params` has no floating-point arrays to train.")
-
-    def f(tr):
-        return loss(eqx.combine(tr, static))
-
-    vg = jax.value_and_grad(f)
-    state = optimizer.init(trainable)
-
-    @eqx.filter_jit
-    def chunk(tr, state, length):
-        # carry the parameters one step back: when the loss at the current ones is non-finite,
-        # they are replaced by the previous ones (whose loss was finite)
-        def body(carry, _):
-            tr, state, prev, ok = carry
-            value, grad = vg(tr)
-            updates, new_state = optimizer.update(grad, state, tr)
-            new_tr = optax.apply_updates(tr, updates)
-            finite = jnp.isfinite(value) & jax.tree_util.tree_reduce(
-                jnp.logical_and, jax.tree_util.tree_map(lambda x: jnp.all(jnp.isfinite(x)), grad), True)
-            good, fail = ok & finite, ok & ~finite
-            sel = lambda c, a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
-            out = (sel(good, new_tr, sel(fail, prev, tr)), sel(good, new_state, state), sel(good, tr, prev), good)
-            return out, jnp.where(good, value, jnp.nan)
-
-        (tr, state, _, ok), values = jax.lax.scan(body, (tr, state, tr, jnp.asarray(True)), None, length=length)
-        return tr, state, ok, values
-
-    bar = None
-    if progress and steps:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, desc=desc, leave=False, dynamic_ncols=True)
-    history, step, t0 = [], 0, time.perf_counter()
-    try:
-        while step < steps:
-            length = min(log_every, steps - step)
-            trainable, state, ok, values = chunk(trainable, state, length)
-            values = np.asarray(values)
-            if not bool(ok):
-                bad = step + int(np.argmax(~np.isfinite(values))) + 1
-                raise DivergenceError(f"descend: loss or gradient became NaN/Inf at step {bad}; the last good "
-                                      "parameters are in `.state`.", step=bad, state=eqx.combine(trainable, static))
-            step += length
-            history.append({"step": step, "loss": float(values[-1]), "wall_s": round(time.perf_counter() - t0, 4)})
-            if bar is not None:
-                bar.update(length)
-                bar.set_postfix(loss=f"{values[-1]:.3e}")
-    finally:
-        if bar is not None:
-            bar.close()
-    return LBFGSResult(eqx.combine(trainable, static), step, history)
+    res = fit(lambda p, _: loss(p), params, None, optimizer, steps=steps, log_every=log_every, progress=progress, desc=desc)
+    history = [{"step": h["step"], "loss": h["loss"], "wall_s": h["wall_s"]} for h in res.history]
+    return LBFGSResult(res.params, res.step, history)
 
 
 RowResidual = Callable[[PyTree, Any], jax.Array]
