@@ -21,8 +21,9 @@ fixed-point RAR variant (:func:`jaxhybrid.pinn.rar`, same final number of points
 baseline ``rar``.
 
 Status (measured, seed 0): full run adaptive 0.0262, uniform 0.158 (6.0× lower error), RAR
-0.0234 (323 s on 2 CPU cores shared with another job); quick mode adaptive 0.389, uniform 1.755
-(4.5×), RAR 0.117.
+0.0234 (323 s on 2 CPU cores shared with another job; the same figures again after the Adam
+phase moved onto ``train.fit``, 397 s under load 7–8); quick mode adaptive 0.334, uniform 1.736
+(5.2×), RAR 0.112.
 """
 
 from __future__ import annotations
