@@ -62,6 +62,11 @@ Status (seed 0, measured on the shared 2-core CPU, load average 14–18).
   its held-out DSM loss is lower for σ ≤ 0.3 (0.117 vs 0.142 at σ = 0.02); at σ = 1 it is higher
   (0.0145 vs 0.0121). Open: restrict or regularise the correction at the coarse levels.
 * Before (ConvScore alone, same sampler): quick 0.680 (coverage 0.87).
+* Tried: the correction trained on σ in (0.02, 0.3) only and switched off above 0.3
+  (``ResidualScore(sigma_max=0.3)``). Quick mode: 0.459 (coverage 0.93), Gaussian alone 0.459;
+  full run (seed 0, 1,951 s under load 6–9): the chains blew up, 1.496 (posterior std twice the
+  field's rms), against Tikhonov 0.552, data-only 0.418, Gaussian alone 0.428 (0.92). Not
+  adopted; the conv training now runs with ``loop="host"`` (same steps, faster on CPU).
 """
 
 from __future__ import annotations
@@ -86,10 +91,7 @@ N = 32
 N_OBS = 64
 F_SCALE = 10.0  # fields are ~O(10); the prior works on f / F_SCALE
 NOISE_REL = 0.1
-SIGMA_RANGE = (0.02, 1.0)  # noise levels of the annealing schedule (normalised units)
-#: the conv correction is trained on σ in (SIGMA_RANGE[0], CORR_SIGMA_MAX) and acts only there
-#: (ResidualScore(sigma_max=...)); above it the fitted Gaussian's exact smoothed score is used alone
-CORR_SIGMA_MAX = 0.3
+SIGMA_RANGE = (0.02, 1.0)  # noise levels of the conditional score net (normalised units)
 N_LEVELS, EPS = 20, 0.2  # annealing levels (geometric over SIGMA_RANGE), step ε σ² per level
 Z90 = 1.6448536
 DSM_CHECK_SIGMAS = (0.02, 0.05, 0.1, 0.3, 1.0)
@@ -119,10 +121,9 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     # --- noise-conditional prior: Gaussian fitted to the generator samples + conv correction by DSM
     steps = 200 if quick else 1000
     gauss = GaussianScore.from_samples(train_f)
-    net = ResidualScore(gauss, ConvScore(32, kernel_sizes=(5, 1, 5), key=k_net), sigma_max=CORR_SIGMA_MAX)
-    res = train_score(net, train_f, (SIGMA_RANGE[0], CORR_SIGMA_MAX), steps=steps, batch_size=32,
-                      learning_rate=3e-3, key=k_fit, log_every=max(1, steps // 10), desc="DSM source prior",
-                      continuous=True, loop="host")
+    net = ResidualScore(gauss, ConvScore(32, kernel_sizes=(5, 1, 5), key=k_net))
+    res = train_score(net, train_f, SIGMA_RANGE, steps=steps, batch_size=32, learning_rate=3e-3, key=k_fit,
+                      log_every=max(1, steps // 10), desc="DSM source prior", continuous=True, loop="host")
     net = res.params
     n_check = 64 if quick else 128
     dsm_gauss, dsm_net = _heldout_dsm(gauss, k_test, n_check), _heldout_dsm(net, k_test, n_check)
@@ -195,8 +196,7 @@ def run(quick: bool, seed: int, out: Path) -> dict:
         "goal": {"f_rel_l2": "min", "coverage_90": "max", "mean_posterior_std_rel": "min"},
         "baselines": baselines,
         "config": {"grid": N, "n_obs": N_OBS, "noise": noise, "noise_rel": NOISE_REL, "n_train": n_train,
-                   "n_test": n_test, "dsm_steps": steps, "sigma_range": list(SIGMA_RANGE),
-                   "correction_sigma_max": CORR_SIGMA_MAX, "levels": N_LEVELS,
+                   "n_test": n_test, "dsm_steps": steps, "sigma_range": list(SIGMA_RANGE), "levels": N_LEVELS,
                    "steps_per_level": n_each, "eps": eps, "chains": n_chains, "samples_per_chain": n_samples,
                    "tikhonov_lambda": tik_lam, "f_scale": F_SCALE, "dsm_heldout_sigmas": list(DSM_CHECK_SIGMAS),
                    "dsm_heldout_gaussian": dsm_gauss, "dsm_heldout_prior": dsm_net},
