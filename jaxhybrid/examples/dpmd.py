@@ -67,7 +67,7 @@ def config(quick: bool) -> dict:
         # quick: 32-atom frames only, a slower learning-rate decay for the short budget, 32-atom MD (one compiled run), scaling timed at 32 and 108 atoms (the 32-atom
         # figure doubles as the DP-MD cost against EMT), one chunk length per compiled loop
         c.update(embedding=(8, 16), fitting=(32, 32), axis=4, steps=300, lr_start=2e-3, lr_end=1e-4, train_frames_per_traj=3, test_frames_per_traj=2,
-                 md_steps=100, md_eq=100, md_cells=2, scaling_cells=(2, 3), scaling_steps=5, data_only_steps=300)
+                 md_steps=500, md_eq=100, md_cells=2, scaling_cells=(2, 3), scaling_steps=5, data_only_steps=300)
     return c
 
 
