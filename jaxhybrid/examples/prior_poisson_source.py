@@ -31,6 +31,10 @@ non-Gaussian structure.
   ``σ_max``, so the chains are independent posterior draws; after the schedule they keep
   sampling at ``σ_min`` and their running moments give the posterior mean (estimate) and std
   (error bar); the 90% pixelwise credible intervals' empirical coverage checks the std.
+  The prior weight of the correction, ``s_w = s_Gauss + w · s_corr`` (:class:`WeightedCorrection`,
+  ``w ∈ CORRECTION_WEIGHTS``: 0 is the Gaussian alone, 1 the trained prior), is chosen by the
+  posterior's relative error on validation fields drawn from the generator with their own
+  observation noise — never the test fields — as PnP-ULA's prior weight α is in ``prior-deblur``.
 * **mechanism only** — Tikhonov MAP with a gradient penalty (CG on the normal equations), λ
   tuned on the test fields themselves (best mean error over a grid; favours the baseline).
   Its Gaussian posterior (prior ∝ exp(−λ‖∇f‖²/(2σ²))) also gives a std, whose coverage is
@@ -43,30 +47,27 @@ non-Gaussian structure.
 
 Metric: relative L2 error of ``f`` averaged over held-out test fields (``f_rel_l2``).
 
-Status (seed 0, measured on the shared 2-core CPU, load average 14–18).
+Status (seed 0, 2-core CPU).
 
+* Full run (8,000 fields, 1,000 DSM steps, 16 chains, 20 levels × 20 steps, 300 kept steps,
+  8 test and 8 validation fields; 482 s wall on the otherwise idle machine): validation chose
+  w = 0.5 (validation error 0.462 / 0.439 / 0.546 and coverage 0.94 / 0.91 / 0.87 for
+  w = 0 / 0.5 / 1). Test fields: **hybrid 0.405 (90% coverage 0.889)** vs Tikhonov 0.552 (0.96),
+  data-only MLP 0.418, fitted Gaussian prior alone 0.428 (0.92).
+* Quick mode (2,000 fields, 200 DSM steps, 8 chains, 20 levels × 5 steps, 60 kept steps, 4 test
+  and 4 validation fields; 148 s wall with another job on the machine): validation chose w = 1
+  (0.570 / 0.539 / 0.536); hybrid 0.4555 (coverage 0.935) vs Tikhonov 0.603 (0.90), data-only
+  0.456, Gaussian alone 0.459 (0.95).
+* Why a weight: the fully weighted correction of the full run has a lower held-out DSM loss than
+  its Gaussian base for σ ≤ 0.3 (0.117 vs 0.142 at σ = 0.02) but a higher one at σ = 1 (0.0145
+  vs 0.0121), and its posterior is worse and too narrow (w = 1: test error 0.508, coverage 0.85,
+  earlier run). Switching it off above σ = 0.3 instead (``ResidualScore(sigma_max=0.3)``, trained
+  on σ ≤ 0.3) made the full-run chains blow up (1.496), so it is not used.
 * Sampler check (exact Gaussian prior score, 16 test fields): the annealed chains' mean is within
   0.09–0.15 (relative) of the closed-form posterior mean — the Monte-Carlo error of 8–16 chains —
   and their std within 1–4% of the exact one (coverage 0.91–0.93); 100 instead of 10–30 steps per
-  level changes nothing. The sampler is not the bottleneck; the prior was.
-* Quick mode (2,000 training fields, 200 DSM steps, 8 chains, 20 levels × 5 steps, 60 kept
-  steps, 4 test fields, data-only MLP 1,000 steps; 84 s on the otherwise idle machine): hybrid
-  0.456 (coverage 0.94) vs Tikhonov 0.603 (0.90), data-only MLP 0.456, fitted Gaussian prior
-  alone 0.459 (0.95). (With 300 DSM steps, 20 × 10 level steps, 100 kept steps and a 1,600-step
-  MLP: 0.453 (0.93), MLP 0.450, 103 s idle.)
-* Full run (8,000 fields, 1,000 DSM steps, 16 chains, 20 levels × 20 steps, 300 kept steps,
-  8 test fields; 1,474 s wall under that load): hybrid 0.508 (coverage 0.85) vs Tikhonov 0.552
-  (0.96), data-only MLP 0.418, fitted Gaussian prior alone 0.428 (0.92). The criterion (below
-  Tikhonov) holds, but the longer-trained correction makes the posterior worse and too narrow
-  (mean std 0.25 of the field's rms vs 0.36 in quick mode) than the Gaussian base alone, although
-  its held-out DSM loss is lower for σ ≤ 0.3 (0.117 vs 0.142 at σ = 0.02); at σ = 1 it is higher
-  (0.0145 vs 0.0121). Open: restrict or regularise the correction at the coarse levels.
+  level changes nothing.
 * Before (ConvScore alone, same sampler): quick 0.680 (coverage 0.87).
-* Tried: the correction trained on σ in (0.02, 0.3) only and switched off above 0.3
-  (``ResidualScore(sigma_max=0.3)``). Quick mode: 0.459 (coverage 0.93), Gaussian alone 0.459;
-  full run (seed 0, 1,951 s under load 6–9): the chains blew up, 1.496 (posterior std twice the
-  field's rms), against Tikhonov 0.552, data-only 0.418, Gaussian alone 0.428 (0.92). Not
-  adopted; the conv training now runs with ``loop="host"`` (same steps, faster on CPU).
 """
 
 from __future__ import annotations
@@ -95,6 +96,8 @@ SIGMA_RANGE = (0.02, 1.0)  # noise levels of the conditional score net (normalis
 N_LEVELS, EPS = 20, 0.2  # annealing levels (geometric over SIGMA_RANGE), step ε σ² per level
 Z90 = 1.6448536
 DSM_CHECK_SIGMAS = (0.02, 0.05, 0.1, 0.3, 1.0)
+#: candidate weights of the DSM correction on top of the fitted Gaussian (chosen on validation fields)
+CORRECTION_WEIGHTS = (0.0, 0.5, 1.0)
 
 
 def make_operator(seed):
@@ -129,12 +132,10 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     dsm_gauss, dsm_net = _heldout_dsm(gauss, k_test, n_check), _heldout_dsm(net, k_test, n_check)
 
     def rel(est):
-        est, tf = np.asarray(est), np.asarray(test_f)
-        return float(np.mean(np.linalg.norm((est - tf).reshape(n_test, -1), axis=1)
-                             / np.linalg.norm(tf.reshape(n_test, -1), axis=1)))
+        return _rel_l2(est, test_f)
 
     def cov(m, s):
-        return float(np.mean(np.abs(np.asarray(test_f) - m) <= Z90 * s))
+        return _coverage(m, s, test_f)
 
     # --- mechanism only: Tikhonov (gradient penalty), λ tuned on the test fields
     tik_all = jax.jit(jax.vmap(lambda yi, lam: tikhonov(op, yi, lam * noise**2, reg="gradient", maxiter=1000),
@@ -147,15 +148,24 @@ def run(quick: bool, seed: int, out: Path) -> dict:
             best = (r, float(lam), est)
     tik_err, tik_lam, tik_est = best
 
-    # --- hybrid: annealed Langevin with the PDE likelihood at each noise level
+    # --- hybrid: annealed Langevin with the PDE likelihood at each noise level; the weight w of the
+    # DSM correction is chosen on validation fields of the generator (never the test fields)
     sigmas = geometric_sigmas(SIGMA_RANGE[1], SIGMA_RANGE[0], N_LEVELS)
     eps = EPS * SIGMA_RANGE[0] ** 2
     n_chains, n_each, n_samples = (8, 5, 60) if quick else (16, 20, 300)
     sample_all = eqx.filter_jit(jax.vmap(
-        lambda net, yi, k: annealed_posterior(net, op, noise, yi, k, sigmas=sigmas, eps=eps, n_each=n_each,
-                                              n_chains=n_chains, n_samples=n_samples, shape=(N, N)),
+        lambda prior, yi, k: annealed_posterior(prior, op, noise, yi, k, sigmas=sigmas, eps=eps, n_each=n_each,
+                                                n_chains=n_chains, n_samples=n_samples, shape=(N, N)),
         in_axes=(None, 0, 0)))
-    means, stds = sample_all(net, y, jax.random.split(k_samp, n_test))
+    k_val, k_val_noise, k_val_samp = jax.random.split(jax.random.fold_in(key, 77), 3)
+    val_f = random_source_fields(k_val, n_test, (N, N)) / F_SCALE
+    y_val = jax.vmap(op.apply)(val_f) + noise * jax.random.normal(k_val_noise, (n_test, N_OBS))
+    val_scores = {}
+    for w in CORRECTION_WEIGHTS:
+        m_val, s_val = sample_all(WeightedCorrection(net, w), y_val, jax.random.split(k_val_samp, n_test))
+        val_scores[w] = (_rel_l2(m_val, val_f), _coverage(m_val, s_val, val_f))
+    weight = min(val_scores, key=lambda w: val_scores[w][0])
+    means, stds = sample_all(WeightedCorrection(net, weight), y, jax.random.split(k_samp, n_test))
     means, stds = np.asarray(means), np.asarray(stds)
 
     # --- learned Gaussian prior alone (no DSM correction): its posterior is Gaussian, in closed form
@@ -198,9 +208,40 @@ def run(quick: bool, seed: int, out: Path) -> dict:
         "config": {"grid": N, "n_obs": N_OBS, "noise": noise, "noise_rel": NOISE_REL, "n_train": n_train,
                    "n_test": n_test, "dsm_steps": steps, "sigma_range": list(SIGMA_RANGE), "levels": N_LEVELS,
                    "steps_per_level": n_each, "eps": eps, "chains": n_chains, "samples_per_chain": n_samples,
-                   "tikhonov_lambda": tik_lam, "f_scale": F_SCALE, "dsm_heldout_sigmas": list(DSM_CHECK_SIGMAS),
+                   "tikhonov_lambda": tik_lam, "correction_weight": weight,
+                   "validation_rel_l2_coverage_by_weight": {str(w): v for w, v in val_scores.items()}, "f_scale": F_SCALE, "dsm_heldout_sigmas": list(DSM_CHECK_SIGMAS),
                    "dsm_heldout_gaussian": dsm_gauss, "dsm_heldout_prior": dsm_net},
     }
+
+
+def _rel_l2(est, truth):
+    """Mean over fields of ``‖est − truth‖ / ‖truth‖``."""
+    est, truth = np.asarray(est), np.asarray(truth)
+    n = truth.shape[0]
+    return float(np.mean(np.linalg.norm((est - truth).reshape(n, -1), axis=1) / np.linalg.norm(truth.reshape(n, -1), axis=1)))
+
+
+def _coverage(mean, std, truth):
+    """Fraction of pixels whose true value lies in the 90% interval ``mean ± 1.645 std``."""
+    return float(np.mean(np.abs(np.asarray(truth) - np.asarray(mean)) <= Z90 * np.asarray(std)))
+
+
+class WeightedCorrection(eqx.Module):
+    """``s_w(f, σ) = s_base(f, σ) + w · s_net(f, σ)`` for a trained :class:`ResidualScore`: the
+    prior weight of the DSM correction (``w = 0``: the fitted Gaussian alone, ``w = 1``: the
+    trained prior). ``w`` is an array leaf, so every weight runs the same compiled sampler."""
+
+    score: ResidualScore
+    weight: jax.Array
+
+    def __init__(self, score: ResidualScore, weight: float):
+        self.score, self.weight = score, jnp.asarray(weight, jnp.float32)
+
+    def residual(self, x, sigma):
+        return self.score.base.residual(x, sigma) + self.weight * self.score.net.residual(x, sigma)
+
+    def __call__(self, x, sigma):
+        return self.residual(x, sigma) / sigma
 
 
 def annealed_posterior(prior_score, op, noise, y, key, *, sigmas, eps, n_each, n_chains, n_samples, shape):

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from jaxhybrid.examples import REGISTRY, load
-from jaxhybrid.examples.prior_poisson_source import annealed_posterior
+from jaxhybrid.examples.prior_poisson_source import WeightedCorrection, annealed_posterior
 from jaxhybrid.sampling import ConvScore, GaussianScore, MLPScore, ResidualScore, geometric_sigmas, train_score
 
 
@@ -119,6 +119,20 @@ def test_annealed_posterior_matches_exact_gaussian_posterior(x64):
     assert np.max(np.abs(np.diag(Sp) - var_ula) / se_v) > 5
 
 
+def test_weighted_correction_interpolates_between_base_and_trained_prior():
+    rng = np.random.default_rng(0)
+    base = GaussianScore(jnp.asarray(rng.normal(size=(6, 6)), jnp.float32), jnp.asarray(_spd(rng, 36, 0.5, 2.0), jnp.float32))
+    net = ConvScore(4, kernel_sizes=(3, 1, 3), key=jax.random.PRNGKey(0))
+    full = ResidualScore(base, net, zero_init=False)
+    x = jnp.asarray(rng.normal(size=(6, 6)), jnp.float32)
+    for s in (0.05, 0.5):
+        np.testing.assert_allclose(WeightedCorrection(full, 0.0)(x, s), base(x, s), rtol=1e-5, atol=1e-5)
+        np.testing.assert_allclose(WeightedCorrection(full, 1.0)(x, s), full(x, s), rtol=1e-5, atol=1e-5)
+        half = WeightedCorrection(full, 0.5)(x, s)
+        np.testing.assert_allclose(half, 0.5 * (base(x, s) + full(x, s)), rtol=1e-4, atol=1e-4)
+        assert not np.allclose(half, base(x, s), atol=1e-3)  # the net's correction is not zero
+
+
 @pytest.mark.slow
 def test_prior_poisson_source_quick(tmp_path, check_record):
     rec = load("prior-poisson-source").run(quick=True, seed=0, out=tmp_path)
@@ -128,6 +142,8 @@ def test_prior_poisson_source_quick(tmp_path, check_record):
     assert set(b) >= {"tikhonov", "data_only", "gaussian_prior"}
     assert m["f_rel_l2"] < b["tikhonov"]["f_rel_l2"]  # the criterion, already in quick mode
     assert 0.75 < m["coverage_90"] <= 1.0
+    # the correction weight is chosen on validation fields, from the candidates
+    assert rec["config"]["correction_weight"] in load("prior-poisson-source").CORRECTION_WEIGHTS
     # the DSM correction does not make the prior worse than its Gaussian base on held-out fields
     c = rec["config"]
     assert np.mean(c["dsm_heldout_prior"]) <= np.mean(c["dsm_heldout_gaussian"]) * 1.02
