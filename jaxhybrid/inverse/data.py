@@ -21,13 +21,15 @@ import numpy as np
 
 __all__ = ["IMAGE_NAMES", "load_images", "extract_patches", "random_source_fields", "psnr"]
 
-#: sample images of scikit-image that ship with the package (converted to grey)
+#: sample images that ship with scikit-image (converted to grey; "motorcycle" is the left view of
+#: ``stereo_motorcycle``) and, for "grace_hopper", with matplotlib (``mpl-data/sample_data``)
 IMAGE_NAMES = ("camera", "astronaut", "coins", "moon", "text", "page", "brick", "grass", "gravel",
-               "clock", "coffee", "chelsea", "rocket", "cell")
+               "clock", "coffee", "chelsea", "rocket", "cell", "motorcycle", "grace_hopper")
 
 
 def load_images(names: Sequence[str] = IMAGE_NAMES) -> dict:
-    """``{name: float32 array (H, W) in [0, 1]}`` from ``skimage.data`` (colour → luminance)."""
+    """``{name: float32 array (H, W) in [0, 1]}`` from ``skimage.data`` or matplotlib's sample data
+    (colour → luminance)."""
     import skimage.data
     from skimage.color import rgb2gray
 
@@ -35,7 +37,16 @@ def load_images(names: Sequence[str] = IMAGE_NAMES) -> dict:
     for n in names:
         if n not in IMAGE_NAMES:
             raise ValueError(f"load_images: unknown image {n!r}; choose from {IMAGE_NAMES}.")
-        im = getattr(skimage.data, n)()
+        if n == "motorcycle":
+            im = skimage.data.stereo_motorcycle()[0]
+        elif n == "grace_hopper":
+            import matplotlib.cbook
+            import matplotlib.image
+
+            with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+                im = matplotlib.image.imread(f, format="jpg")
+        else:
+            im = getattr(skimage.data, n)()
         if im.ndim == 3:
             im = rgb2gray(im[..., :3])
         else:

@@ -1,4 +1,4 @@
-"""prior-deblur: contract of the record, the bias-free DnCNN prior network, and (slow) the quick run."""
+"""prior-deblur: contract of the record, the bias-free prior networks (DnCNN, U-Net), and (slow) the quick run."""
 
 import numpy as np
 import pytest
@@ -12,7 +12,10 @@ def test_example_registered():
 
 def test_deblur_problem_holds_out_the_test_image():
     ex = load("prior-deblur")
-    assert ex.TEST_IMAGE not in ex.TRAIN_IMAGES and len(ex.TRAIN_IMAGES) >= 5
+    assert ex.TEST_IMAGE not in ex.TRAIN_IMAGES
+    for cfg in (ex.PRIOR_FULL, ex.PRIOR_QUICK):
+        assert ex.TEST_IMAGE not in cfg["images"] and len(cfg["images"]) >= 5
+        assert set(cfg["images"]) <= set(ex.TRAIN_IMAGES)  # loaded by make_problem
 
 
 @pytest.mark.slow
@@ -29,24 +32,30 @@ def test_prior_deblur_quick(tmp_path, check_record):
     assert 0.5 < m["coverage_90"] <= 1.0 and 0.5 < m["inpainting_coverage_90"] <= 1.0
 
 
-# --- the bias-free DnCNN prior network (jaxhybrid.sampling.score.BiasFreeDnCNN)
+# --- the bias-free prior networks (jaxhybrid.sampling.score.BiasFreeDnCNN, BiasFreeUNet)
 
-def test_bias_free_dncnn_is_homogeneous_and_translation_equivariant():
+@pytest.mark.parametrize("arch", ["dncnn", "unet"])
+def test_bias_free_networks_are_homogeneous_and_translation_equivariant(arch):
     import jax
     import jax.numpy as jnp
 
-    from jaxhybrid.sampling.score import BiasFreeDnCNN
+    from jaxhybrid.sampling.score import BiasFreeDnCNN, BiasFreeUNet
 
-    net = BiasFreeDnCNN(8, 4, key=jax.random.PRNGKey(0))
-    x = jax.random.uniform(jax.random.PRNGKey(1), (24, 20))
+    if arch == "dncnn":  # receptive-field radius 4: any shift, 8 px from the border
+        net, shape, shift, border = BiasFreeDnCNN(8, 4, key=jax.random.PRNGKey(0)), (24, 20), (3, 2), 8
+    else:  # 3 levels (pooling by 4): shifts by multiples of 4; radius ~30 px, so a larger image
+        net, shape, shift, border = BiasFreeUNet((6, 8, 8), key=jax.random.PRNGKey(0)), (96, 100), (4, 8), 36
+    x = jax.random.uniform(jax.random.PRNGKey(1), shape)
     n = net.noise(x, 0.05)
     assert n.shape == x.shape
     # no additive constants: N(a x, a σ) = a N(x, σ) for a > 0 (Mohan et al. 2020)
     np.testing.assert_allclose(net.noise(2.5 * x, 2.5 * 0.05), 2.5 * n, rtol=1e-4, atol=1e-6)
-    # a (circular) shift commutes with the network away from the reflect-padded border
-    xs = jnp.roll(x, (3, 2), (0, 1))
-    np.testing.assert_allclose(net.noise(xs, 0.05)[8:-8, 8:-8], jnp.roll(n, (3, 2), (0, 1))[8:-8, 8:-8],
-                               rtol=1e-4, atol=1e-6)
+    # a (circular) shift commutes with the network away from the padded border
+    xs = jnp.roll(x, shift, (0, 1))
+    b = slice(border, -border)
+    np.testing.assert_allclose(net.noise(xs, 0.05)[b, b], jnp.roll(n, shift, (0, 1))[b, b], rtol=1e-4, atol=1e-6)
+    # odd sizes work (padding to the pooling multiple is cropped back)
+    assert net.noise(x[:-3, :-5], 0.05).shape == (shape[0] - 3, shape[1] - 5)
     # score, residual and denoiser are one parameterisation: D = x + σ² s = x − N, ε = −N/σ
     np.testing.assert_allclose(x + 0.05**2 * net(x, 0.05), net.denoise(x, 0.05), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(net.residual(x, 0.05), -n / 0.05, rtol=1e-5, atol=1e-6)
@@ -54,23 +63,45 @@ def test_bias_free_dncnn_is_homogeneous_and_translation_equivariant():
         net.noise(jnp.zeros((2, 24, 20)), 0.05)
     with pytest.raises(ValueError):
         BiasFreeDnCNN(8, 1, key=jax.random.PRNGKey(0))
+    with pytest.raises(ValueError):
+        BiasFreeUNet((8,), key=jax.random.PRNGKey(0))
 
 
-def test_bias_free_dncnn_learns_to_denoise():
+@pytest.mark.parametrize("arch", ["dncnn", "unet"])
+def test_bias_free_networks_learn_to_denoise(arch):
     # brief DSM training on smooth random images: the denoiser must beat the noisy input
     import jax
     import jax.numpy as jnp
 
     from jaxhybrid.inverse import psnr
     from jaxhybrid.sampling import train_score
-    from jaxhybrid.sampling.score import BiasFreeDnCNN
+    from jaxhybrid.sampling.score import BiasFreeDnCNN, BiasFreeUNet
 
     k = jax.random.split(jax.random.PRNGKey(0), 3)
     u = jax.random.uniform(k[0], (128, 4, 4))
     data = jax.image.resize(u, (128, 12, 12), "linear")  # smooth patches
-    res = train_score(BiasFreeDnCNN(8, 3, key=k[1]), data, (0.05, 0.2), steps=150, batch_size=32,
+    net = BiasFreeDnCNN(8, 3, key=k[1]) if arch == "dncnn" else BiasFreeUNet((8, 8), key=k[1])
+    res = train_score(net, data, (0.05, 0.2), steps=150, batch_size=32,
                       learning_rate=3e-3, key=k[2], continuous=True, progress=False, loop="host")
     x = data[:16]
     xn = x + 0.1 * jax.random.normal(jax.random.PRNGKey(9), x.shape)
     den = jax.vmap(lambda a: res.params.denoise(a, 0.1))(xn)
     assert psnr(den, x) > psnr(xn, x) + 3.0
+
+
+# --- the training data (jaxhybrid.inverse.data)
+
+def test_load_images_returns_grey_unit_range_arrays_and_rejects_unknown_names():
+    from jaxhybrid.inverse import extract_patches, load_images
+
+    ims = load_images(("camera", "motorcycle", "grace_hopper"))
+    assert ims["camera"].shape == (512, 512) and ims["motorcycle"].shape == (500, 741)
+    assert ims["grace_hopper"].shape == (600, 512)
+    for im in ims.values():
+        assert im.dtype == np.float32 and im.ndim == 2 and 0.0 <= im.min() < im.max() <= 1.0
+    with pytest.raises(ValueError, match="unknown image"):
+        load_images(("lena",))
+    p = extract_patches(list(ims.values()), 16, 50, seed=0)
+    assert p.shape == (50, 16, 16) and 0.0 <= p.min() and p.max() <= 1.0
+    with pytest.raises(ValueError):
+        extract_patches([ims["camera"]], 1024, 5)
