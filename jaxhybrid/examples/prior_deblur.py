@@ -80,7 +80,7 @@ import optax
 from jaxhybrid.inverse import (blur, extract_patches, gaussian_likelihood, gaussian_psf, inpainting,
                                load_images, psnr, random_mask, tikhonov, tv_map, tv_prox)
 from jaxhybrid.sampling import ConvScore, denoiser_from_score, pnp_ula, run_chains, train_score
-from jaxhybrid.sampling.score import BiasFreeDnCNN, BiasFreeUNet
+from jaxhybrid.sampling.score import BiasFreeDnCNN, BiasFreeUNet, NoisePredictor
 from jaxhybrid.train import fit
 
 NAME = "prior-deblur"
@@ -162,7 +162,7 @@ def train_prior(train_ims, cfg, seed):
 
 def regress(net, y):
     """Data-only estimate ``x̂ = y − N_θ(y)`` (bias-free networks) or ``y + ε_θ(y)`` (ConvScore)."""
-    if isinstance(net, (BiasFreeDnCNN, BiasFreeUNet)):
+    if isinstance(net, NoisePredictor):
         return y - net.noise(y, NOISE)
     return y + net.residual(y, NOISE)
 

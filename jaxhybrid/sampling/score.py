@@ -31,8 +31,9 @@ Networks (Equinox modules; call on one sample, ``vmap`` for batches):
   ``N(a x̃, a σ) = a N(x̃, σ)`` for ``a > 0``, which is what makes it generalise across noise
   levels. Convolutions run in NHWC layout on a reflect-padded input (padded once by ``L``
   pixels, then "valid" convolutions), several times faster to train on a CPU than NCHW.
+* :class:`NoisePredictor` — the base of both: a network ``N_θ`` read as denoiser, DSM residual and score.
 * :class:`BiasFreeUNet` — the same bias-free, noise-predicting design on a three-level U-Net:
-  a receptive field of ~60 px for the cost of a few full-resolution layers.
+  a receptive field of 44 px for the cost of a few full-resolution layers.
 * :class:`MLPScore` — for vectors ``(d,)``: :class:`jaxhybrid.nn.MLP` on ``(x, log σ)``.
 
 Train with :func:`dsm_loss` + :func:`jaxhybrid.train.fit` (``stochastic=True``), see
@@ -52,7 +53,7 @@ import optax
 from jaxhybrid.nn import MLP
 from jaxhybrid.train import fit
 
-__all__ = ["ConvScore", "BiasFreeDnCNN", "BiasFreeUNet", "MLPScore", "GaussianScore", "ResidualScore", "dsm_loss", "train_score"]
+__all__ = ["ConvScore", "NoisePredictor", "BiasFreeDnCNN", "BiasFreeUNet", "MLPScore", "GaussianScore", "ResidualScore", "dsm_loss", "train_score"]
 
 
 class ConvScore(eqx.Module):
@@ -88,7 +89,35 @@ class ConvScore(eqx.Module):
         return self.residual(x, sigma) / sigma
 
 
-class BiasFreeDnCNN(eqx.Module):
+def _he_convs(key, shapes):
+    """3×3 HWIO kernels for ``shapes = [(C_in, C_out), ...]``: He-normal, the last layer ×0.1."""
+    keys = jax.random.split(key, len(shapes))
+    return tuple(np.sqrt(2.0 / (9 * a)) * (0.1 if i == len(shapes) - 1 else 1.0)
+                 * jax.random.normal(k, (3, 3, a, b), jnp.float32)
+                 for i, (k, (a, b)) in enumerate(zip(keys, shapes)))
+
+
+class NoisePredictor(eqx.Module):
+    """A network ``N_θ(x̃, σ) ≈ σz`` that predicts the noise of ``x̃ = x + σz``, read as a denoiser
+    ``D_σ = x̃ − N_θ``, a DSM residual ``ε_θ = −N_θ/σ`` and a score ``s_θ = −N_θ/σ²``. Subclasses
+    define :meth:`noise`."""
+
+    def noise(self, x, sigma):
+        raise NotImplementedError
+
+    def denoise(self, x, sigma):
+        """``D_σ(x) = x − N_θ(x, σ)``."""
+        return x - self.noise(x, sigma)
+
+    def residual(self, x, sigma):
+        """``ε_θ(x, σ) = −N_θ(x, σ)/σ`` (DSM parameterisation, see :func:`dsm_loss`)."""
+        return -self.noise(x, sigma) / sigma
+
+    def __call__(self, x, sigma):
+        return -self.noise(x, sigma) / sigma**2
+
+
+class BiasFreeDnCNN(NoisePredictor):
     """Bias-free DnCNN noise predictor as a score ``s_θ(x, σ) = −N_θ(x, σ)/σ²`` (see the module
     docstring). ``weights[l]`` has shape ``(3, 3, C_in, C_out)`` (HWIO); no biases, so
     ``N_θ(a x, a σ) = a N_θ(x, σ)`` for every ``a > 0``."""
@@ -99,13 +128,8 @@ class BiasFreeDnCNN(eqx.Module):
     def __init__(self, width: int = 32, depth: int = 6, *, key, sigma_channel: bool = True):
         if width < 1 or depth < 2:
             raise ValueError(f"BiasFreeDnCNN: need width >= 1 and depth >= 2, got {width}, {depth}.")
-        keys = jax.random.split(key, depth)
         chans = [2 if sigma_channel else 1] + [width] * (depth - 1) + [1]
-        ws = []
-        for i, (a, b, k) in enumerate(zip(chans[:-1], chans[1:], keys)):
-            std = np.sqrt(2.0 / (9 * a)) * (0.1 if i == depth - 1 else 1.0)  # He init, small last layer
-            ws.append(std * jax.random.normal(k, (3, 3, a, b), jnp.float32))
-        self.weights = tuple(ws)
+        self.weights = _he_convs(key, list(zip(chans[:-1], chans[1:])))
         self.sigma_channel = sigma_channel
 
     def noise(self, x, sigma):
@@ -125,28 +149,17 @@ class BiasFreeDnCNN(eqx.Module):
                 h = jax.nn.relu(h)
         return h[0, :, :, 0]
 
-    def denoise(self, x, sigma):
-        """``D_σ(x) = x − N_θ(x, σ)``."""
-        return x - self.noise(x, sigma)
 
-    def residual(self, x, sigma):
-        """``ε_θ(x, σ) = −N_θ(x, σ)/σ`` (DSM parameterisation, see :func:`dsm_loss`)."""
-        return -self.noise(x, sigma) / sigma
-
-    def __call__(self, x, sigma):
-        return -self.noise(x, sigma) / sigma**2
-
-
-class BiasFreeUNet(eqx.Module):
-    """Bias-free U-Net noise predictor, ``s_θ(x, σ) = −N_θ(x, σ)/σ²`` (the interface of
-    :class:`BiasFreeDnCNN`).
+class BiasFreeUNet(NoisePredictor):
+    """Bias-free U-Net noise predictor (a :class:`NoisePredictor`, like :class:`BiasFreeDnCNN`),
+    ``s_θ(x, σ) = −N_θ(x, σ)/σ²``.
 
     Multi-scale (Ronneberger et al. 2015; the denoiser of DRUNet, Zhang et al. 2021, in
     miniature): at each level ``l = 0 … L−1`` two 3×3 convolutions with ``widths[l]`` channels
     and ReLU, then (except at the coarsest level) 2×2 average pooling; back up by
     nearest-neighbour upsampling, concatenation with the level's skip connection and two 3×3
     convolutions; a last 3×3 convolution to one channel. Each pooling doubles the receptive field
-    at a quarter of the cost per channel, so three levels see ~60 px where a six-layer DnCNN sees
+    at a quarter of the cost per channel, so three levels see 44 px where a six-layer DnCNN sees
     13. No additive constants and only positively homogeneous operations (ReLU, averaging,
     nearest upsampling, concatenation), so ``N_θ(a x̃, a σ) = a N_θ(x̃, σ)`` for ``a > 0`` as in the
     bias-free DnCNN (Mohan et al. 2020). The input is reflect-padded by 8 px (more on the high
@@ -170,10 +183,7 @@ class BiasFreeUNet(eqx.Module):
             shapes += [(cin + w, w), (w, w)]
             cin = w
         shapes.append((cin, 1))
-        keys = jax.random.split(key, len(shapes))
-        self.weights = tuple(np.sqrt(2.0 / (9 * a)) * (0.1 if i == len(shapes) - 1 else 1.0)  # He init
-                             * jax.random.normal(k, (3, 3, a, b), jnp.float32)
-                             for i, (k, (a, b)) in enumerate(zip(keys, shapes)))
+        self.weights = _he_convs(key, shapes)
         self.widths = widths
 
     def noise(self, x, sigma):
@@ -206,17 +216,6 @@ class BiasFreeUNet(eqx.Module):
         h = conv(h)
         return h[0, pads[0][0]:pads[0][0] + x.shape[0], pads[1][0]:pads[1][0] + x.shape[1], 0]
 
-    def denoise(self, x, sigma):
-        """``D_σ(x) = x − N_θ(x, σ)``."""
-        return x - self.noise(x, sigma)
-
-    def residual(self, x, sigma):
-        """``ε_θ(x, σ) = −N_θ(x, σ)/σ`` (DSM parameterisation, see :func:`dsm_loss`)."""
-        return -self.noise(x, sigma) / sigma
-
-    def __call__(self, x, sigma):
-        return -self.noise(x, sigma) / sigma**2
-
 
 class MLPScore(eqx.Module):
     """Score ``s_θ(x, σ) = MLP(x, log σ)/σ`` for vector states ``x ∈ R^d``."""
@@ -231,7 +230,6 @@ class MLPScore(eqx.Module):
 
     def __call__(self, x, sigma):
         return self.residual(x, sigma) / sigma
-
 
 
 class GaussianScore(eqx.Module):
