@@ -187,7 +187,11 @@ def reference_md(labeller, atoms, *, temperatures: Sequence[float], strains: Seq
     back on the next call with the same arguments. Returns one :class:`System` per trajectory."""
     from ase import units
     from ase.md.langevin import Langevin
-    from ase.md.velocitydistribution import MaxwellBoltzmannDistribution
+
+    try:  # ASE >= 3.29; MaxwellBoltzmannDistribution, which calls it, is deprecated there
+        from ase.md.velocitydistribution import thermalize_momenta
+    except ImportError:  # older ASE
+        from ase.md.velocitydistribution import MaxwellBoltzmannDistribution as thermalize_momenta
 
     if n_frames < 1 or every < 1:
         raise ValueError("reference_md: n_frames and every must be positive.")
@@ -206,7 +210,7 @@ def reference_md(labeller, atoms, *, temperatures: Sequence[float], strains: Seq
                     a.set_cell(np.asarray(a.get_cell()) * (1 + eps), scale_atoms=True)
                 a.calc = labeller.calculator()
                 rng = np.random.default_rng(seed + int(T) * 7 + int(round(eps * 1e4)))
-                MaxwellBoltzmannDistribution(a, temperature_K=T, rng=rng)
+                thermalize_momenta(a, temperature_K=T, rng=rng)
                 dyn = Langevin(a, dt_fs * units.fs, temperature_K=T, friction=friction, rng=rng)
                 dyn.run(equilibrate)
                 frames = []

@@ -19,37 +19,21 @@ coffee, rocket.
   log-uniformly in [0.01, 0.06] (full; quick: [0.01, 0.1]) on flipped/rotated patches (:func:`jaxhybrid.sampling.train_score`
   → :func:`jaxhybrid.train.fit`). The trained networks are cached (``$JAXHYBRID_CACHE``, default
   ``~/.cache/jaxhybrid``, one folder per training configuration), so a rerun reuses them. Chains
-  start at a Tikhonov estimate with a fixed weight (LAM_START, not tuned on the test image). In
-  full mode the denoiser level σ and the prior weight α are chosen jointly on a 64×64 validation
-  crop of a *training* image (astronaut) with the same blur and noise model, never on the test
-  image; quick mode uses σ = 0.03, α = 4, picked the same way for the quick prior.
-  Status (criteria open). Full run, seed 0 (598 s wall from a cold cache on the otherwise idle
-  2-core CPU; the prior — 700 DSM steps of 16 patches 32², σ in [0.01, 0.06] — and the data-only
-  regressor — same network, 300 steps — are trained with ``loop="host"``, ~0.45 s a step): the
-  denoiser beats tuned TV denoising on the held-out *cell* patches (42.86 / 40.50 / 37.67 dB
-  against TV 41.23 / 39.20 / 36.89 at σ = 0.02 / 0.03 / 0.05, noisy 33.99 / 30.47 / 26.03).
-  Validation crop: σ = 0.02, α = 1 chosen (26.80 dB; 26.46 / 26.67 / 26.58 for (0.02, 2),
-  (0.03, 1), (0.03, 2)). Test image: posterior mean **32.20 dB** against TV 31.95 (λ 0.0052),
-  Tikhonov 31.37 (λ 0.1), data-only 29.93, observation 25.78; inpainting **33.37 dB** against TV
-  33.09; 90% coverage 0.946 (inpainting 0.954); chains 2 × (150 burn-in + 450 kept), δ = 6.7e-5.
-  The bars (TV + 1 dB, Tikhonov + 2 dB) are not met: the prior beats TV by 0.25 dB (deblurring)
-  and 0.28 dB (inpainting). How each choice moved the figures (seed 0; validation crop / test
-  image, dB): the earlier bias-free DnCNN (six 3×3 layers, width 32, 13 px receptive field) on the
-  12 scikit-image samples gave 26.58 / 31.93; the U-Net on the same 12 images 26.69 / 31.90; the
-  U-Net on the photographs 26.80 / 32.20 (shipped); twice the steps on 48² patches 26.85 / 32.26;
-  1.5× the widths (48 / 96 / 144, 2.2× the time per step) 26.82 / 32.16;
-  a dilated DnCNN (IRCNN's 1-2-3-4-3-2-1 dilations, Zhang et al. 2017, 33 px field) on the 12
-  samples 26.08 / 31.66. With the DnCNN on the 12 samples, neither 2,400 DSM steps (32.01 dB), a
-  4× larger network (width 64, eight layers: 31.85), σ = 0.01 / 0.015 (31.72 / 31.83) nor
-  averaging the Tweedie-denoised samples ``D_σ(X_k)`` (the clean-image posterior mean under
-  PnP-ULA's model ``y = A(x + σz) + η``: 32.00 / 32.09 / 32.05 at σ = 0.02 / 0.03 / 0.04) gained
-  more than 0.2 dB. The training images, not the network or the sampler, moved the result most;
-  a prior learned from this handful of images stays well short of TV + 1 dB on this crop.
-  Quick mode (seed 0, earlier): posterior mean 30.86 dB against TV 31.95, Tikhonov 31.37,
-  data-only 26.03; inpainting 31.85 dB against TV 33.00; 90% coverage 0.927 (inpainting 0.915).
-  The estimate is the posterior mean, the error bar the posterior standard deviation (running
-  moments over chains and steps; nothing stored). The likelihood + learned prior is the
-  paradigm-1 glue: the sampler's drift is ``∇log p(y|x)`` (mechanism) plus ``s_θ`` (data).
+  start at a Tikhonov estimate with a fixed weight (LAM_START, not tuned on the test image). The
+  estimate is the chain average of ``D_σ(X_k)`` — ``E[X₀ | y]`` under PnP-ULA's model ``y = A(X₀ +
+  σZ) + η``, not the still σ-noisy ``E[X]`` — and the error bar ``(Var[D_σ(X)] + σ² diag ∂D_σ/∂x)^½``
+  (law of total variance with second-order Tweedie, :func:`jaxhybrid.sampling.tweedie_variance`);
+  running moments over chains and steps, nothing stored. In full mode σ and the prior weight α are
+  chosen **per task** (deblurring, inpainting: one network, two sampler settings) on a 64×64
+  validation crop of a *training* image (astronaut) with the same operator and noise model, never
+  on the test image; quick mode uses σ = 0.03, α = 4 for both.
+  Status (criteria open): full run, seed 0, chains 8 × (150 burn-in + 450 kept): posterior mean
+  **32.45 dB** (σ = 0.04, α = 1) against TV 31.95, Tikhonov 31.37, data-only 29.93, observation
+  25.78; inpainting **33.57 dB** (σ = 0.02, α = 1) against TV 33.09; 90% coverage 0.949 / 0.938.
+  The bars (TV + 1 dB, Tikhonov + 2 dB) are not met; README records every variant tried (networks,
+  data, steps, estimators, chains) and the figures on other held-out crops. The likelihood +
+  learned prior is the paradigm-1 glue: the sampler's drift is ``∇log p(y|x)`` (mechanism) plus
+  ``s_θ`` (data).
 * **mechanism only** — MAP with hand-crafted regularisers: Tikhonov (gradient penalty, CG) and
   total variation (FISTA + Chambolle), each with its weight λ **tuned on the test image itself**
   (best PSNR over a grid) — favouring the baselines.
@@ -79,7 +63,7 @@ import optax
 
 from jaxhybrid.inverse import (blur, extract_patches, gaussian_likelihood, gaussian_psf, inpainting,
                                load_images, psnr, random_mask, tikhonov, tv_map, tv_prox)
-from jaxhybrid.sampling import ConvScore, denoiser_from_score, pnp_ula, run_chains, train_score
+from jaxhybrid.sampling import ConvScore, denoiser_from_score, pnp_ula, run_chains, train_score, tweedie_variance
 from jaxhybrid.sampling.score import BiasFreeDnCNN, BiasFreeUNet, NoisePredictor
 from jaxhybrid.train import fit
 
@@ -95,7 +79,7 @@ TRAIN_IMAGES = tuple(dict.fromkeys(PHOTOS + SAMPLES))  # every image either mode
 CROP = (slice(40, 136), slice(200, 296))  # 96×96: the cameraman's head, camera and coat
 PSF_STD, PSF_SIZE, NOISE = 1.5, 9, 0.02
 SIGMA_PRIOR = 0.03  # default denoiser level σ of PnP-ULA (full mode: chosen on the validation crop)
-SIGMA_GRID = (0.02, 0.03)  # candidate σ, scored on the validation crop of a training image
+SIGMA_GRID = (0.02, 0.03, 0.04)  # candidate σ, scored on the validation crop of a training image
 #: prior weight α of PnP-ULA in quick mode, and the candidates of the full mode (chosen with σ on the
 #: validation crop). Quick mode's σ = 0.03, α = 4 were picked on the validation crop with the quick
 #: prior (posterior-mean PSNR 25.08 / 26.13 / 26.43 dB for α = 1 / 2 / 4 at σ = 0.03; 26.33 dB at
@@ -104,7 +88,7 @@ SIGMA_GRID = (0.02, 0.03)  # candidate σ, scored on the validation crop of a tr
 ALPHA = 4.0
 ALPHA_GRID = (1.0, 2.0)
 #: (chains, burn-in, kept samples per chain): quick, full, and each validation run of the full mode
-CHAINS_QUICK, CHAINS_FULL, CHAINS_VAL = (2, 200, 300), (2, 150, 450), (1, 100, 200)
+CHAINS_QUICK, CHAINS_FULL, CHAINS_VAL = (2, 200, 300), (8, 150, 450), (2, 100, 200)
 VAL_IMAGE, VAL_CROP = "astronaut", (slice(20, 84), slice(170, 234))  # 64×64, a *training* image
 #: prior network and training. Full mode: a bias-free U-Net (σ input channel) trained by DSM at σ drawn
 #: log-uniformly in cfg["sigma_range"] (one network serves every σ of the grid); the data-only regressor
@@ -123,10 +107,25 @@ Z90 = 1.6448536
 def make_problem(seed: int):
     ims = load_images((TEST_IMAGE,) + TRAIN_IMAGES)
     x_true = jnp.asarray(ims[TEST_IMAGE][CROP])
-    op = blur(gaussian_psf(PSF_SIZE, PSF_STD), x_true.shape)
-    key = jax.random.PRNGKey(seed + 1000)
-    y = op.apply(x_true) + NOISE * jax.random.normal(key, x_true.shape)
-    return ims, x_true, op, y
+    return ims, x_true, task_problem("deblur", x_true, jax.random.PRNGKey(seed + 1000))
+
+
+def task_problem(task: str, x, k_noise, k_mask=None):
+    """``(A, y, lik_score, (start, data))`` of a task on the clean image ``x``: ``"deblur"``
+    (``y = blur(x) + η``) or ``"inpaint"`` (``y = mask ⊙ (x + η)``, 50% of the pixels missing, mask
+    drawn with ``k_mask``); ``lik_score(z, data) = ∇log p(y|z)`` with the data a jit argument, and the
+    chains start at the fixed-weight Tikhonov estimate (:func:`warm_start`)."""
+    if task == "deblur":
+        op = blur(gaussian_psf(PSF_SIZE, PSF_STD), x.shape)
+        y = op.apply(x) + NOISE * jax.random.normal(k_noise, x.shape)
+        return op, y, lambda z, d: gaussian_likelihood(op, d, NOISE).score(z), (warm_start(op, y), y)
+    if task == "inpaint":
+        mask = random_mask(k_mask, x.shape, 0.5)
+        op = inpainting(mask)
+        y = op.apply(x + NOISE * jax.random.normal(k_noise, x.shape))
+        return (op, y, lambda z, d: gaussian_likelihood(inpainting(d[1]), d[0], NOISE).score(z),
+                (warm_start(op, y), (y, mask)))
+    raise ValueError(f"task_problem: task must be 'deblur' or 'inpaint', got {task!r}.")
 
 
 def cache_dir(kind: str, config: dict) -> Path:
@@ -200,17 +199,22 @@ def tuned(fn, grid, x_true):
 
 
 def posterior(net, lik_score, y0, step, n_chains, burn_in, n_samples, seed, alpha=1.0, sigma=SIGMA_PRIOR):
-    """PnP-ULA posterior mean and std; ``lik_score`` is a function ``(x, data) -> ∇log p``
-    and ``y0 = (start image, data)``; the network and data are jit arguments (not constants)."""
+    """PnP-ULA estimate of the clean image and its error bar; ``lik_score`` is a function
+    ``(x, data) -> ∇log p`` and ``y0 = (start image, data)``; the network and data are jit
+    arguments (not constants). The estimate is the chain average of ``D_σ(X_k)`` (``E[X₀ | y]``,
+    see :mod:`jaxhybrid.sampling.pnp`), the std ``(Var_π[D_σ(X)] + σ² diag ∂D_σ/∂x)^½`` with the
+    Jacobian term averaged over the chains' final states (:func:`tweedie_variance`, 4 probes each)."""
 
     @eqx.filter_jit
     def go(net, x_start, data, key):
-        score = lambda x: net(x, sigma)
-        algo = pnp_ula(denoiser_from_score(score, sigma), sigma, step,
-                       likelihood_score_fn=lambda x: lik_score(x, data), alpha=alpha, box=(0.0, 1.0), lam=5 * step)
+        den = denoiser_from_score(lambda x: net(x, sigma), sigma)
+        algo = pnp_ula(den, sigma, step, likelihood_score_fn=lambda x: lik_score(x, data), alpha=alpha,
+                       box=(0.0, 1.0), lam=5 * step)
         x0 = jnp.broadcast_to(x_start, (n_chains,) + x_start.shape)
-        s = run_chains(algo, key, x0, n_samples, burn_in=burn_in)
-        return s.mean, jnp.sqrt(s.var)
+        k_run, k_var = jax.random.split(key)
+        s = run_chains(algo, k_run, x0, n_samples, burn_in=burn_in, observe=lambda st: st.denoised)
+        # a pixel's Hutchinson estimate can come out negative; the true term is >= 0 (a covariance diagonal)
+        return s.mean, jnp.sqrt(s.var + jnp.maximum(tweedie_variance(den, sigma, s.final.position, k_var), 0.0))
 
     mean, std = go(net, y0[0], y0[1], jax.random.PRNGKey(seed + 3))
     return np.asarray(mean), np.asarray(std)
@@ -227,19 +231,18 @@ def warm_start(op, y):
     return tikhonov(op, y, LAM_START, reg="gradient")
 
 
-def choose_sigma(net, ims, seed, n_chains, burn_in, n_samples):
-    """Pick the denoiser level σ and the prior weight α of PnP-ULA on a validation crop of a
-    *training* image (same blur and noise model, its own noise draw): the pair of
-    SIGMA_GRID × ALPHA_GRID with the best posterior-mean PSNR. The test image is not used.
-    Returns ``(σ, α, {"σ,α": PSNR})``."""
+def choose_sigma(net, ims, seed, n_chains, burn_in, n_samples, task="deblur"):
+    """Pick the denoiser level σ and the prior weight α of PnP-ULA for one task on a validation
+    crop of a *training* image (same operator and noise model, its own noise and mask draws): the
+    pair of SIGMA_GRID × ALPHA_GRID with the best posterior-mean PSNR. The network is the same for
+    every task (plug & play); only the sampler's two settings are chosen per task. The test image
+    is not used. Returns ``(σ, α, {"σ,α": PSNR})``."""
     x_val = jnp.asarray(ims[VAL_IMAGE][VAL_CROP])
-    op = blur(gaussian_psf(PSF_SIZE, PSF_STD), x_val.shape)
-    y_val = op.apply(x_val) + NOISE * jax.random.normal(jax.random.PRNGKey(seed + 4000), x_val.shape)
+    _, _, lik, y0 = task_problem(task, x_val, jax.random.PRNGKey(seed + 4000), jax.random.PRNGKey(seed + 4001))
     scores = {}
     for sg in SIGMA_GRID:
         for al in ALPHA_GRID:
-            m, _ = posterior(net, lambda x, d: gaussian_likelihood(op, d, NOISE).score(x), (warm_start(op, y_val), y_val),
-                             pnp_step(al, sg), n_chains, burn_in, n_samples, seed + 21, al, sg)
+            m, _ = posterior(net, lik, y0, pnp_step(al, sg), n_chains, burn_in, n_samples, seed + 21, al, sg)
             scores[(sg, al)] = psnr(m, x_val)
     best = max(scores, key=scores.get)
     return best[0], best[1], {f"{k[0]},{k[1]}": v for k, v in scores.items()}
@@ -273,33 +276,31 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     t_start = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    ims, x_true, op, y = make_problem(seed)
+    ims, x_true, (op, y, lik, y0) = make_problem(seed)
     cfg = PRIOR_QUICK if quick else PRIOR_FULL
     net, patches, hist = train_prior(ims, cfg, seed)
     reg = train_regressor(patches, gaussian_psf(PSF_SIZE, PSF_STD), cfg, seed)
 
-    # --- denoiser level σ chosen on the validation crop (full mode), then deblurring
+    # --- σ, α chosen per task on the validation crop (full mode), then deblurring
     if quick:
-        sigma, alpha, val_scores, den_check = SIGMA_PRIOR, ALPHA, {}, {}
+        (sigma, alpha), (sigma_in, alpha_in), val_scores, val_in, den_check = (SIGMA_PRIOR, ALPHA), (SIGMA_PRIOR, ALPHA), {}, {}, {}
     else:
         den_check = denoiser_check(net)
-        sigma, alpha, val_scores = choose_sigma(net, ims, seed, *CHAINS_VAL)
-    step = pnp_step(alpha, sigma)
+        sigma, alpha, val_scores = choose_sigma(net, ims, seed, *CHAINS_VAL, task="deblur")
+        sigma_in, alpha_in, val_in = choose_sigma(net, ims, seed, *CHAINS_VAL, task="inpaint")
+    step, step_in = pnp_step(alpha, sigma), pnp_step(alpha_in, sigma_in)
     n_chains, burn_in, n_samples = CHAINS_QUICK if quick else CHAINS_FULL
-    mean, std = posterior(net, lambda x, d: gaussian_likelihood(op, d, NOISE).score(x), (warm_start(op, y), y), step, n_chains,
-                          burn_in, n_samples, seed, alpha, sigma)
+    mean, std = posterior(net, lik, y0, step, n_chains, burn_in, n_samples, seed, alpha, sigma)
     tik = tuned(lambda l: tikhonov(op, y, l, reg="gradient"), np.geomspace(1e-3, 10.0, 9 if quick else 13), x_true)
     tv = tuned(lambda l: tv_map(op, y, l, n_iter=150 if quick else 300, box=(0.0, 1.0)),
                np.geomspace(1e-4, 3e-2, 8 if quick else 14), x_true)
     x_reg = np.asarray(regress(reg, y))
 
     # --- inpainting, same prior, no retraining
-    mask = random_mask(jax.random.PRNGKey(seed + 2), x_true.shape, 0.5)
-    op_in = inpainting(mask)
-    y_in = op_in.apply(x_true + NOISE * jax.random.normal(jax.random.PRNGKey(seed + 5), x_true.shape))
+    op_in, y_in, lik_in, y0_in = task_problem("inpaint", x_true, jax.random.PRNGKey(seed + 5), jax.random.PRNGKey(seed + 2))
+    mask = y0_in[1][1]
     fill = jnp.where(mask > 0, y_in, jnp.sum(y_in) / jnp.sum(mask))
-    mean_in, std_in = posterior(net, lambda x, d: gaussian_likelihood(inpainting(d[1]), d[0], NOISE).score(x), (warm_start(op_in, y_in), (y_in, mask)), step,
-                                n_chains, burn_in, n_samples, seed + 11, alpha, sigma)
+    mean_in, std_in = posterior(net, lik_in, y0_in, step_in, n_chains, burn_in, n_samples, seed + 11, alpha_in, sigma_in)
     tv_in = tuned(lambda l: tv_map(op_in, y_in, l, n_iter=150 if quick else 300, box=(0.0, 1.0), x0=fill),
                   np.geomspace(1e-4, 3e-2, 8 if quick else 14), x_true)
 
@@ -331,7 +332,9 @@ def run(quick: bool, seed: int, out: Path) -> dict:
         "baselines": baselines,
         "config": {"test_image": TEST_IMAGE, "crop": [[CROP[0].start, CROP[0].stop], [CROP[1].start, CROP[1].stop]],
                    "train_images": list(cfg["images"]), "psf_std": PSF_STD, "noise": NOISE,
-                   "sigma_prior": sigma, "sigma_alpha_validation_psnr_dB": {str(k): v for k, v in val_scores.items()},
+                   "sigma_prior": sigma, "sigma_alpha_validation_psnr_dB": val_scores,
+                   "inpainting_sigma_prior": sigma_in, "inpainting_alpha": alpha_in,
+                   "inpainting_sigma_alpha_validation_psnr_dB": val_in, "inpainting_step_size": step_in,
                    "validation": [VAL_IMAGE, [VAL_CROP[0].start, VAL_CROP[0].stop], [VAL_CROP[1].start, VAL_CROP[1].stop]],
                    "alpha": alpha, "sigma_range": list(cfg["sigma_range"]),
                    "prior": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}, "step_size": step, "chains": n_chains,

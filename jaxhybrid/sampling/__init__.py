@@ -16,7 +16,7 @@ Score learning (Vincent 2011 DSM; trained with :func:`jaxhybrid.train.fit`):
 from .base import SamplingAlgorithm
 from .ula import ULAState, ula
 from .mala import MALAState, mala, mala_log_proposal
-from .pnp import pnp_ula, score_from_denoiser, denoiser_from_score
+from .pnp import PnPState, pnp_ula, score_from_denoiser, denoiser_from_score, tweedie_variance
 from .annealed import AnnealedState, annealed_langevin, geometric_sigmas
 from .underdamped import UnderdampedState, underdamped_langevin
 from .stats import RunningMoments, moments_init, moments_update, pool, mc_standard_error
@@ -24,7 +24,7 @@ from .chains import ChainSummary, run_chains
 from .score import ConvScore, MLPScore, GaussianScore, ResidualScore, dsm_loss, train_score
 
 __all__ = [
-    "SamplingAlgorithm", "ULAState", "ula", "MALAState", "mala", "mala_log_proposal", "pnp_ula",
+    "SamplingAlgorithm", "ULAState", "ula", "MALAState", "mala", "mala_log_proposal", "PnPState", "pnp_ula", "tweedie_variance",
     "score_from_denoiser", "denoiser_from_score", "AnnealedState", "annealed_langevin",
     "geometric_sigmas", "UnderdampedState", "underdamped_langevin", "RunningMoments",
     "moments_init", "moments_update", "pool", "mc_standard_error", "ChainSummary", "run_chains",

@@ -14,11 +14,21 @@ a compact set, which the convergence theory needs (λ > 0, typically a few δ).
 
 Plug & play: one denoiser (one trained prior) serves any forward operator through
 ``log p(y|x)``, without retraining.
+
+Estimating the clean image. PnP-ULA's target ``π(x) ∝ p(y|x) π_σ(x)`` is the posterior of the noisy
+variable ``X = X₀ + σZ`` (``X₀ ~ π``) under ``y = A X + η``, so ``E_π[X]`` still carries the
+σ-noise in the directions the likelihood does not pin down. Each state also holds ``D_σ(X_k)``
+(computed for the drift anyway); by the tower rule, ``E_π[D_σ(X)] = E[X₀ | y]`` — the MMSE
+estimate of the clean image under that model (Laumont et al. 2022, §2.3; Kadkhodaie &
+Simoncelli 2021). Average it with ``run_chains(..., observe=lambda s: s.denoised)``. Its error
+bar is the law of total variance, ``Var[X₀ | y] = Var_π[D_σ(X)] + E_π[Var(X₀ | X)]``, with the
+second-order Tweedie identity ``Cov(X₀ | X = x) = σ² ∂D_σ/∂x`` (Efron 2011; Meng, Song, Li & Ermon
+2021) for the inner term: :func:`tweedie_variance`.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Tuple
+from typing import Callable, NamedTuple, Optional, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -26,9 +36,16 @@ import jax.numpy as jnp
 from jaxhybrid.random import normal as fused_normal
 
 from .base import SamplingAlgorithm, check_positive, score_of
-from .ula import ULAState
+__all__ = ["PnPState", "pnp_ula", "score_from_denoiser", "denoiser_from_score", "tweedie_variance"]
 
-__all__ = ["pnp_ula", "score_from_denoiser", "denoiser_from_score"]
+
+class PnPState(NamedTuple):
+    """``position``: current sample ``X_k``; ``score``: the drift at ``X_k`` (reused by the next
+    step); ``denoised``: ``D_σ(X_k)``, whose chain average estimates ``E[X₀ | y]``."""
+
+    position: jax.Array
+    score: jax.Array
+    denoised: jax.Array
 
 
 def score_from_denoiser(denoiser: Callable, sigma) -> Callable:
@@ -41,6 +58,30 @@ def denoiser_from_score(score: Callable, sigma) -> Callable:
     """Inverse Tweedie: ``D_σ(x) = x + σ² s_σ(x)`` (a score net trained at noise σ is a denoiser)."""
     check_positive("denoiser_from_score", "sigma", sigma)
     return lambda x: x + sigma**2 * score(x)
+
+
+def tweedie_variance(denoiser: Callable, sigma, positions: jax.Array, key: jax.Array, n_probes: int = 4) -> jax.Array:
+    """Pixelwise ``E[Var(X₀ | X)] ≈ σ² · mean_k diag ∂D_σ/∂x (x_k)`` over ``positions`` (leading
+    axis, e.g. the final states of PnP-ULA chains).
+
+    ``Cov(X₀ | X = x) = σ² ∂D_σ(x)/∂x`` for the MMSE denoiser (second-order Tweedie). The
+    Jacobian diagonal is estimated without forming the Jacobian: ``diag J = E[v ⊙ J v]`` for
+    Rademacher ``v`` (Bekas, Kokiopoulou & Saad 2007), ``n_probes`` Jacobian-vector products per
+    position; the estimate is unbiased, exact for a diagonal ``J``, and a single pixel's value can
+    come out negative (clip at 0 before taking a square root).
+    """
+    check_positive("tweedie_variance", "sigma", sigma)
+    if not isinstance(n_probes, int) or n_probes < 1:
+        raise ValueError(f"tweedie_variance: n_probes must be an int >= 1, got {n_probes!r}.")
+    positions = jnp.asarray(positions)
+    keys = jax.random.split(key, (positions.shape[0], n_probes))
+
+    def one(x, k):
+        v = jax.random.rademacher(k, x.shape, x.dtype)
+        return v * jax.jvp(denoiser, (x,), (v,))[1]
+
+    diag = jax.vmap(lambda x, ks: jax.vmap(lambda k: one(x, k))(ks))(positions, keys)
+    return sigma**2 * jnp.mean(diag, axis=(0, 1))
 
 
 def pnp_ula(
@@ -80,19 +121,19 @@ def pnp_ula(
         lam = 5.0 * step_size if lam is None else lam
         check_positive("pnp_ula", "lam", lam)
 
-    def drift(x):
-        d = lik_score(x) + (alpha / sigma**2) * (denoiser(x) - x)
+    def state_at(x) -> PnPState:
+        dx = denoiser(x)
+        d = lik_score(x) + (alpha / sigma**2) * (dx - x)
         if box is not None:
             d = d + (jnp.clip(x, lo, hi) - x) / lam
-        return d
+        return PnPState(x, d, dx)
 
     def init(position):
-        position = jnp.asarray(position)
-        return ULAState(position, drift(position))
+        return state_at(jnp.asarray(position))
 
-    def step(state: ULAState, key) -> ULAState:
+    def step(state: PnPState, key) -> PnPState:
         x = state.position
         x = x + step_size * state.score + jnp.sqrt(2.0 * step_size) * fused_normal(key, x.shape, x.dtype)
-        return ULAState(x, drift(x))
+        return state_at(x)
 
     return SamplingAlgorithm(init, step)

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxhybrid.sampling import (ConvScore, MLPScore, annealed_langevin, denoiser_from_score,
-                                mc_standard_error, pnp_ula, run_chains, score_from_denoiser,
+                                mc_standard_error, pnp_ula, run_chains, score_from_denoiser, tweedie_variance,
                                 train_score, dsm_loss)
 
 MU = np.array([1.0, -0.5])
@@ -63,6 +63,44 @@ def test_pnp_ula_with_exact_gaussian_denoiser():
         se_m, se_v = mc_standard_error(s.chain_mean), mc_standard_error(s.chain_var)
         assert np.all(np.abs(np.asarray(s.mean) - np.asarray(m)) < 5 * np.asarray(se_m))
         assert np.all(np.abs(np.asarray(s.var) - c_ula) < 5 * np.asarray(se_v))
+
+
+def test_pnp_ula_tweedie_average_is_clean_posterior_mean():
+    # same Gaussian problem: the chain average of D_σ(X_k) is E[X₀ | y] of the model
+    # y = X₀ + σZ + η, i.e. τ²/(τ² + σ² + s²) y, which differs from E_π[X] = (τ²+σ²)/(τ²+σ²+s²) y
+    tau2, sig, s2, y = 1.0, 0.5, 0.5, jnp.asarray([1.0, -2.0, 0.5])
+    denoiser = lambda x: tau2 / (tau2 + sig**2) * x
+    algo = pnp_ula(denoiser, sig, 0.01, likelihood_score_fn=lambda x: (y - x) / s2)
+    clean, noisy = tau2 / (tau2 + sig**2 + s2) * y, (tau2 + sig**2) / (tau2 + sig**2 + s2) * y
+    with jax.enable_x64(True):
+        s = jax.jit(lambda k: run_chains(algo, k, jnp.zeros((128, 3), jnp.float64), 1000, burn_in=300, thin=2,
+                                         observe=lambda st: st.denoised))(jax.random.PRNGKey(1))
+        se = np.asarray(mc_standard_error(s.chain_mean))
+        assert np.all(np.abs(np.asarray(s.mean) - np.asarray(clean)) < 5 * se)
+        assert np.all(np.abs(np.asarray(s.mean) - np.asarray(noisy)) > 5 * se)  # the two estimands differ
+        # total variance Var_π[D(X)] + σ² ∂D/∂x = Var(X₀ | y) = τ²(σ²+s²)/(τ²+σ²+s²), up to ULA's O(δ) bias in Var_π[X]
+        k, p = tau2 / (tau2 + sig**2), 1 / s2 + 1 / (tau2 + sig**2)
+        var_ula = k**2 * (1 / p) / (1 - 0.01 * p / 2) + sig**2 * k
+        total = np.asarray(s.var + tweedie_variance(denoiser, sig, s.final.position, jax.random.PRNGKey(2)))
+        se_v = np.asarray(mc_standard_error(s.chain_var))
+        assert np.all(np.abs(total - var_ula) < 5 * se_v), (total, var_ula)
+        assert abs(var_ula - tau2 * (sig**2 + s2) / (tau2 + sig**2 + s2)) < 0.01
+
+
+def test_tweedie_variance_is_sigma2_jacobian_diagonal():
+    # linear denoiser D(x) = M x: σ² diag M, exact for a diagonal M, unbiased otherwise;
+    # on the Gaussian problem above, σ² τ²/(τ²+σ²) is Var(X₀ | X) exactly
+    sig, key, xs = 0.5, jax.random.PRNGKey(0), jnp.ones((3, 4))
+    c = jnp.asarray([0.2, 0.5, 0.8, 1.0])
+    np.testing.assert_allclose(tweedie_variance(lambda x: c * x, sig, xs, key), sig**2 * c, rtol=1e-6)
+    M = jnp.asarray(np.random.default_rng(0).normal(size=(4, 4)))
+    est = tweedie_variance(lambda x: M @ x, sig, jnp.ones((50, 4)), key, n_probes=200)
+    # per-pixel standard error σ² (Σ_{j≠i} M_ij²)^½ / √(50·200)
+    se = sig**2 * np.sqrt((np.asarray(M) ** 2).sum(1) - np.diag(M) ** 2) / np.sqrt(50 * 200)
+    np.testing.assert_array_less(np.abs(np.asarray(est) - sig**2 * np.diag(M)), 5 * se)
+    assert np.max(np.abs(np.asarray(est) - sig**2 * np.diag(M))) > 0  # an estimate, not the exact value
+    with pytest.raises(ValueError, match="n_probes"):
+        tweedie_variance(lambda x: x, sig, xs, key, n_probes=0)
 
 
 def test_pnp_box_projection_keeps_chain_near_box():
