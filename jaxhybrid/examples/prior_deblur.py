@@ -27,7 +27,8 @@ coffee, rocket.
   chosen **per task** (deblurring, inpainting: one network, two sampler settings) on a 64×64
   validation crop of a *training* image (astronaut) with the same operator and noise model, never
   on the test image; quick mode uses σ = 0.03, α = 4 for both.
-  Status (criteria open): full run, seed 0, chains 8 × (150 burn-in + 450 kept): posterior mean
+  Status (criteria open): full run, seed 0 (795 s from a cold cache on the idle 2-core CPU), chains
+  8 × (150 burn-in + 450 kept): posterior mean
   **32.45 dB** (σ = 0.04, α = 1) against TV 31.95, Tikhonov 31.37, data-only 29.93, observation
   25.78; inpainting **33.57 dB** (σ = 0.02, α = 1) against TV 33.09; 90% coverage 0.949 / 0.938.
   The bars (TV + 1 dB, Tikhonov + 2 dB) are not met; README records every variant tried (networks,
@@ -82,7 +83,7 @@ SIGMA_PRIOR = 0.03  # default denoiser level σ of PnP-ULA (full mode: chosen on
 SIGMA_GRID = (0.02, 0.03, 0.04)  # candidate σ, scored on the validation crop of a training image
 #: prior weight α of PnP-ULA in quick mode, and the candidates of the full mode (chosen with σ on the
 #: validation crop). Quick mode's σ = 0.03, α = 4 were picked on the validation crop with the quick
-#: prior (posterior-mean PSNR 25.08 / 26.13 / 26.43 dB for α = 1 / 2 / 4 at σ = 0.03; 26.33 dB at
+#: prior and the E[X] estimate (before the Tweedie average; posterior-mean PSNR 25.08 / 26.13 / 26.43 dB for α = 1 / 2 / 4 at σ = 0.03; 26.33 dB at
 #: σ = 0.02, α = 4; 23.7–25.5 dB at σ = 0.05–0.08): that prior is too weak at α = 1 (posterior std
 #: 0.047, over twice the noise level)
 ALPHA = 4.0
