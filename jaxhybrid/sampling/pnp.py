@@ -18,7 +18,8 @@ Plug & play: one denoiser (one trained prior) serves any forward operator throug
 Estimating the clean image. PnP-ULA's target ``π(x) ∝ p(y|x) π_σ(x)`` is the posterior of the noisy
 variable ``X = X₀ + σZ`` (``X₀ ~ π``) under ``y = A X + η``, so ``E_π[X]`` still carries the
 σ-noise in the directions the likelihood does not pin down. Each state also holds ``D_σ(X_k)``
-(computed for the drift anyway); by the tower rule, ``E_π[D_σ(X)] = E[X₀ | y]`` — the MMSE
+(computed for the drift anyway); for α = 1 and the MMSE denoiser, the tower rule gives
+``E_π[D_σ(X)] = E[X₀ | y]`` — the MMSE
 estimate of the clean image under that model (Laumont et al. 2022, §2.3; Kadkhodaie &
 Simoncelli 2021). Average it with ``run_chains(..., observe=lambda s: s.denoised)``. Its error
 bar is the law of total variance, ``Var[X₀ | y] = Var_π[D_σ(X)] + E_π[Var(X₀ | X)]``, with the
@@ -36,6 +37,7 @@ import jax.numpy as jnp
 from jaxhybrid.random import normal as fused_normal
 
 from .base import SamplingAlgorithm, check_positive, score_of
+
 __all__ = ["PnPState", "pnp_ula", "score_from_denoiser", "denoiser_from_score", "tweedie_variance"]
 
 
