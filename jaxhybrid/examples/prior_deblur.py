@@ -83,7 +83,8 @@ SIGMA_PRIOR = 0.03  # default denoiser level σ of PnP-ULA (full mode: chosen on
 SIGMA_GRID = (0.02, 0.03, 0.04)  # candidate σ, scored on the validation crop of a training image
 #: prior weight α of PnP-ULA in quick mode, and the candidates of the full mode (chosen with σ on the
 #: validation crop). Quick mode's σ = 0.03, α = 4 were picked on the validation crop with the quick
-#: prior and the E[X] estimate (before the Tweedie average; posterior-mean PSNR 25.08 / 26.13 / 26.43 dB for α = 1 / 2 / 4 at σ = 0.03; 26.33 dB at
+#: prior and the E[X] estimate (before the Tweedie average; posterior-mean PSNR 25.08 / 26.13 /
+#: 26.43 dB for α = 1 / 2 / 4 at σ = 0.03; 26.33 dB at
 #: σ = 0.02, α = 4; 23.7–25.5 dB at σ = 0.05–0.08): that prior is too weak at α = 1 (posterior std
 #: 0.047, over twice the noise level)
 ALPHA = 4.0

@@ -76,6 +76,8 @@ def tweedie_variance(denoiser: Callable, sigma, positions: jax.Array, key: jax.A
     if not isinstance(n_probes, int) or n_probes < 1:
         raise ValueError(f"tweedie_variance: n_probes must be an int >= 1, got {n_probes!r}.")
     positions = jnp.asarray(positions)
+    if positions.ndim < 1 or positions.shape[0] < 1:
+        raise ValueError(f"tweedie_variance: positions need a leading axis of states, got shape {positions.shape}.")
     keys = jax.random.split(key, (positions.shape[0], n_probes))
 
     def one(x, k):

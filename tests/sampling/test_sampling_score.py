@@ -101,6 +101,8 @@ def test_tweedie_variance_is_sigma2_jacobian_diagonal():
     assert np.max(np.abs(np.asarray(est) - sig**2 * np.diag(M))) > 0  # an estimate, not the exact value
     with pytest.raises(ValueError, match="n_probes"):
         tweedie_variance(lambda x: x, sig, xs, key, n_probes=0)
+    with pytest.raises(ValueError, match="leading axis"):
+        tweedie_variance(lambda x: x, sig, jnp.float32(1.0), key)
 
 
 def test_pnp_box_projection_keeps_chain_near_box():
