@@ -1,9 +1,22 @@
-"""The one training loop of jaxhybrid: :func:`fit`.
+"""The one training loop of jaxhybrid: :func:`trainer` (pure) and :func:`fit` (host driver).
 
 Gradient descent with any ``optax.GradientTransformation`` on any pytree of parameters
 (an Equinox module, a Flax-adapter module, a dict of arrays, ...)::
 
     θ_{n+1} = θ_n + optax_update(∇_θ L(θ_n, batch_n))
+
+:func:`trainer` is that step as an :class:`~jaxhybrid.algorithm.Algorithm`
+(``state = init(params)``, ``state, info = step(state, key, batch)``, ``info = {"loss",
+"finite", <aux>}``), usable inside ``jit`` — a filter's per-cycle score training, 4D-Var's
+L-BFGS, an inverse-design loop all run it through :func:`jaxhybrid.rollout.evolve`. Optimisers
+with a line search (``optax.lbfgs``) get the value, gradient and ``value_fn`` they need, and
+reuse the line search's last evaluation (``optax.value_and_grad_from_state``). The step number
+is an ``int32`` array in the state (exact under ``jax.enable_x64``) and is passed to the loss as
+``step=`` when ``with_step=True`` (loss-weight schedules such as DeePMD's moving prefactors).
+Any object with the same ``init``/``step``/``params`` shape (e.g.
+:func:`jaxhybrid.pinn.levenberg_marquardt`) can stand in for it.
+
+:func:`fit` drives a trainer on the host through :func:`jaxhybrid.driver.drive`.
 
 Design choices
 --------------
@@ -49,11 +62,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxhybrid.rollout import DivergenceError
+from jaxhybrid.algorithm import Algorithm
+from jaxhybrid.driver import drive
+from jaxhybrid.rollout import RolloutResult, evolve
 
 PyTree = Any
 
-__all__ = ["fit", "FitResult", "save_checkpoint", "load_checkpoint"]
+__all__ = ["fit", "FitResult", "trainer", "Trainer", "TrainState", "save_checkpoint", "load_checkpoint"]
 
 
 class FitResult(NamedTuple):
@@ -139,112 +154,190 @@ def _batch(data: PyTree, key: jax.Array, step: jax.Array, perm: jax.Array, n: in
 
 
 # ---------------------------------------------------------------------------------------------
-# one compiled chunk of steps
+# the pure trainer
 
 
-def _select(c, a, b):
-    return jax.tree_util.tree_map(lambda x, y: jnp.where(c, x, y), a, b)
+class TrainState(NamedTuple):
+    """``params``: the full parameter pytree; ``opt_state``: the optimiser state (over the
+    inexact-array leaves); ``step``: int32 count of steps taken."""
+
+    params: PyTree
+    opt_state: PyTree
+    step: jax.Array
 
 
-def _step_fn(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size):
-    """One guarded optimisation step ``(carry, s) -> (carry, (loss, aux))`` at global step ``s``.
+class Trainer(NamedTuple):
+    """An :class:`~jaxhybrid.algorithm.Algorithm` over :class:`TrainState`:
+    ``init(params)``, ``step(state, key, batch) -> (state, info)`` with ``info["loss"]`` and
+    ``info["finite"]``, and ``params(state)``. Optimisers that are not optax transformations
+    (Levenberg–Marquardt) implement this shape and are driven by :func:`fit` alike."""
 
-    Carry: current (params, opt state), the pair one accepted step earlier, ok flag, first
-    failing step, epoch permutation. On a non-finite loss/gradient at step s the current
-    parameters (produced by step s-1) are replaced by ``prev`` and nothing changes afterwards."""
-
-    def objective(tr, batch, k):
-        p = eqx.combine(tr, static)
-        out = loss_fn(p, batch, k) if stochastic else loss_fn(p, batch)
-        return out if has_aux else (out, {})
-
-    grad_fn = jax.value_and_grad(objective, has_aux=True)
-
-    def body(carry, s):
-        tr, ost, prev, ok, bad_step, perm = carry
-        batch = None
-        if n is not None:
-            batch, perm = _batch(data, key, s, perm, n, batch_size)
-        (loss, aux), g = grad_fn(tr, batch, jax.random.fold_in(key, s))
-        finite = jnp.isfinite(loss) & jax.tree_util.tree_reduce(
-            jnp.logical_and, jax.tree_util.tree_map(lambda x: jnp.all(jnp.isfinite(x)), g), True
-        )
-        updates, new_ost = optimizer.update(g, ost, tr)
-        new_tr = eqx.apply_updates(tr, updates)
-        good, fail = ok & finite, ok & ~finite
-        new_prev = _select(good, (tr, ost), prev)
-        tr, ost = _select(good, (new_tr, new_ost), _select(fail, prev, (tr, ost)))
-        return (tr, ost, new_prev, good, jnp.where(fail, s + 1, bad_step), perm), (loss, aux)
-
-    return body
+    init: Callable
+    step: Callable
+    params: Callable
 
 
-def _chunk_init(key, n, batch_size, tr, ost, prev, first_step):
-    perm = None if n is None else _epoch_perm(key, first_step, n, batch_size)
-    return (tr, ost, prev, jnp.asarray(True), jnp.asarray(-1, jnp.int32), perm)
+def _all_finite(tree) -> jax.Array:
+    return jax.tree_util.tree_reduce(jnp.logical_and, jax.tree_util.tree_map(lambda x: jnp.all(jnp.isfinite(x)), tree),
+                                     jnp.asarray(True))
 
 
-@eqx.filter_jit
-def _run_chunk(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size, tr, ost, prev,
-               first_step, length):
-    """``length`` optimisation steps in one ``lax.scan`` (``loop="scan"``).
-
-    A module-level compiled function: the data, key and parameters are traced arguments (never
-    constants baked into the program), and the compilation is reused by every :func:`fit` call
-    with the same ``loss_fn``, ``optimizer``, static parameter parts, shapes and chunk length."""
-    body = _step_fn(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size)
-    init = _chunk_init(key, n, batch_size, tr, ost, prev, first_step)
-    carry, (losses, auxs) = jax.lax.scan(lambda c, i: body(c, first_step + i), init,
-                                         jnp.arange(length, dtype=jnp.int32))
-    tr, ost, prev, ok, bad_step, _ = carry
-    return tr, ost, prev, ok, bad_step, losses, auxs
-
-
-@functools.lru_cache(maxsize=32)
-def _compiled_step(loss_fn, static_def, static_leaves, has_aux, stochastic, optimizer, n, batch_size):
-    """``jax.jit`` of one step for a (loss, static parts, optimiser, data layout) combination,
-    cached so that later :func:`fit` calls reuse the compilation. A plain ``jax.jit`` over array
-    pytrees dispatches in tens of µs; ``eqx.filter_jit``'s per-call filtering would add ~1 ms
-    per step, the whole cost of a small network's step. Array leaves of the static parts
-    (integer arrays, say) are traced arguments, as under ``eqx.filter_jit``."""
-
-    def rebuild(arrays):
-        it = iter(arrays)
-        return jax.tree_util.tree_unflatten(static_def, [next(it) if l is _ARRAY else l for l in static_leaves])
-
-    def init(key, tr, ost, prev, first_step):
-        return _chunk_init(key, n, batch_size, tr, ost, prev, first_step)
-
-    def step(carry, s, data, key, arrays):
-        body = _step_fn(loss_fn, rebuild(arrays), has_aux, stochastic, optimizer, data, key, n, batch_size)
-        return body(carry, s)
-
-    return jax.jit(init), jax.jit(step)
-
-
-_ARRAY = object()  # placeholder of a static part's array leaf in the compilation key
-
-
-def _run_chunk_host(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size, tr, ost, prev,
-                    first_step, length):
-    """The same ``length`` steps as :func:`_run_chunk`, as a host loop over one step compiled at
-    top level (dispatched asynchronously; the host waits only when the chunk's losses are read)."""
-    leaves, static_def = jax.tree_util.tree_flatten(static)
-    arrays = [l for l in leaves if eqx.is_array(l)]
-    args = (loss_fn, static_def, tuple(_ARRAY if eqx.is_array(l) else l for l in leaves), has_aux, stochastic,
-            optimizer, n, batch_size)
+def _has_linesearch(opt_state) -> bool:
     try:
-        init, step = _compiled_step(*args)
-    except TypeError:  # an unhashable static leaf: compile for this call only
-        init, step = _compiled_step.__wrapped__(*args)
-    carry = init(key, tr, ost, prev, first_step)
-    outs = []
-    for i in range(length):
-        carry, out = step(carry, first_step + i, data, key, arrays)
-        outs.append(out)
-    losses, auxs = jax.tree_util.tree_map(lambda *xs: jnp.stack(xs), *outs)
-    tr, ost, prev, ok, bad_step, _ = carry
-    return tr, ost, prev, ok, bad_step, losses, auxs
+        return optax.tree_utils.tree_get(opt_state, "info") is not None and \
+            optax.tree_utils.tree_get(opt_state, "value") is not None
+    except Exception:  # several matches or an unusual state: no reuse
+        return False
+
+
+@functools.lru_cache(maxsize=64)
+def trainer(loss_fn: Callable[..., Any], optimizer: optax.GradientTransformation, *, has_aux: bool = False,
+            stochastic: bool = False, with_step: bool = False) -> Trainer:
+    """One optimisation step as a pure algorithm (module docstring).
+
+    Args:
+        loss_fn: ``loss_fn(params, batch[, key][, step=n]) -> loss`` (or ``(loss, aux dict)``
+            with ``has_aux``); ``key`` is passed when ``stochastic``, ``step`` (the int32 step
+            number) when ``with_step``.
+        optimizer: any optax transformation; a zoom line search (``optax.lbfgs``) gets
+            ``value``, ``grad`` and ``value_fn`` and reuses its last evaluation.
+
+    Returns:
+        :class:`Trainer`. ``step`` always applies the update; ``info["finite"]`` is false when
+        the loss or gradient was NaN/Inf — pass ``is_bad=lambda s, i: ~i["finite"]`` to
+        :func:`~jaxhybrid.rollout.evolve` to stop there. Built once per argument combination
+        (cached), so repeated calls reuse compilations.
+    """
+    if not callable(loss_fn):
+        raise TypeError("trainer: loss_fn must be a function loss_fn(params, batch, ...).")
+    extra_args = isinstance(optimizer, optax.GradientTransformationExtraArgs)
+
+    def init(params) -> TrainState:
+        trainable = eqx.filter(params, eqx.is_inexact_array)
+        if not jax.tree_util.tree_leaves(trainable):
+            raise ValueError("trainer: `params` has no floating-point arrays to train.")
+        return TrainState(params, optimizer.init(trainable), jnp.asarray(0, jnp.int32))
+
+    def step(state: TrainState, key=None, batch=None):
+        tr, rest = eqx.partition(state.params, eqx.is_inexact_array)
+        kw = {"step": state.step} if with_step else {}
+
+        def objective(t):
+            p = eqx.combine(t, rest)
+            out = loss_fn(p, batch, key, **kw) if stochastic else loss_fn(p, batch, **kw)
+            return out if has_aux else (out, {})
+
+        value_fn = lambda t: objective(t)[0]
+        if extra_args and _has_linesearch(state.opt_state):
+            value, grad = optax.value_and_grad_from_state(value_fn)(tr, state=state.opt_state)
+            aux = {}
+        else:
+            (value, aux), grad = jax.value_and_grad(objective, has_aux=True)(tr)
+        if extra_args:
+            updates, ost = optimizer.update(grad, state.opt_state, tr, value=value, grad=grad, value_fn=value_fn)
+        else:
+            updates, ost = optimizer.update(grad, state.opt_state, tr)
+        new = eqx.combine(eqx.apply_updates(tr, updates), rest)
+        info = {"loss": value, "finite": jnp.isfinite(value) & _all_finite(grad), **aux}
+        return TrainState(new, ost, state.step + 1), info
+
+    return Trainer(init, step, lambda state: state.params)
+
+
+# ---------------------------------------------------------------------------------------------
+# fit: the host driver of a trainer
+
+
+class _Carry(NamedTuple):
+    state: Any     # the trainer's state
+    prev: Any      # the state one accepted step earlier (the last good one after a bad step)
+    perm: Any      # the current epoch's sample order (None without data)
+
+
+def _is_bad(carry, info):
+    return ~info["finite"]
+
+
+def _fit_algorithm(tr: Trainer, data, data_key, n, batch_size) -> Algorithm:
+    """The trainer with fit's deterministic minibatches: step ``s`` takes slice ``s mod
+    n_batches`` of ``perm(fold_in(key, s // n_batches))``."""
+
+    def step(c: _Carry, key):
+        s = c.state.step
+        batch, perm = (None, None) if n is None else _batch(data, data_key, s, c.perm, n, batch_size)
+        new, info = tr.step(c.state, key, batch)
+        return _Carry(new, c.state, perm), info
+
+    return Algorithm(lambda c: c, step)
+
+
+@functools.lru_cache(maxsize=64)
+def _scan_chunk(tr: Trainer, n, batch_size, length):
+    """``length`` steps in one ``lax.scan`` (:func:`~jaxhybrid.rollout.evolve`), compiled once per
+    (trainer, data layout, length); data, keys and parameters are traced arguments."""
+
+    @eqx.filter_jit
+    def run(carry, start, data, key):
+        algo = _fit_algorithm(tr, data, key, n, batch_size)
+        return evolve(algo, carry, length, key=key, start=start, is_bad=_is_bad, observe=lambda c: None)
+
+    return run
+
+
+@functools.lru_cache(maxsize=64)
+def _host_step(tr: Trainer, n, batch_size, static_key):
+    """One guarded step compiled with ``jax.jit`` over the carry's arrays (the non-array parts are
+    closed over and keyed by ``static_key``): tens of µs of dispatch, where
+    ``eqx.filter_jit``'s per-call filtering would add ~1 ms to a small network's step."""
+    static = static_key.tree
+
+    @jax.jit
+    def one(arrays, ok, start, data, key):
+        carry = eqx.combine(arrays, static)
+        algo = _fit_algorithm(tr, data, key, n, batch_size)
+        res = evolve(algo, carry, 1, key=key, start=start, is_bad=_is_bad, observe=lambda c: None)
+        good = ok & (res.steps_done == 1)
+        new = jax.tree_util.tree_map(lambda a, b: jnp.where(good, a, b), eqx.filter(res.final, eqx.is_array), arrays)
+        return new, good, res.info
+
+    return one
+
+
+class _Unhashed(NamedTuple):
+    tree: Any
+
+
+class _Hashable:
+    """A static part compared by structure, so that equal static parts share a compilation."""
+
+    def __init__(self, tree):
+        leaves, treedef = jax.tree_util.tree_flatten(tree)
+        self.tree, self.key = tree, (treedef, tuple(leaves))
+        hash(self.key)
+
+    def __hash__(self):
+        return hash(self.key)
+
+    def __eq__(self, other):
+        return isinstance(other, _Hashable) and self.key == other.key
+
+
+def _host_chunk(tr, n, batch_size):
+    def run(carry, start, data, key, length):
+        arrays, static = eqx.partition(carry, eqx.is_array)
+        try:
+            one = _host_step(tr, n, batch_size, _Hashable(static))
+        except TypeError:   # an unhashable static leaf: compile for this call only
+            one = _host_step.__wrapped__(tr, n, batch_size, _Unhashed(static))
+        ok, infos, goods = jnp.asarray(True), [], []
+        for i in range(length):
+            arrays, ok, info = one(arrays, ok, jnp.asarray(start + i, jnp.int32), data, key)
+            infos.append(info)
+            goods.append(ok)
+        info = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *infos)
+        return RolloutResult(eqx.combine(arrays, static), None, jnp.sum(jnp.stack(goods)), info)
+
+    return run
 
 
 def _resolve_loop(loop: str) -> str:
@@ -253,21 +346,18 @@ def _resolve_loop(loop: str) -> str:
     return loop
 
 
-# ---------------------------------------------------------------------------------------------
-# the loop
-
-
 def fit(
     loss_fn: Callable[..., Any],
     params: PyTree,
     data: PyTree,
-    optimizer: optax.GradientTransformation,
+    optimizer: optax.GradientTransformation | Trainer,
     *,
     steps: int,
     batch_size: Optional[int] = None,
     key: Optional[jax.Array] = None,
     has_aux: bool = False,
     stochastic: bool = False,
+    with_step: bool = False,
     log_every: int = 100,
     checkpoint_dir: Optional[str | os.PathLike] = None,
     checkpoint_every: Optional[int] = None,
@@ -275,6 +365,7 @@ def fit(
     metrics_path: Optional[str | os.PathLike] = None,
     progress: bool = True,
     callback: Optional[Callable[[int, PyTree, dict], None]] = None,
+    until: Optional[Callable[[int, PyTree, dict], bool]] = None,
     desc: str = "fit",
     loop: str = "scan",
 ) -> FitResult:
@@ -284,11 +375,14 @@ def fit(
         loss_fn: ``loss_fn(params, batch) -> loss`` (or ``(loss, aux_dict)`` with
             ``has_aux=True``); with ``stochastic=True`` it is called as
             ``loss_fn(params, batch, key)`` with a fresh key each step (collocation resampling,
-            dropout). ``batch`` is ``None`` when ``data`` is ``None``.
+            dropout); with ``with_step=True`` it also gets ``step=`` (int32, the global step).
+            ``batch`` is ``None`` when ``data`` is ``None``.
         params: initial parameters; only inexact-array leaves are trained (Equinox filtering),
             everything else (activation functions, static config) passes through.
         data: pytree of arrays sharing a leading sample axis, or ``None``.
-        optimizer: an optax transformation (schedules included).
+        optimizer: an optax transformation (schedules, ``optax.lbfgs`` included), or a
+            :class:`Trainer` built elsewhere (e.g. :func:`jaxhybrid.pinn.levenberg_marquardt`;
+            ``loss_fn`` is then unused and may be ``None``).
         steps: total number of optimisation steps (a resumed run continues to this total).
         batch_size: minibatch size (``None``: full batch). Must not exceed the data size.
         key: PRNG key for minibatch order and stochastic losses (default ``PRNGKey(0)``).
@@ -299,6 +393,8 @@ def fit(
         metrics_path: JSONL file receiving one record per chunk (appended to on resume).
         progress: show a progress bar.
         callback: ``callback(step, params, record)`` after each chunk (host side).
+        until: ``until(step, params, record) -> bool``: stop after the chunk where it is true
+            (convergence, a stalled loss).
         loop: how a chunk's steps run: ``"scan"`` (one compiled ``lax.scan``, the default) or
             ``"host"`` (a Python loop over one step compiled at top level). Same steps,
             batches, keys and guard; see the module docstring for which is faster where.
@@ -322,7 +418,7 @@ def fit(
             f"log_every={log_every} (checkpoints are taken between compiled chunks)."
         )
     key = jax.random.PRNGKey(0) if key is None else key
-    run_chunk = _run_chunk if _resolve_loop(loop) == "scan" else _run_chunk_host
+    loop = _resolve_loop(loop)
 
     if data is None:
         n = None
@@ -336,86 +432,78 @@ def fit(
             raise ValueError(f"fit: batch_size={batch_size} must be in [1, {n}] (the data size).")
         data = jax.tree_util.tree_map(jnp.asarray, data)
 
-    trainable, static = eqx.partition(params, eqx.is_inexact_array)
-    if not jax.tree_util.tree_leaves(trainable):
-        raise ValueError("fit: `params` has no floating-point arrays to train.")
-    opt_state = optimizer.init(trainable)
+    if isinstance(optimizer, Trainer):
+        tr = optimizer
+    else:
+        tr = trainer(loss_fn, optimizer, has_aux=has_aux, stochastic=stochastic, with_step=with_step)
+    state = tr.init(params)
+    trainable = lambda st: eqx.filter(tr.params(st), eqx.is_inexact_array)
     start, history = 0, []
     if checkpoint_dir is not None and resume:
-        loaded = load_checkpoint(checkpoint_dir, trainable, opt_state)
+        loaded = load_checkpoint(checkpoint_dir, trainable(state), state.opt_state)
         if loaded is not None:
-            trainable, opt_state, meta = loaded
+            tr_params, opt_state, meta = loaded
             start = int(meta["step"])
             history = list(meta.get("history", []))
+            full = eqx.combine(tr_params, eqx.filter(tr.params(state), eqx.is_inexact_array, inverse=True))
+            state = state._replace(params=full, opt_state=opt_state, step=jnp.asarray(start, state.step.dtype))
 
-    def chunk(tr, ost, prev, first_step, length):
-        return run_chunk(loss_fn, static, has_aux, stochastic, optimizer, data, key, n, batch_size,
-                         tr, ost, prev, first_step, length)
+    perm = None if n is None else _epoch_perm(key, jnp.asarray(start, jnp.int32), n, batch_size)
+    carry = _Carry(state, state, perm)
+    run = _scan_chunk(tr, n, batch_size, log_every) if loop == "scan" else _host_chunk(tr, n, batch_size)
+
+    def run_chunk(c, first, length):
+        if loop == "host":
+            return run(c, first, data, key, length)
+        if length != log_every:
+            return _scan_chunk(tr, n, batch_size, length)(c, jnp.asarray(first, jnp.int32), data, key)
+        return run(c, jnp.asarray(first, jnp.int32), data, key)
 
     metrics_file = None
     if metrics_path is not None:
         Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
         metrics_file = open(metrics_path, "a" if start else "w")
+    t0 = time.perf_counter()
+    last = {"loss": history[-1]["loss"] if history else None}
 
-    bar = None
-    if progress and steps > start:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, initial=start, desc=desc, leave=False, dynamic_ncols=True)
-
-    def save(step_done, last_loss):
+    def save(st, step_done):
         if checkpoint_dir is not None:
-            meta = {"step": int(step_done), "loss": last_loss, "steps": int(steps),
+            meta = {"step": int(step_done), "loss": last["loss"], "steps": int(steps),
                     "log_every": int(log_every), "history": history}
-            save_checkpoint(checkpoint_dir, trainable, opt_state, meta)
+            save_checkpoint(checkpoint_dir, trainable(st), st.opt_state, meta)
 
-    step, t0 = start, time.perf_counter()
-    prev = (trainable, opt_state)
-    last_loss = history[-1]["loss"] if history else None
+    def on_chunk(step, result):
+        info = result.info            # one entry per step
+        losses = np.asarray(info["loss"])
+        last["loss"] = float(losses[-1])
+        record = {"step": step, "loss": last["loss"], "loss_mean": float(losses.mean()),
+                  "wall_s": round(time.perf_counter() - t0, 4)}
+        record.update({k: float(np.mean(np.asarray(v))) for k, v in info.items() if k not in ("loss", "finite")})
+        history.append(record)
+        if metrics_file is not None:
+            metrics_file.write(json.dumps(record) + "\n")
+            metrics_file.flush()
+        st = result.final.state
+        if step % checkpoint_every == 0 or step == steps:
+            save(st, step)
+        if callback is not None:
+            callback(step, tr.params(st), record)
+        return {"loss": last["loss"]}
+
+    def stop(step, result):
+        return until is not None and bool(until(step, tr.params(result.final.state), history[-1]))
+
+    def on_diverge(bad, c):
+        save(c.prev, max(bad - 2, start))
+
     try:
-        while step < steps:
-            length = min(log_every - step % log_every, steps - step)
-            trainable, opt_state, prev, ok, bad_step, losses, auxs = chunk(
-                trainable, opt_state, prev, jnp.asarray(step, jnp.int32), length
-            )
-            if not bool(ok):
-                bad = int(bad_step)
-                # the scan rolled back to the parameters before the update that produced the
-                # bad ones: those after step bad - 2 (the starting ones if that is earlier)
-                kept = max(bad - 2, start)
-                save(kept, last_loss)
-                raise DivergenceError(
-                    f"fit: loss or gradient became NaN/Inf at step {bad} of {steps}. "
-                    f"Training stopped; the last parameters with a finite loss (after step {kept}) "
-                    "are in `.state`"
-                    + (f" and saved in {checkpoint_dir}" if checkpoint_dir is not None else "")
-                    + ". Lower the learning rate, clip gradients or check the data/loss.",
-                    step=bad,
-                    state=eqx.combine(trainable, static),
-                ) from None
-            step += length
-            losses = np.asarray(losses)
-            last_loss = float(losses[-1])
-            record = {"step": step, "loss": last_loss, "loss_mean": float(losses.mean()),
-                      "wall_s": round(time.perf_counter() - t0, 4)}
-            record.update({k: float(np.mean(v)) for k, v in auxs.items()})
-            history.append(record)
-            if metrics_file is not None:
-                metrics_file.write(json.dumps(record) + "\n")
-                metrics_file.flush()
-            if bar is not None:
-                bar.update(length)
-                bar.set_postfix(loss=f"{last_loss:.3e}")
-            if step % checkpoint_every == 0 or step == steps:
-                save(step, last_loss)
-            if callback is not None:
-                callback(step, eqx.combine(trainable, static), record)
-    except KeyboardInterrupt:
-        save(step, last_loss)
-        raise
+        out = drive(run_chunk, carry, steps, chunk_size=log_every, start=start, what=desc, progress=progress,
+                    on_chunk=on_chunk, until=stop, state_of=lambda c: tr.params(c.prev), on_diverge=on_diverge,
+                    on_interrupt=lambda c, step: save(c.state, step), keep_outputs=False,
+                    hint="lower the learning rate, clip gradients or check the data and the loss")
     finally:
-        if bar is not None:
-            bar.close()
         if metrics_file is not None:
             metrics_file.close()
-    return FitResult(eqx.combine(trainable, static), opt_state, step, history)
+    final = out.carry.state
+    return FitResult(tr.params(final), final.opt_state, out.step, history)
+
