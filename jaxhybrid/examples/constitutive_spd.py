@@ -52,6 +52,7 @@ import optax
 
 from jaxhybrid.constitutive import HardeningHypoelastic, MLPIncrement, SPDNN, one_step_loss, rollout_stress
 from jaxhybrid.constitutive.data import path_windows, strain_paths, stress_paths
+from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.train import fit
 
 NAME = "constitutive-spd"
@@ -109,22 +110,16 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     min_eig = float(jnp.min(jnp.linalg.eigvalsh(H)))
     _plot(out, e_te, s_te, preds, losses)
     goal = {"rollout_rel_error": "min", "final_rel_error": "min", "max_stress_ratio": "min", "one_step_rel_error": "min"}
-    return {
-        "name": NAME, "paradigm": 2, "quick": quick, "wall_s": round(time.perf_counter() - t0, 2),
-        "metrics": results["hybrid"], "goal": goal, "baselines": {"data_only": results["data_only"]},
-        "config": {**cfg, "spd_min_tangent_eigenvalue_on_test_paths": min_eig,
+    return record(
+        NAME, 2, quick, t0, results["hybrid"], goal, {"data_only": results["data_only"]},
+        config={**cfg, "spd_min_tangent_eigenvalue_on_test_paths": min_eig,
                    "scales": {"strain": e_scale, "stress": s_scale, "increment": inc_scale},
                    "law": {"K0": law.K0, "G0": law.G0, "bK": law.bK, "bG": law.bG, "eps0": law.eps0}},
-    }
+    )
 
 
 def _plot(out, eps, sig, preds, losses):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(1, 3, figsize=(15, 4))
+    fig, ax = figure(1, 3, figsize=(15, 4))
     n = np.arange(sig.shape[1])
     for c, lab in ((0, "σ11"), (5, "√2 σ12")):
         ax[0].plot(n, sig[0, :, c], "k-", lw=2, label=f"reference {lab}")
@@ -140,6 +135,4 @@ def _plot(out, eps, sig, preds, losses):
     ax[2].set(xlabel="log interval", ylabel="one-step loss", title="training")
     ax[1].legend()
     ax[2].legend()
-    fig.tight_layout()
-    fig.savefig(out / f"{NAME}.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out, NAME)

@@ -33,6 +33,7 @@ from pathlib import Path
 import jax
 import numpy as np
 
+from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.maps import classify as C
 from jaxhybrid.maps import metrics as M
 from jaxhybrid.maps import pipeline as P
@@ -143,15 +144,13 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     _plot(out, scene, hybrid_map, data_map, sv_pos, lines, curve, cfg)
     goal = {"median_position_error_m": "min", "element_f1": "max", "lane_width_error_m": "min",
             "lane_lateral_error_m": "min", "precision": "max", "recall": "max"}
-    return {
-        "name": NAME, "paradigm": 2, "quick": quick,
-        "wall_s": round(time.perf_counter() - t_start, 2),
-        "metrics": hybrid, "goal": goal,
-        "baselines": {"mechanism_only": survey, "data_only": data_only, "data_only_constrained": abl},
-        "config": {**cfg, "n_elements": int(len(scene.elements)), "n_controls": int(len(scene.controls)),
+    return record(
+        NAME, 2, quick, t_start, hybrid, goal,
+        {"mechanism_only": survey, "data_only": data_only, "data_only_constrained": abl},
+        config={**cfg, "n_elements": int(len(scene.elements)), "n_controls": int(len(scene.controls)),
                    "passes_registered_to_controls": len(ok_h), "classifier_accuracy": acc,
                    "error_vs_passes": curve},
-    }
+    )
 
 
 def _pick(e):
@@ -175,12 +174,7 @@ def _elements_only(points, labels, constrained):
 
 
 def _plot(out, scene, hyb, dat, sv_pos, lines, curve, cfg):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [1.6, 1]})
+    fig, ax = figure(1, 2, figsize=(15, 5.5), gridspec_kw={"width_ratios": [1.6, 1]})
     # map in road-aligned coordinates, lateral axis exaggerated by plotting offsets from the centreline
     o, h = scene.origin, scene.heading
     Rm = np.array([[np.cos(h), np.sin(h)], [-np.sin(h), np.cos(h)]])
@@ -210,6 +204,4 @@ def _plot(out, scene, hyb, dat, sv_pos, lines, curve, cfg):
     ax[1].axhline(cfg["sensor_noise_m"], color="grey", ls=":", label="sensor noise σ")
     ax[1].set(xlabel="number of passes", ylabel="median element position error (m)", title="error vs passes")
     ax[1].legend(fontsize=8)
-    fig.tight_layout()
-    fig.savefig(out / f"{NAME}.png", dpi=110)
-    plt.close(fig)
+    save_figure(fig, out, NAME)
