@@ -184,7 +184,15 @@ def rollout(
         s, done, ok = carry
         (s, done, ok, acc), _ = jax.lax.scan(one, (s, done, ok, zeros), xs, length=save_every, unroll=unroll)
         mean = None if acc is None else jax.tree_util.tree_map(lambda a: a / save_every, acc)
-        return (s, done, ok), (observe(_combine(s, static)), mean)
+        return (s, done, ok), (_observed(observe(_combine(s, static))), mean)
+
+    obs_static = []
+
+    def _observed(o):   # the array leaves are stacked; the rest (e.g. a function) is kept once
+        leaves, treedef = jax.tree_util.tree_flatten(o)
+        is_arr = [isinstance(x, jax.Array) for x in leaves]
+        obs_static[:] = [(treedef, [None if a else x for x, a in zip(leaves, is_arr)])]
+        return [x for x, a in zip(leaves, is_arr) if a]
 
     if checkpoint:
         block = jax.checkpoint(block, prevent_cse=False)
@@ -198,6 +206,7 @@ def rollout(
 
     carry0 = (dynamic, jnp.asarray(0, jnp.int32), jnp.asarray(True))
     (final, done, _), (saved, info) = jax.lax.scan(block, carry0, xs, length=n_blocks)
+    saved = _combine(saved, obs_static[0])
     if include_initial:
         first = observe(state)
         saved = jax.tree_util.tree_map(

@@ -1,0 +1,21 @@
+import time
+
+import pytest
+
+from jaxhybrid.examples.record import figure, record, save_figure
+
+
+def test_record_has_the_contract_keys_and_checks_goals(tmp_path):
+    r = record("demo", 2, True, time.perf_counter(), {"err": 0.1}, {"err": "min", "base_only": "max"},
+               {"data_only": {"err": 0.3, "base_only": 1.0}}, config={"a": 1})
+    assert set(r) == {"name", "paradigm", "quick", "wall_s", "metrics", "goal", "baselines", "config"}
+    assert r["wall_s"] >= 0 and r["baselines"]["data_only"]["err"] == 0.3
+    with pytest.raises(ValueError, match="goal key 'typo'"):
+        record("demo", 2, True, 0.0, {"err": 0.1}, {"typo": "min"})
+    with pytest.raises(ValueError, match="'min' or 'max'"):
+        record("demo", 2, True, 0.0, {"err": 0.1}, {"err": "lower"})
+    with pytest.raises(ValueError, match="paradigm"):
+        record("demo", 4, True, 0.0, {"err": 0.1}, {})
+    fig, ax = figure(1, 2)
+    ax[0].plot([0, 1])
+    assert save_figure(fig, tmp_path, "demo").stat().st_size > 0
