@@ -16,8 +16,10 @@ Cases:
   mean/spread records). ``agreement`` = relative difference of the two analysis RMSEs (different
   random streams: agreement within sampling noise, not bitwise).
 * ``etkf-l96-batch64`` — 64 independent experiments (8 truth/observation seeds × 8 inflation
-  values 1.00–1.07) in one ``vmap``-ed, ``jit``-compiled call; unit experiments·cycles/s; the
-  peer figure is DAPPER's one-experiment-at-a-time throughput (its only mode in one process).
+  values 1.00–1.07) in one call of :func:`jaxhybrid.assimilation.experiments` (``vmap`` through
+  :func:`jaxhybrid.ensemble.ensemble`, sharded over the batch axis when there are several
+  devices); unit experiments·cycles/s; the peer figure is DAPPER's one-experiment-at-a-time
+  throughput (its only mode in one process).
 
 Timing: compile excluded (one warm-up call), ``block_until_ready``, the two sides interleaved,
 best of ``--repeats``. ``ratio = ours / peer`` throughput (> 1: jaxhybrid is faster).
@@ -87,30 +89,22 @@ def make_ours(hmm):
     @jax.jit
     def experiment(obs, key):
         k0, k1 = jax.random.split(key)
-        s = filt.init(k0, hmm.x0, hmm.std0)
+        s = filt.init(hmm.x0, hmm.std0, key=k0)
         return da.assimilate(filt, s, obs, k1).mean_a
 
     return experiment
 
 
 def make_batch(hmm, n_cycles):
-    def one(key, infl):
-        k_truth, k0, k1 = jax.random.split(key, 3)
-        truth, obs = da.simulate(hmm, k_truth, n_cycles)
-        filt = da.etkf(hmm.forecast, hmm.obs, N, infl, rotate=True)
-        s = filt.init(k0, hmm.x0, hmm.std0)
-        return truth, obs, (s, k1)
-
     @jax.jit
-    def setup(keys, infls):
-        return jax.vmap(one)(keys, infls)
+    def setup(keys):
+        return jax.vmap(lambda k: da.simulate(hmm, k, n_cycles))(keys)
 
-    @jax.jit
-    def batch(obs, states, keys, infls):
-        def exp(o, s, k, infl):
-            filt = da.etkf(hmm.forecast, hmm.obs, N, infl, rotate=True)
-            return da.assimilate(filt, s, o, k).mean_a
-        return jax.vmap(exp)(obs, states, keys, infls)
+    run = da.experiments(lambda infl: da.etkf(hmm.forecast, hmm.obs, N, infl, rotate=True), hmm.x0, hmm.std0,
+                         batched_obs=True)
+
+    def batch(obs, keys, infls):
+        return run(keys, obs, infls).mean_a
 
     return setup, batch
 
@@ -156,13 +150,14 @@ def main(argv=None):
     # 64 experiments in one call: 8 seeds × 8 inflations
     setup, batch = make_batch(hmm, K)
     infls = jnp.repeat(jnp.linspace(1.0, 1.07, 8), 8)
-    keys = jax.random.split(jax.random.PRNGKey(1), 64)
-    truths, obss, (states, ks) = setup(keys, infls)
-    batch(obss, states, ks, infls).block_until_ready()   # compile
+    k_truth, k_exp = jax.random.split(jax.random.PRNGKey(1))
+    truths, obss = setup(jax.random.split(k_truth, 64))
+    ks = jax.random.split(k_exp, 64)
+    batch(obss, ks, infls).block_until_ready()   # compile
     t_b = []
     for r in range(repeats):
         t = time.perf_counter()
-        mas = batch(obss, states, ks, infls).block_until_ready()
+        mas = batch(obss, ks, infls).block_until_ready()
         t_b.append(time.perf_counter() - t)
     rm = np.asarray(jax.vmap(lambda m, t: da.rmse(m, t, burn))(mas, truths)).reshape(8, 8).mean(1)
     thr = 64 * K / min(t_b)

@@ -1,34 +1,45 @@
 """jaxhybrid.assimilation — data assimilation and hybrid forecasting (paradigm 3, ``alternate``).
 
 A physics model forecasts, observations correct it, the analysis starts the next forecast.
-Every method is a :class:`Filter` ``(init, forecast, analysis)``; :func:`assimilate` runs the
-forecast ↔ analysis cycle as :func:`jaxhybrid.paradigms.cycle` inside one
-:func:`jaxhybrid.rollout.rollout` (one ``jit``; ``vmap`` for batches of experiments).
+Every method is a :class:`Filter` — an :class:`~jaxhybrid.algorithm.Algorithm` whose step is one
+forecast ↔ analysis cycle (:func:`jaxhybrid.paradigms.cycle`): ``state = filt.init(x0, std0,
+key=k)``, ``state, info = filt.step(state, key, y)``; ``filt.forecast`` and ``filt.analysis``
+are its halves. :func:`assimilate` runs ``K`` cycles through :func:`jaxhybrid.rollout.evolve`
+(on the host in chunks through :func:`jaxhybrid.driver.drive`, with a progress bar and a
+divergence guard; under ``jit``/``vmap`` as one ``lax.scan``); :func:`experiments` runs batches
+of experiments through :func:`jaxhybrid.ensemble.ensemble` (sharded over devices).
 
 Models (pure step functions): lorenz63, lorenz96, two_scale_l96 (Wilks 2005), pde_model (KS,
 2D Navier–Stokes from :mod:`jaxhybrid.pde`). Observations: full, partial, nonlinear; HMM,
 simulate. Filters: enkf (perturbed obs), etkf, letkf (Gaspari–Cohn), particle_filter, var3d,
-var4d (adjoint by JAX, L-BFGS), ssls (score-based sequential Langevin). Metrics: rmse, crps_ensemble, rank_histogram, coverage.
+var4d (adjoint by JAX, L-BFGS), ssls (score-based sequential Langevin). Metrics: rmse, crps_ensemble,
+rank_histogram, coverage, scores, lead_rmse. Closures and MOS (closure.py): subgrid_tendency,
+two_scale_truth, coarse_model, LocalClosure, poly_closure, forecast_batch, linear_mos.
 """
 
 from .models import (rk4, lorenz63, lorenz63_rhs, lorenz96, lorenz96_rhs, two_scale_l96, two_scale_l96_rhs,
                      pde_model, forecast)
-from .observations import HMM, Observation, full, gaussian_loglik, nonlinear, partial, simulate
-from .base import (AssimilationResult, EnsembleState, Filter, assimilate, ensemble_forecast, inflate,
-                   init_ensemble, weighted_mean, weighted_spread)
+from .observations import HMM, Observation, climatology, full, gaussian_loglik, nonlinear, partial, simulate
+from .base import (AssimilationResult, EnsembleState, Filter, assimilate, ensemble_forecast, experiments, inflate,
+                   init_ensemble, make_filter, weighted_mean, weighted_spread)
 from .ensemble_kf import (enkf, enkf_update, etkf, etkf_update, gaspari_cohn, letkf, mean_preserving_rotation,
                           periodic_distance)
 from .particle import effective_sample_size, normalise_log_weights, particle_filter, systematic_resample
 from .variational import obs_windows, var3d, var4d, var4d_cost
 from .ssls import ssls
-from .metrics import coverage, crps_ensemble, rank_histogram, rmse, rmse_series
+from .metrics import coverage, crps_ensemble, lead_rmse, rank_histogram, rmse, rmse_series, scores
+from .closure import (LocalClosure, coarse_model, forecast_batch, linear_mos, poly_closure, stencil,
+                      subgrid_tendency, two_scale_truth)
 
 __all__ = [
     "rk4", "lorenz63", "lorenz63_rhs", "lorenz96", "lorenz96_rhs", "two_scale_l96", "two_scale_l96_rhs",
     "pde_model", "forecast", "HMM", "Observation", "full", "partial", "nonlinear", "gaussian_loglik", "simulate",
-    "AssimilationResult", "EnsembleState", "Filter", "assimilate", "ensemble_forecast", "inflate", "init_ensemble",
+    "climatology",
+    "AssimilationResult", "EnsembleState", "Filter", "make_filter", "assimilate", "experiments", "ensemble_forecast",
+    "inflate", "init_ensemble",
     "weighted_mean", "weighted_spread", "enkf", "enkf_update", "etkf", "etkf_update", "gaspari_cohn", "letkf",
     "mean_preserving_rotation", "periodic_distance", "effective_sample_size", "normalise_log_weights",
     "particle_filter", "systematic_resample", "obs_windows", "var3d", "var4d", "var4d_cost", "coverage",
-    "crps_ensemble", "rank_histogram", "rmse", "rmse_series", "ssls",
+    "crps_ensemble", "rank_histogram", "rmse", "rmse_series", "scores", "lead_rmse", "ssls", "LocalClosure",
+    "coarse_model", "forecast_batch", "linear_mos", "poly_closure", "stencil", "subgrid_tendency", "two_scale_truth",
 ]

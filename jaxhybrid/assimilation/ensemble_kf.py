@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from .base import EnsembleState, Filter, ensemble_forecast, init_ensemble, inflate
+from .base import EnsembleState, Filter, _init, ensemble_forecast, inflate, make_filter
 from .observations import Observation
 
 __all__ = ["etkf", "enkf", "letkf", "etkf_update", "enkf_update", "gaspari_cohn", "mean_preserving_rotation",
@@ -111,23 +111,23 @@ def etkf(model: Callable, obs: Observation, N: int, infl=1.0, rotate: bool = Fal
     ``model``: one state to the next observation time (e.g. ``hmm.forecast``)."""
     _check(N, infl)
 
-    def analysis(s: EnsembleState, y, key):
+    def analysis(s: EnsembleState, key, y):
         E = etkf_update(s.E, jax.vmap(obs.h)(s.E), y, obs.std)
-        return s._replace(E=_post(E, infl, rotate, key))
+        return s._replace(E=_post(E, infl, rotate, key)), {}
 
-    return Filter(lambda key, x0, std0: init_ensemble(key, x0, std0, N), ensemble_forecast(model), analysis)
+    return make_filter(_init(N), ensemble_forecast(model), analysis)
 
 
 def enkf(model: Callable, obs: Observation, N: int, infl=1.0, rotate: bool = False) -> Filter:
     """Stochastic EnKF (perturbed observations) with ``N`` members."""
     _check(N, infl)
 
-    def analysis(s: EnsembleState, y, key):
+    def analysis(s: EnsembleState, key, y):
         k1, k2 = jax.random.split(key)
         E = enkf_update(s.E, jax.vmap(obs.h)(s.E), y, obs.std, k1)
-        return s._replace(E=_post(E, infl, rotate, k2))
+        return s._replace(E=_post(E, infl, rotate, k2)), {}
 
-    return Filter(lambda key, x0, std0: init_ensemble(key, x0, std0, N), ensemble_forecast(model), analysis)
+    return make_filter(_init(N), ensemble_forecast(model), analysis)
 
 
 def gaspari_cohn(r, c):
@@ -160,7 +160,7 @@ def letkf(model: Callable, obs: Observation, N: int, obs_sites, radius: float, i
     if not radius > 0:
         raise ValueError(f"letkf: radius must be positive, got {radius}.")
 
-    def analysis(s: EnsembleState, y, key):
+    def analysis(s: EnsembleState, key, y):
         E = s.E
         d = E.shape[1]
         L = float(d) if domain is None else domain
@@ -178,6 +178,6 @@ def letkf(model: Callable, obs: Observation, N: int, obs_sites, radius: float, i
             return (w[None, :] + T) @ a_i
 
         Ea = xbar + jax.vmap(local, in_axes=(0, 1), out_axes=1)(sites, A)
-        return s._replace(E=_post(Ea, infl, rotate, key))
+        return s._replace(E=_post(Ea, infl, rotate, key)), {}
 
-    return Filter(lambda key, x0, std0: init_ensemble(key, x0, std0, N), ensemble_forecast(model), analysis)
+    return make_filter(_init(N), ensemble_forecast(model), analysis)

@@ -7,6 +7,9 @@
 * :func:`rank_histogram` — counts of the rank of the truth among the ``N`` members (Anderson
   1996; Talagrand et al. 1997): flat for a calibrated ensemble (``N + 1`` bins).
 * :func:`coverage` — fraction of truth components inside ``mean ± z·std`` (Gaussian interval).
+* :func:`scores` — the usual summary of an :class:`~jaxhybrid.assimilation.AssimilationResult`
+  (``rmse_a``, ``rmse_f``, ``spread_a`` and, with kept ensembles, ``crps_a``).
+* :func:`lead_rmse` — forecast RMSE per lead time of a batch of forecasts.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from __future__ import annotations
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["rmse", "rmse_series", "crps_ensemble", "rank_histogram", "coverage"]
+__all__ = ["rmse", "rmse_series", "crps_ensemble", "rank_histogram", "coverage", "scores", "lead_rmse"]
 
 
 def _check(est, truth):
@@ -58,3 +61,28 @@ def coverage(mean, std, truth, z: float = 1.6448536):
     """Fraction of components with ``|x − mean| ≤ z·std`` (z = 1.645: nominal 90%)."""
     _check(mean, truth)
     return jnp.mean(jnp.abs(jnp.asarray(truth) - mean) <= z * std)
+
+
+def scores(result, truth, burn_in: int = 0) -> dict:
+    """Time means over cycles ``burn_in..K-1`` of an assimilation run against ``truth`` (K, d):
+    ``rmse_a``, ``rmse_f`` (analysis and forecast mean), ``spread_a`` (analysis spread) and,
+    when the run kept its ensembles, ``crps_a`` (:func:`crps_ensemble`). Python floats; a
+    non-finite RMSE (a lost filter) is reported as ``inf``."""
+    def finite(v):
+        v = float(v)
+        return v if np.isfinite(v) else float("inf")
+
+    out = {"rmse_a": finite(rmse(result.mean_a, truth, burn_in)),
+           "rmse_f": finite(rmse(result.mean_f, truth, burn_in)),
+           "spread_a": float(jnp.mean(jnp.asarray(result.spread_a)[burn_in:]))}
+    if result.ensemble is not None:
+        out["crps_a"] = float(crps_ensemble(result.ensemble[burn_in:], jnp.asarray(truth)[burn_in:]))
+    return out
+
+
+def lead_rmse(pred, ref):
+    """RMSE over forecasts and sites at each lead: ``pred``, ``ref`` (M, L, d) -> (L,)."""
+    _check(pred, ref)
+    if np.ndim(pred) != 3:
+        raise ValueError(f"lead_rmse: need (M, L, d) forecasts, got shape {np.shape(pred)}.")
+    return np.sqrt(np.mean((np.asarray(pred) - np.asarray(ref)) ** 2, axis=(0, 2)))

@@ -11,7 +11,8 @@ its matrix ``H = ∂h/∂x``). Factories:
 
 :class:`HMM` bundles a model step, the number of model steps between observations, an
 observation and the initial law ``N(x0, diag(σ0²))``; :func:`simulate` draws a truth trajectory
-and its observations through :func:`jaxhybrid.rollout.rollout`.
+and its observations through :func:`jaxhybrid.rollout.rollout`; :func:`climatology` gives the
+mean and covariance of a long free run (a static background covariance for 3D/4D-Var).
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ import numpy as np
 
 from jaxhybrid.rollout import rollout
 
-__all__ = ["Observation", "full", "partial", "nonlinear", "HMM", "simulate", "gaussian_loglik"]
+__all__ = ["Observation", "full", "partial", "nonlinear", "HMM", "simulate", "climatology", "gaussian_loglik"]
 
 _POINTWISE = {"arctan": jnp.arctan, "abs": jnp.abs, "square": jnp.square}
 
@@ -133,3 +134,14 @@ def simulate(hmm: HMM, key, n_cycles: int, burn_in: int = 0, include_initial: bo
                     include_initial=True).saved
     obs = jax.vmap(hmm.obs.sample)(jax.random.split(k1, n_cycles), truth[1:])
     return (truth if include_initial else truth[1:]), obs
+
+
+def climatology(hmm: HMM, key, n_cycles: int, burn_in: int = 500):
+    """Mean ``(d,)`` and covariance ``(d, d)`` (float64 NumPy) of the truth at ``n_cycles``
+    observation times of a free run after ``burn_in`` cycles (on the attractor):
+    ``x̄ = mean_k x_k``, ``C = cov_k(x_k)`` with the ``n − 1`` normalisation."""
+    if n_cycles < 2:
+        raise ValueError(f"climatology: need n_cycles >= 2 states for a covariance, got {n_cycles}.")
+    truth, _ = simulate(hmm, key, n_cycles, burn_in=burn_in)
+    t = np.asarray(truth, np.float64)
+    return t.mean(0), np.cov(t.T)

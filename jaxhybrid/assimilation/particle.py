@@ -17,17 +17,19 @@ from typing import Callable
 import jax
 import jax.numpy as jnp
 
-from .base import EnsembleState, Filter, ensemble_forecast, init_ensemble
+from .base import EnsembleState, Filter, _init, ensemble_forecast, make_filter
 from .observations import Observation, gaussian_loglik
 
 __all__ = ["particle_filter", "systematic_resample", "effective_sample_size", "normalise_log_weights"]
 
 
 def normalise_log_weights(logw):
+    """``log w − logsumexp(log w)``: log-weights that sum to one."""
     return logw - jax.scipy.special.logsumexp(logw)
 
 
 def effective_sample_size(logw):
+    """``ESS = 1/Σ w_i²`` of (possibly unnormalised) log-weights (Kong 1992)."""
     w = jnp.exp(normalise_log_weights(logw))
     return 1.0 / jnp.sum(w * w)
 
@@ -42,13 +44,16 @@ def systematic_resample(key, logw):
 
 
 def particle_filter(model: Callable, obs: Observation, N: int, ner: float = 0.5, reg: float = 1.0) -> Filter:
-    """Bootstrap PF with ``N`` particles; resample when ESS < ``ner·N``; jitter scale ``reg``."""
+    """Bootstrap PF with ``N`` particles; resample when ESS < ``ner·N``; jitter scale ``reg``.
+
+    The analysis info holds ``ess`` (the effective sample size after the weight update, before
+    any resampling) and ``resampled`` (whether this cycle resampled)."""
     if N < 2:
         raise ValueError(f"particle_filter: need N >= 2 particles, got {N}.")
     if not 0 < ner <= 1 or reg < 0:
         raise ValueError(f"particle_filter: need 0 < ner <= 1 and reg >= 0, got {ner}, {reg}.")
 
-    def analysis(s: EnsembleState, y, key):
+    def analysis(s: EnsembleState, key, y):
         E = s.E
         logw = normalise_log_weights(s.logw + jax.vmap(lambda x: gaussian_loglik(obs, x, y))(E))
         w = jnp.exp(logw)
@@ -61,9 +66,10 @@ def particle_filter(model: Callable, obs: Observation, N: int, ner: float = 0.5,
         idx = systematic_resample(k1, logw)
         jitter = reg * h * jax.random.normal(k2, (N, d), E.dtype) @ sqrt_cov
         E_rs = E[idx] + jitter
-        do = effective_sample_size(logw) < ner * N
+        ess = effective_sample_size(logw)
+        do = ess < ner * N
         E_new = jnp.where(do, E_rs, E)
         logw_new = jnp.where(do, jnp.full_like(logw, -jnp.log(N)), logw)
-        return s._replace(E=E_new, logw=logw_new)
+        return s._replace(E=E_new, logw=logw_new), {"ess": ess, "resampled": do}
 
-    return Filter(lambda key, x0, std0: init_ensemble(key, x0, std0, N), ensemble_forecast(model), analysis)
+    return make_filter(_init(N), ensemble_forecast(model), analysis)

@@ -49,8 +49,11 @@ gradients.
 It makes no Gaussian assumption, but with a few dozen members in tens of dimensions the network
 has little to learn from; it suits large ensembles of low-dimensional states.
 
-Everything runs inside the ``jit``-compiled cycle (DSM training is a fixed number of Adam steps),
-so a whole SSLS experiment is still one ``lax.scan``.
+Everything runs inside the ``jit``-compiled cycle (DSM training is a fixed number of Adam steps
+of :func:`jaxhybrid.train.trainer` run by :func:`jaxhybrid.rollout.evolve`), so a whole SSLS
+experiment is still one ``lax.scan``. The analysis info holds the mean MALA acceptance
+probability of the kept steps (``accept_prob``) and the step size used (``step_size``) for the
+ensemble prior, the mean DSM loss of the cycle's training steps (``dsm_loss``) for the learned one.
 """
 
 from __future__ import annotations
@@ -63,10 +66,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxhybrid.rollout import rollout
+from jaxhybrid.algorithm import Algorithm
+from jaxhybrid.rollout import evolve, rollout
 from jaxhybrid.sampling import MLPScore, annealed_langevin, dsm_loss, mala
+from jaxhybrid.train import trainer
 
-from .base import EnsembleState, Filter, ensemble_forecast, init_ensemble, inflate
+from .base import EnsembleState, Filter, _init, ensemble_forecast, init_ensemble, inflate, make_filter
 from .ensemble_kf import mean_preserving_rotation
 from .observations import Observation, gaussian_loglik
 
@@ -118,10 +123,10 @@ def ssls(model: Callable, obs: Observation, N: int, *, prior: str = "ensemble", 
         analysis = _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rotate,
                                       target_accept, adapt_rate, shrink)
         if target_accept is None:
-            init = lambda k, x0, std0: init_ensemble(k, x0, std0, N)
+            init = _init(N)
         else:   # aux carries log δ from cycle to cycle
-            def init(k, x0, std0):
-                s = init_ensemble(k, x0, std0, N)
+            def init(x0, std0, *, key) -> EnsembleState:
+                s = init_ensemble(x0, std0, N, key=key)
                 return s._replace(aux=jnp.log(jnp.asarray(step_size, s.E.dtype)))
     elif prior == "learned":
         if key is None:
@@ -132,7 +137,7 @@ def ssls(model: Callable, obs: Observation, N: int, *, prior: str = "ensemble", 
                                            learning_rate, width, train_sigmas)
     else:
         raise ValueError(f"ssls: prior must be 'ensemble' or 'learned', got {prior!r}.")
-    return Filter(init, ensemble_forecast(model), analysis)
+    return make_filter(init, ensemble_forecast(model), analysis)
 
 
 def _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rotate, target_accept=None,
@@ -142,7 +147,7 @@ def _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rota
     n_keep = n_steps // 2
     n_burn = n_steps - n_keep
 
-    def analysis(s: EnsembleState, y, k):
+    def analysis(s: EnsembleState, k, y):
         E = inflate(s.E, infl)
         m = jnp.mean(E, 0)
         X = (E - m) / jnp.sqrt(N - 1.0)
@@ -166,21 +171,22 @@ def _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rota
         k_burn, k_keep, k_rot = jax.random.split(k, 3)
         log_delta0 = jnp.log(jnp.asarray(step_size, E.dtype)) if target_accept is None else s.aux
 
-        def steps(states, log_delta, kk):           # one MALA step of every chain
+        def steps(states, log_delta, kk):           # one MALA step of every chain -> (states, info)
             return jax.vmap(mala(logpost, jnp.exp(log_delta)).step)(states, jax.random.split(kk, M))
 
         def burn_step(c, kk):
             states, log_delta = c
-            states = steps(states, log_delta, kk)
+            states, info = steps(states, log_delta, kk)
             if target_accept is not None:           # Robbins–Monro on the mean acceptance
-                log_delta = log_delta + adapt_rate * (jnp.mean(states.accept_prob) - target_accept)
+                log_delta = log_delta + adapt_rate * (jnp.mean(info["accept_prob"]) - target_accept)
             return states, log_delta
 
         states0 = jax.vmap(mala(logpost, jnp.exp(log_delta0)).init)(V0)
         states, log_delta = rollout(burn_step, (states0, log_delta0), n_burn, save_every=n_burn,
                                     observe=lambda c: None, inputs=jax.random.split(k_burn, n_burn)).final
-        kept = rollout(lambda st, kk: steps(st, log_delta, kk), states, n_keep,
-                       observe=lambda st: st.position, inputs=jax.random.split(k_keep, n_keep)).saved
+        keep = rollout(lambda st, kk: steps(st, log_delta, kk), states, n_keep, observe=lambda st: st.position,
+                       inputs=jax.random.split(k_keep, n_keep), with_info=True)
+        kept = keep.saved
         Vs = kept @ P1                                    # samples of v without the null direction
         vbar = jnp.mean(Vs.reshape(-1, N), 0)
         Sv = _cov(Vs.reshape(-1, N))
@@ -197,7 +203,8 @@ def _ensemble_analysis(obs, N, infl, n_steps, step_size, chains_per_member, rota
         if rotate:
             G = mean_preserving_rotation(k_rot, N, E.dtype) @ G
         out = s._replace(E=m + (wbar + G) @ X)
-        return out if target_accept is None else out._replace(aux=log_delta)
+        info = {"accept_prob": jnp.mean(keep.info["accept_prob"]), "step_size": jnp.exp(log_delta)}
+        return (out if target_accept is None else out._replace(aux=log_delta)), info
 
     return analysis
 
@@ -212,34 +219,34 @@ def _learned_analysis(obs, N, infl, key, sigmas, eps, n_steps_each, train_steps,
                       train_sigmas):
     sig = np.asarray(sigmas, np.float32)   # host array: annealed_langevin validates it
     tsig = jnp.asarray(train_sigmas, jnp.float32)
-    opt = optax.adam(learning_rate)
     L = len(sigmas)
+    net_key = key
 
-    def init(k, x0, std0):
-        s = init_ensemble(k, x0, std0, N)
-        net = MLPScore(s.E.shape[1], width=width, depth=2, key=key)
+    def loss(p, batch):     # batch = (the network's static part, standardised members Z, noise key)
+        static, Z, kk = batch
+        return dsm_loss(eqx.combine(p, static), Z, kk, tsig, continuous=True)
+
+    dsm = trainer(loss, optax.adam(learning_rate))
+
+    def init(x0, std0, *, key) -> EnsembleState:
+        s = init_ensemble(x0, std0, N, key=key)
+        net = MLPScore(s.E.shape[1], width=width, depth=2, key=net_key)
         return s._replace(aux=eqx.filter(net, eqx.is_inexact_array))
 
-    def analysis(s: EnsembleState, y, k):
+    def analysis(s: EnsembleState, k, y):
         E = inflate(s.E, infl)
         m = jnp.mean(E, 0)
         sd = jnp.std(E, 0, ddof=1) + 1e-6
         Z = (E - m) / sd
-        params = s.aux
-        template = MLPScore(E.shape[1], width=width, depth=2, key=key)
+        template = MLPScore(E.shape[1], width=width, depth=2, key=net_key)
         static = eqx.filter(template, eqx.is_inexact_array, inverse=True)
         k_train, k_lang = jax.random.split(k)
-
-        def loss(p, kk):
-            return dsm_loss(eqx.combine(p, static), Z, kk, tsig, continuous=True)
-
-        def train_step(carry, kk):
-            p, o = carry
-            g = jax.grad(loss)(p, kk)
-            u, o = opt.update(g, o, p)
-            return (optax.apply_updates(p, u), o), None
-
-        (params, _), _ = jax.lax.scan(train_step, (params, opt.init(params)), jax.random.split(k_train, train_steps))
+        # train_steps Adam steps of DSM, warm-started from the last cycle's parameters; step n
+        # draws its noise with the n-th of split(k_train, train_steps)
+        fit_step = Algorithm(dsm.init, lambda st, kk, key_n: dsm.step(st, kk, (static, Z, key_n)))
+        trained = evolve(fit_step, dsm.init(s.aux), train_steps, inputs=jax.random.split(k_train, train_steps),
+                         save_every=train_steps, observe=lambda st: None)
+        params = trained.final.params
         net = eqx.combine(params, static)
 
         def score(z, sigma):
@@ -251,10 +258,10 @@ def _learned_analysis(obs, N, infl, key, sigmas, eps, n_steps_each, train_steps,
 
         def chain(z0, kk):
             keys = jax.random.split(kk, L * n_steps_each)
-            return rollout(algo.step, algo.init(z0), L * n_steps_each, save_every=L * n_steps_each,
-                           observe=lambda st: None, inputs=keys).final.position
+            return rollout(lambda st, kn: algo.step(st, kn)[0], algo.init(z0), L * n_steps_each,
+                           save_every=L * n_steps_each, observe=lambda st: None, inputs=keys).final.position
 
         Za = jax.vmap(chain)(Z, jax.random.split(k_lang, N))
-        return s._replace(E=m + sd * Za, aux=params)
+        return s._replace(E=m + sd * Za, aux=params), {"dsm_loss": trained.info["loss"][0]}
 
     return init, analysis

@@ -12,9 +12,11 @@
   ``M`` the model to the next observation time and ``m_l`` a mask (observations before the
   first cycle are absent). With ``x_0 = x_b + B^{1/2} v`` (control-variable transform) the
   gradient ``∇_v J`` comes from JAX reverse mode *through the model* (the adjoint, never
-  written by hand) and is minimised with ``optax.lbfgs`` for a fixed number of iterations
-  inside ``jit``. The analysis at the window end is ``M^L(x_0^*)``; the next window starts
-  from ``M(x_0^*)`` (kept in ``state.aux``).
+  written by hand) and is minimised with ``optax.lbfgs`` (deterministic, full batch) for a fixed
+  number of iterations inside ``jit``: the optimiser step is :func:`jaxhybrid.train.trainer`
+  run by :func:`jaxhybrid.rollout.evolve`. The analysis at the window end is ``M^L(x_0^*)``;
+  the next window starts from ``M(x_0^*)`` (kept in ``state.aux``); the analysis info holds
+  ``cost``, ``J`` at the last iterate.
 """
 
 from __future__ import annotations
@@ -26,19 +28,22 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxhybrid.rollout import rollout
+from jaxhybrid.algorithm import Algorithm
+from jaxhybrid.rollout import evolve, rollout
+from jaxhybrid.train import trainer
 
-from .base import EnsembleState, Filter
+from .base import EnsembleState, Filter, make_filter
 from .ensemble_kf import spd_solve
 from .observations import Observation
 
 __all__ = ["var3d", "var4d", "var4d_cost", "obs_windows"]
 
 
-def _init_single(key, x0, std0):
+def _init_single(x0, std0, *, key) -> EnsembleState:
+    """One background ``x0 + std0 ξ`` (also the first window start, in ``aux``)."""
     x0 = jnp.asarray(x0)
     x = x0 + std0 * jax.random.normal(key, x0.shape, x0.dtype)
-    return EnsembleState(x[None], jnp.zeros((1,), x.dtype), x, x)
+    return EnsembleState(x[None], jnp.zeros((1,), x.dtype), x)
 
 
 def _check_B(B, d=None):
@@ -55,19 +60,19 @@ def var3d(model: Callable, obs: Observation, B, iterations: int = 1) -> Filter:
         raise ValueError(f"var3d: iterations must be >= 1, got {iterations}.")
     R = jnp.diag(obs.std**2)
 
-    def analysis(s: EnsembleState, y, key):
+    def analysis(s: EnsembleState, key, y):
         xb = s.E[0]
         x = xb
         for _ in range(iterations):
             H = obs.matrix(x)
             innov = y - obs.h(x) + H @ (x - xb)
             x = xb + B @ H.T @ spd_solve(H @ B @ H.T + R, innov[:, None])[:, 0]
-        return s._replace(E=x[None])
+        return s._replace(E=x[None]), {}
 
-    def forecast(s, key):
+    def forecast(s, key=None):
         return s._replace(E=jax.vmap(model)(s.E))
 
-    return Filter(_init_single, forecast, analysis)
+    return make_filter(_init_single, forecast, analysis)
 
 
 def obs_windows(obs, L: int):
@@ -103,27 +108,25 @@ def var4d(model: Callable, obs: Observation, B, window: int, iterations: int = 2
     if window < 1 or iterations < 1:
         raise ValueError(f"var4d: need window >= 1 and iterations >= 1, got {window}, {iterations}.")
     B_sqrt = jnp.linalg.cholesky(B)
-    opt = optax.lbfgs()
 
-    def analysis(s: EnsembleState, y, key):
+    def cost(v, batch):                    # batch = (window start x_b, observations, mask)
+        x_b, win, mask = batch
+        return var4d_cost(model, obs, x_b, B_sqrt, win, mask)(v)
+
+    lbfgs = trainer(cost, optax.lbfgs())
+
+    def analysis(s: EnsembleState, key, y):
         win, mask = y
         x_b = s.aux
-        J = var4d_cost(model, obs, x_b, B_sqrt, win, mask)
-        vg = optax.value_and_grad_from_state(J)
-        v = jnp.zeros_like(x_b)
-
-        def it(carry, _):
-            v, st = carry
-            val, g = vg(v, state=st)
-            upd, st = opt.update(g, st, v, value=val, grad=g, value_fn=J)
-            return (optax.apply_updates(v, upd), st), None
-
-        (v, _), _ = jax.lax.scan(it, (v, opt.init(v)), None, length=iterations)
-        x0 = x_b + B_sqrt @ v
+        batch = (x_b, win, mask)
+        solver = Algorithm(lbfgs.init, lambda st, k: lbfgs.step(st, k, batch))
+        st = evolve(solver, lbfgs.init(jnp.zeros_like(x_b)), iterations, save_every=iterations,
+                    observe=lambda st: None).final
+        x0 = x_b + B_sqrt @ st.params
         xa = rollout(model, x0, window, save_every=window, observe=lambda z: None).final
-        return s._replace(E=xa[None], aux=x0)
+        return s._replace(E=xa[None], aux=x0), {"cost": optax.tree_utils.tree_get(st.opt_state, "value")}
 
-    def forecast(s, key):
+    def forecast(s, key=None):
         return s._replace(E=jax.vmap(model)(s.E), aux=model(s.aux))
 
-    return Filter(_init_single, forecast, analysis)
+    return make_filter(_init_single, forecast, analysis)

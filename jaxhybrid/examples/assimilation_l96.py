@@ -10,9 +10,9 @@ initial error of N(0, I) the N = 24 ETKF (fewer members than the 40 variables) s
 lock on during the burn-in, depending on the seed.
 
 Each filter is the paradigm-3 alternation: the physics model forecasts (mechanism), the
-observation corrects it (data), the analysis starts the next forecast; a whole experiment is one
-``jit``-compiled :func:`jaxhybrid.assimilation.assimilate` (``paradigms.cycle`` inside
-``rollout``). Metrics (the hybrid figures) are time-mean analysis RMSEs:
+observation corrects it (data), the analysis starts the next forecast; each filter is one
+algorithm whose step is a whole cycle, and :func:`jaxhybrid.assimilation.assimilate` runs it
+(``rollout.evolve`` in compiled chunks, with a progress bar and a divergence guard). Metrics (the hybrid figures) are time-mean analysis RMSEs:
 
 * ``etkf_rmse_a`` — ETKF, N = 24, inflation 1.013, random rotations (target ≤ 0.19; DAPPER's
   table: 0.18);
@@ -59,13 +59,6 @@ def make_hmm():
     return da.HMM(da.lorenz96(DT, FORCING), 1, da.full(NX, 1.0), x0, 1.0)
 
 
-def climatology(hmm, key, n=5000):
-    """Mean and covariance of a long free run (on the attractor)."""
-    truth, _ = da.simulate(hmm, key, n, burn_in=500)
-    t = np.asarray(truth, np.float64)
-    return t.mean(0), np.cov(t.T)
-
-
 def methods(hmm, B, quick):
     f, o = hmm.forecast, hmm.obs
     return {
@@ -86,7 +79,7 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     K = burn + n_stats
     hmm = make_hmm()
     k_clim, k_truth, k_init, k_run = jax.random.split(jax.random.PRNGKey(seed), 4)
-    clim_mean, B = climatology(hmm, k_clim, 1000 if quick else 5000)
+    clim_mean, B = da.climatology(hmm, k_clim, 1000 if quick else 5000)
     truth0, obs = da.simulate(hmm, k_truth, K, burn_in=200, include_initial=True)
     truth = truth0[1:]
     x_init = truth0[0] + INIT_STD * jax.random.normal(k_init, (NX,))
@@ -96,15 +89,11 @@ def run(quick: bool, seed: int, out: Path) -> dict:
         t0 = time.perf_counter()
         y = da.obs_windows(obs, 4) if windowed else obs
         keep = name == "etkf"
-        state = filt.init(jax.random.fold_in(k_init, 1), x_init, INIT_STD)
-        r = jax.jit(lambda s, y, k: da.assimilate(filt, s, y, k, keep_ensemble=keep))(state, y, k_run)
-        results[name] = {"rmse_a": float(da.rmse(r.mean_a, truth, burn)),
-                         "rmse_f": float(da.rmse(r.mean_f, truth, burn)),
-                         "spread_a": float(jnp.mean(r.spread_a[burn:])), "wall_s": time.perf_counter() - t0}
+        state = filt.init(x_init, INIT_STD, key=jax.random.fold_in(k_init, 1))
+        r = da.assimilate(filt, state, y, k_run, keep_ensemble=keep)
+        results[name] = {**da.scores(r, truth, burn), "wall_s": time.perf_counter() - t0}
         series[name] = np.asarray(da.rmse_series(r.mean_a, truth))
-        if keep:
-            etkf_res = r
-            results[name]["crps_a"] = float(da.crps_ensemble(r.ensemble[burn:], truth[burn:]))
+        etkf_res = r if keep else etkf_res
         print(f"  {name:6s} rmse_a {results[name]['rmse_a']:.3f}  rmse_f {results[name]['rmse_f']:.3f}  "
               f"spread {results[name]['spread_a']:.3f}  ({results[name]['wall_s']:.1f} s)")
 

@@ -38,7 +38,6 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -59,43 +58,12 @@ LEADS = (0.5, 1.0, 1.5, 2.0)
 
 def truth_run(key, n_coarse_steps, spinup=5.0):
     """Two-scale truth sampled every DT: X (n, K) and subgrid tendency U (n, K)."""
-    step = da.two_scale_l96(DT_TRUE, K, J, F, H, B, C)
-    s0 = jnp.concatenate([F * 0.25 * jax.random.normal(key, (K,)), 0.1 * jax.random.normal(jax.random.fold_in(key, 1), (K * J,))])
-    s0 = rollout(step, s0, int(spinup / DT_TRUE), save_every=int(spinup / DT_TRUE), observe=lambda s: None).final
-    traj = rollout(step, s0, n_coarse_steps * SUB, save_every=SUB).saved
-    X = traj[:, :K]
-    U = -(H * C / B) * traj[:, K:].reshape(-1, K, J).sum(-1)
-    return X, U
+    return da.two_scale_truth(key, n_coarse_steps, SUB, dt=DT_TRUE, K=K, J=J, F=F, h=H, b=B, c=C, spinup=spinup)
 
 
 def coarse_step(closure):
-    """RK4 step of the coarse model with ``closure(X) -> U`` (a function of the whole X)."""
-    return da.rk4(lambda x: da.lorenz96_rhs(x, F) + closure(x), DT)
-
-
-def stencil(x):
-    """(K, 5) neighbourhoods X_{k−2..k+2} (periodic)."""
-    return jnp.stack([jnp.roll(x, s) for s in (2, 1, 0, -1, -2)], -1)
-
-
-class NetClosure(eqx.Module):
-    net: MLP
-
-    def __call__(self, x):
-        return jax.vmap(self.net)(stencil(x) / 10.0)[..., 0] * 10.0
-
-
-def poly_closure(coef):
-    return lambda x: jnp.polyval(coef, x)
-
-
-def forecasts(step, x0s, n_steps, save_every):
-    return jax.jit(jax.vmap(lambda x: rollout(step, x, n_steps, save_every=save_every).saved))(x0s)
-
-
-def lead_rmse(pred, ref):
-    """RMSE over initial conditions and sites at each saved lead (pred, ref: (M, L, K))."""
-    return np.sqrt(np.mean((np.asarray(pred) - np.asarray(ref)) ** 2, axis=(0, 2)))
+    """RK4 step of the coarse model with ``closure(X) -> U``."""
+    return da.coarse_model(closure, DT, F)
 
 
 def run(quick: bool, seed: int, out: Path) -> dict:
@@ -116,7 +84,7 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     ref = np.stack([np.asarray(Xte_run[s + save_every: s + n_fc + 1: save_every]) for s in starts])
 
     def evaluate(closure):
-        return lead_rmse(forecasts(coarse_step(closure), x0_te, n_fc, save_every), ref)
+        return da.lead_rmse(da.forecast_batch(coarse_step(closure), x0_te, n_fc, save_every), ref)
 
     res = {"mechanism_only": evaluate(lambda x: 0.0 * x)}
     # polynomial closures, least squares on (X_k, U_k) pairs
@@ -124,12 +92,12 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     best_poly, best_deg = None, None
     for deg in (1, 2, 3, 4):
         coef = np.polyfit(xs, us, deg)
-        r = evaluate(poly_closure(jnp.asarray(coef, jnp.float32)))
+        r = evaluate(da.poly_closure(jnp.asarray(coef, jnp.float32)))
         res[f"poly{deg}"] = r
         if best_poly is None or r.mean() < best_poly.mean():
             best_poly, best_deg = r, deg
     # offline learned closure
-    net = NetClosure(MLP(5, 1, width=32, depth=2, activation=jax.nn.tanh, key=k_net))
+    net = da.LocalClosure(MLP(5, 1, width=32, depth=2, activation=jax.nn.tanh, key=k_net))
     steps = 800 if quick else 4000
     sched = optax.cosine_decay_schedule(3e-3, steps, alpha=0.05)
     offline = fit(lambda m, b: mse(jax.vmap(m)(b[0]), b[1]), net, (Xtr, Utr), optax.adam(sched), steps=steps,
@@ -158,13 +126,11 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     l1 = lead_steps[1]
     idx_m = np.arange(0, n_train - l1, 5)
     biased = coarse_step(lambda x: 0.0 * x)
-    fc_tr = forecasts(biased, Xtr[idx_m], l1, l1)[:, 0]
+    fc_tr = da.forecast_batch(biased, Xtr[idx_m], l1, l1)[:, 0]
     tr_tr = Xtr[idx_m + l1]
-    fc_te = forecasts(biased, x0_te, l1, l1)[:, 0]
+    fc_te = da.forecast_batch(biased, x0_te, l1, l1)[:, 0]
     tr_te = ref[:, 1]
-    A = np.concatenate([np.asarray(fc_tr), np.ones((len(fc_tr), 1))], 1)
-    W, *_ = np.linalg.lstsq(A, np.asarray(tr_tr), rcond=None)
-    mos_lin = np.concatenate([np.asarray(fc_te), np.ones((len(fc_te), 1))], 1) @ W
+    mos_lin = da.linear_mos(fc_tr, tr_tr)(fc_te)
     mlp = MLP(K, K, width=64, depth=2, activation=jax.nn.tanh, key=k_mos)
     mos_steps = 800 if quick else 2000
     mos_model = fit(lambda m, b: mse(jax.vmap(lambda z: z + 10.0 * m(z / 10.0))(b[0]), b[1]), mlp, (fc_tr, tr_tr),
@@ -186,7 +152,7 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     baselines = {"mechanism_only": {**keys(res["mechanism_only"]), "mos_linear_rmse_lead1": mos["biased_rmse_lead1"],
                                     "mos_mlp_rmse_lead1": mos["biased_rmse_lead1"]},
                  f"polynomial_best_deg{best_deg}": keys(best_poly), other: keys(res[other])}
-    persistence = lead_rmse(np.repeat(np.asarray(x0_te)[:, None], len(LEADS), 1), ref)
+    persistence = da.lead_rmse(np.repeat(np.asarray(x0_te)[:, None], len(LEADS), 1), ref)
     baselines["data_only_persistence"] = keys(persistence)
     _plot(out, res, best_deg, hyb_name)
     return {

@@ -20,8 +20,7 @@ def l96():
 def test_etkf_reaches_the_published_accuracy_and_beats_the_baselines(l96):
     hmm, truth, obs, x_init = l96
     f = da.etkf(hmm.forecast, hmm.obs, 24, 1.013, rotate=True)
-    r = jax.jit(lambda s, y, k: da.assimilate(f, s, y, k))(f.init(jax.random.PRNGKey(2), x_init, ex.INIT_STD), obs,
-                                                            jax.random.PRNGKey(3))
+    r = da.assimilate(f, f.init(x_init, ex.INIT_STD, key=jax.random.PRNGKey(2)), obs, jax.random.PRNGKey(3))
     rmse_a = float(da.rmse(r.mean_a, truth, 100))
     assert rmse_a < 0.22                                  # Sakov & Oke / DAPPER: 0.18 over long runs
     assert float(da.rmse(obs, truth, 100)) > 4 * rmse_a   # far better than the observations alone
@@ -35,7 +34,7 @@ def test_vmapped_experiments_equal_individual_runs(l96):
 
     def exp(key, infl):
         f = da.etkf(hmm.forecast, hmm.obs, 8, infl)
-        return da.assimilate(f, f.init(key, x_init, ex.INIT_STD), obs, key).mean_a
+        return da.assimilate(f, f.init(x_init, ex.INIT_STD, key=key), obs, key).mean_a
 
     keys = jax.random.split(jax.random.PRNGKey(5), 2)
     infls = jnp.array([1.0, 1.05])

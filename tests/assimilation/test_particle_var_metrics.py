@@ -9,8 +9,9 @@ def test_pf_weights_normalised_and_posterior_mean_matches_kalman(x64):
     # one analysis on a Gaussian prior: importance weights give the Kalman posterior mean
     obs = da.Observation(lambda x: x[:1], jnp.array([0.5]), True)
     f = da.particle_filter(lambda x: x, obs, 50000, ner=1e-6)   # no resampling
-    s = f.init(jax.random.PRNGKey(0), jnp.zeros(2), 1.0)
-    sa = f.analysis(s, jnp.array([1.0]), jax.random.PRNGKey(1))
+    s = f.init(jnp.zeros(2), 1.0, key=jax.random.PRNGKey(0))
+    sa, info = f.analysis(s, jax.random.PRNGKey(1), jnp.array([1.0]))
+    assert not bool(info["resampled"]) and 0.0 < float(info["ess"]) < 50000
     np.testing.assert_allclose(float(jnp.exp(sa.logw).sum()), 1.0, rtol=1e-5)
     # Kalman: P = I, H = [1, 0], R = 0.25 → mean = [1/1.25, 0]
     np.testing.assert_allclose(da.weighted_mean(sa), [0.8, 0.0], atol=0.02)
@@ -32,8 +33,9 @@ def test_systematic_resampling_is_unbiased_with_floor_ceil_counts():
 def test_pf_resamples_when_ess_is_low():
     obs = da.full(2, 0.1)
     f = da.particle_filter(lambda x: x, obs, 200, ner=0.5, reg=0.0)
-    s = f.init(jax.random.PRNGKey(0), jnp.zeros(2), 1.0)
-    sa = f.analysis(s, jnp.array([0.5, -0.5]), jax.random.PRNGKey(1))
+    s = f.init(jnp.zeros(2), 1.0, key=jax.random.PRNGKey(0))
+    sa, info = f.analysis(s, jax.random.PRNGKey(1), jnp.array([0.5, -0.5]))
+    assert bool(info["resampled"]) and float(info["ess"]) < 0.5 * 200    # the reason it resampled
     np.testing.assert_allclose(jnp.exp(sa.logw), 1 / 200, rtol=1e-5)   # equal weights again
     assert len(np.unique(np.asarray(sa.E[:, 0]))) < 50                   # copies of a few particles
     np.testing.assert_allclose(da.effective_sample_size(jnp.zeros(10)), 10.0, rtol=1e-5)
@@ -57,10 +59,11 @@ def test_var4d_window_one_with_identity_model_equals_3dvar(x64):
     obs = da.partial(6, 2, std=0.4)
     B = jnp.eye(6) * 0.8 + 0.1
     xb, y = jnp.linspace(0.0, 1.0, 6), jnp.array([1.0, -1.0, 0.5])
-    st = da.EnsembleState(xb[None], jnp.zeros(1), xb, xb)
+    st = da.EnsembleState(xb[None], jnp.zeros(1), xb)
     w, m = da.obs_windows(y[None], 1)
-    x4 = da.var4d(lambda x: x, obs, B, window=1, iterations=30).analysis(st, (w[0], m[0]), None).E[0]
-    x3 = da.var3d(lambda x: x, obs, B).analysis(st, y, None).E[0]
+    x4, info = da.var4d(lambda x: x, obs, B, window=1, iterations=30).analysis(st, None, (w[0], m[0]))
+    x4 = x4.E[0]
+    x3 = da.var3d(lambda x: x, obs, B).analysis(st, None, y)[0].E[0]
     np.testing.assert_allclose(x4, x3, atol=1e-6)
 
 
@@ -96,8 +99,8 @@ def test_ssls_posterior_mean_approaches_kalman_on_a_gaussian_prior():
     obs = da.Observation(lambda x: x[:1], jnp.array([0.5]), True)
     f = da.ssls(lambda x: x, obs, 400, prior="learned", key=jax.random.PRNGKey(0), train_steps=1000, n_steps_each=200,
                 sigmas=(0.5, 0.25, 0.1), eps=0.005, train_sigmas=(0.1, 0.5))
-    s = f.init(jax.random.PRNGKey(1), jnp.zeros(2), 1.0)
-    sa = jax.jit(f.analysis)(s, jnp.array([1.0]), jax.random.PRNGKey(2))
+    s = f.init(jnp.zeros(2), 1.0, key=jax.random.PRNGKey(1))
+    sa, _ = jax.jit(f.analysis)(s, jax.random.PRNGKey(2), jnp.array([1.0]))
     m = np.asarray(sa.E.mean(0))
     assert abs(m[0] - 0.8) < 0.06                           # observed component: Kalman mean 0.8
     assert 0.38 < float(sa.E[:, 0].std()) < 0.52            # Kalman posterior std of x₀: 0.447

@@ -8,7 +8,7 @@ from jaxhybrid import assimilation as da
 
 
 def _state(E):
-    return da.init_ensemble(jax.random.PRNGKey(0), jnp.zeros(E.shape[1]), 1.0, E.shape[0])._replace(E=E)
+    return da.init_ensemble(jnp.zeros(E.shape[1]), 1.0, E.shape[0], key=jax.random.PRNGKey(0))._replace(E=E)
 
 
 def test_linear_gaussian_analysis_samples_the_kalman_update_of_the_ensemble():
@@ -20,7 +20,7 @@ def test_linear_gaussian_analysis_samples_the_kalman_update_of_the_ensemble():
     y = obs.h(jnp.full(d, 2.5))
     Ek = da.etkf_update(E, jax.vmap(obs.h)(E), y, obs.std)
     f = da.ssls(lambda x: x, obs, N, n_steps=200, step_size=0.5, chains_per_member=16)
-    Ea = jax.jit(f.analysis)(_state(E), y, jax.random.PRNGKey(2)).E
+    Ea = jax.jit(f.analysis)(_state(E), jax.random.PRNGKey(2), y)[0].E
     post_sd = float(jnp.sqrt(jnp.mean(jnp.var(Ek, 0, ddof=1))))
     assert float(jnp.abs(Ea.mean(0) - Ek.mean(0)).max()) < 0.1 * post_sd
     Ck, Ca = np.cov(np.asarray(Ek).T), np.cov(np.asarray(Ea).T)
@@ -44,7 +44,7 @@ def test_nonlinear_observation_gives_the_exact_posterior_mean_where_the_etkf_is_
     mean_ref = float((xs * p).sum() / p.sum())
     sd_ref = float(np.sqrt(((xs - mean_ref) ** 2 * p).sum() / p.sum()))
     f = da.ssls(lambda x: x, obs, N, n_steps=200, step_size=0.3, chains_per_member=8, rotate=False)
-    Ea = jax.jit(f.analysis)(_state(E), y, jax.random.PRNGKey(4)).E
+    Ea = jax.jit(f.analysis)(_state(E), jax.random.PRNGKey(4), y)[0].E
     Ek = da.etkf_update(E, jax.vmap(obs.h)(E), y, obs.std)
     assert abs(float(Ea.mean()) - mean_ref) < 0.2 * sd_ref
     assert abs(float(Ea.std(ddof=1)) - sd_ref) < 0.1 * sd_ref
@@ -60,8 +60,7 @@ def test_cycling_on_lorenz96_tracks_like_the_etkf():
     for name, f in (("etkf", da.etkf(hmm.forecast, hmm.obs, 24, 1.02, rotate=True)),
                     ("ssls", da.ssls(hmm.forecast, hmm.obs, 24, infl=1.02, n_steps=20, chains_per_member=8,
                                      target_accept=0.574))):
-        r = jax.jit(lambda s, y, k: da.assimilate(f, s, y, k))(f.init(jax.random.PRNGKey(2), x0, ex.INIT_STD), obs,
-                                                                jax.random.PRNGKey(3))
+        r = da.assimilate(f, f.init(x0, ex.INIT_STD, key=jax.random.PRNGKey(2)), obs, jax.random.PRNGKey(3))
         out[name] = float(da.rmse(r.mean_a, truth0[1:], 50))
     assert out["ssls"] < 1.5 * out["etkf"] and out["ssls"] < 0.3       # observations alone: 1.0
 
@@ -106,10 +105,12 @@ def test_one_cycle_matches_importance_sampling_from_the_same_gaussian_prior():
     sd_ref = np.sqrt(np.diag(cov_ref))
     f = da.ssls(lambda x: x, obs, N, n_steps=120, step_size=0.3, chains_per_member=32, rotate=False,
                 target_accept=0.574)
-    st = jax.jit(f.init)(jax.random.PRNGKey(0), jnp.zeros(d), 1.0)._replace(E=jnp.asarray(E))
-    out = jax.jit(f.analysis)(st, y, jax.random.PRNGKey(5))
+    st = f.init(jnp.zeros(d), 1.0, key=jax.random.PRNGKey(0))._replace(E=jnp.asarray(E))
+    out, info = jax.jit(f.analysis)(st, jax.random.PRNGKey(5), y)
     Ea = np.asarray(out.E, np.float64)
     assert 0.05 < float(jnp.exp(out.aux)) < 5.0             # the adapted step is carried in aux
+    np.testing.assert_allclose(info["step_size"], jnp.exp(out.aux), rtol=1e-6)   # and reported in info
+    assert 0.3 < float(info["accept_prob"]) < 0.85          # adapted towards 0.574
     assert np.all(np.abs(Ea.mean(0) - mean_ref) < 0.1 * sd_ref)
     assert np.all(np.abs(Ea.std(0, ddof=1) / sd_ref - 1.0) < 0.1)
     assert np.abs(np.cov(Ea.T) - cov_ref).max() < 0.15 * cov_ref.diagonal().max()
@@ -130,7 +131,7 @@ def test_same_seed_gives_bit_identical_experiments_after_a_fresh_compile():
 
     @jax.jit
     def experiment(run_key):
-        s0 = f.init(jax.random.PRNGKey(1), truth0[0], 0.5)
+        s0 = f.init(truth0[0], 0.5, key=jax.random.PRNGKey(1))
         r = da.assimilate(f, s0, obs, run_key)
         return r.mean_a, r.final.aux
 
@@ -157,7 +158,7 @@ def test_shrinkage_brings_a_short_run_closer_to_the_kalman_covariance():
     for shrink in (False, True):
         f = da.ssls(lambda x: x, obs, N, n_steps=8, step_size=0.5, chains_per_member=4, rotate=False,
                     shrink=shrink)
-        Ea = np.asarray(jax.jit(jax.vmap(lambda k: f.analysis(_state(E), y, k).E))(keys))
+        Ea = np.asarray(jax.jit(jax.vmap(lambda k: f.analysis(_state(E), k, y)[0].E))(keys))
         err[shrink] = np.mean([np.abs(np.cov(e.T) - Ck).sum() for e in Ea])
         means[shrink] = Ea.mean(1)
     assert err[True] < 0.8 * err[False]
