@@ -6,7 +6,7 @@
   Raftery 2007): ``CRPS = E|X − x| − ½ E|X − X'|``, averaged over sites and cycles.
 * :func:`rank_histogram` — counts of the rank of the truth among the ``N`` members (Anderson
   1996; Talagrand et al. 1997): flat for a calibrated ensemble (``N + 1`` bins).
-* :func:`coverage` — fraction of truth components inside ``mean ± z·std`` (Gaussian interval).
+* :func:`coverage` — fraction of truth components inside ``mean ± z·std`` (:func:`jaxhybrid.metrics.coverage`).
 * :func:`scores` — the usual summary of an :class:`~jaxhybrid.assimilation.AssimilationResult`
   (``rmse_a``, ``rmse_f``, ``spread_a`` and, with kept ensembles, ``crps_a``).
 * :func:`lead_rmse` — forecast RMSE per lead time of a batch of forecasts.
@@ -16,6 +16,8 @@ from __future__ import annotations
 
 import jax.numpy as jnp
 import numpy as np
+
+from jaxhybrid.metrics import coverage  # the one coverage (re-exported here)
 
 __all__ = ["rmse", "rmse_series", "crps_ensemble", "rank_histogram", "coverage", "scores", "lead_rmse"]
 
@@ -55,12 +57,6 @@ def rank_histogram(ens, truth):
         raise ValueError(f"rank_histogram: need ens (K, N, d) and truth (K, d), got {ens.shape}, {truth.shape}.")
     ranks = np.sum(ens < truth[:, None], 1)
     return np.bincount(ranks.ravel(), minlength=ens.shape[1] + 1)
-
-
-def coverage(mean, std, truth, z: float = 1.6448536):
-    """Fraction of components with ``|x − mean| ≤ z·std`` (z = 1.645: nominal 90%)."""
-    _check(mean, truth)
-    return jnp.mean(jnp.abs(jnp.asarray(truth) - mean) <= z * std)
 
 
 def scores(result, truth, burn_in: int = 0) -> dict:
