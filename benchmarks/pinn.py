@@ -20,7 +20,8 @@ What each side computes per step:
   sweep carrying value, gradient and Laplacian) on the training points, the PDE residual from its
   Laplacian on all of them and the Dirichlet misfit from its value on the boundary rows (the
   network is evaluated once per step on the training points, as DeepXDE does), and all steps in
-  one compiled ``lax.scan``.
+  one compiled ``lax.scan``: the library's training step (:func:`jaxhybrid.train.trainer`, with
+  its NaN/Inf flag) run by :func:`jaxhybrid.rollout.evolve`.
 * ours_separate (an extra column, the previous formulation): the loss from
   :func:`jaxhybrid.pinn.least_squares` with the residuals as separate functions, i.e.
   :func:`jaxhybrid.pinn.laplacian` on all points plus a second network evaluation on the
@@ -61,9 +62,12 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxhybrid.algorithm import Algorithm
 from jaxhybrid.nn import MLP
 from jaxhybrid.pinn import Box, laplacian, least_squares
 from jaxhybrid.pinn.operators import value_and_laplacian
+from jaxhybrid.rollout import evolve
+from jaxhybrid.train import trainer
 
 WIDTHS = [32, 32, 32]
 LR = 1e-3
@@ -175,27 +179,22 @@ def ours(dom, bc, iters, flax_params, hand=False, separate=False):
             r = -lap - jax.vmap(src)(b["pde"])
             terms = {"pde": jnp.mean(r * r), "bc": jnp.mean(jnp.square(u[:n_bc]))}
             return terms["pde"] + terms["bc"], terms
-    opt = optax.adam(LR)
+    # the library's pure training step (jaxhybrid.train.trainer) run by its one time loop (rollout.evolve)
+    tr = trainer(loss, optax.adam(LR), has_aux=True)
+    algo = Algorithm(tr.init, lambda s, key: tr.step(s, key, batch))
 
     @jax.jit
-    def train(net, state):
-        def step(carry, _):
-            net, state = carry
-            (v, _), g = jax.value_and_grad(loss, has_aux=True)(net, batch)
-            upd, state = opt.update(g, state, net)
-            return (optax.apply_updates(net, upd), state), v
+    def train(state):
+        return evolve(algo, state, iters, observe=lambda s: None).final
 
-        (net, state), vals = jax.lax.scan(step, (net, state), None, length=iters)
-        return net, state, vals
-
-    state = opt.init(net)
-    jax.block_until_ready(train(net, state))  # compile
+    state = tr.init(net)
+    jax.block_until_ready(train(state))  # compile
 
     def timed():
-        wall, cpu, out = _timed(lambda: jax.block_until_ready(train(net, state)))
-        return wall, cpu, out[0]
+        wall, cpu, out = _timed(lambda: jax.block_until_ready(train(state)))
+        return wall, cpu, out.params
 
-    timed.hlo = lambda: train.lower(net, state).compile().as_text()  # for inspection
+    timed.hlo = lambda: train.lower(state).compile().as_text()  # for inspection
     return timed
 
 

@@ -16,13 +16,15 @@ One round of :func:`jaxhybrid.paradigms.alternate`:
    invariant and the policy target is permuted with the board — so the value head also learns
    the symmetric twins of rare positions (Silver et al. 2017 used the 8 Go symmetries alike).
 
-Why not :func:`jaxhybrid.train.fit` per round: ``fit`` builds and compiles its step for every
-call and takes the data as a closed-over constant, so calling it once per round recompiles
-every round (on 2 CPU cores that took longer than the round's self-play). The data step here is
-the same optax update compiled once, with the buffer, its fill level, the key and the step index
-as *arguments* (:func:`train_steps`), and the optimiser state carried across rounds. A non-finite
-loss stops the loop with :class:`~jaxhybrid.rollout.DivergenceError` naming the round, with the
-state before that round in ``.state``.
+The data step is :func:`jaxhybrid.train.fit` in its host-loop mode (``loop="host"``: XLA's
+CPU while-loop runs the convolutions' backward pass 10–20× slower than a top-level call). Each
+round's minibatches are drawn first — ``train_steps × batch_size`` positions uniformly with
+replacement from the filled part of the buffer (and mapped by random board symmetries) — and
+``fit`` takes one epoch over them, so its data always has the same shape and its compiled step
+is reused across rounds. The AdamW state is carried across rounds (the trainer's ``init``
+continues from it). A non-finite loss stops the loop with
+:class:`~jaxhybrid.rollout.DivergenceError` (``fit``'s guard) naming the round, with the state
+before that round in ``.state``.
 
 Reproducibility and resume: every random draw of round ``r`` comes from ``fold_in(key, r)``,
 so the loop's state is ``(network, optimiser state, replay buffer, round)``. It is
@@ -52,7 +54,7 @@ from jaxhybrid.alphazero.replay import Replay, replay_add, replay_init
 from jaxhybrid.alphazero.selfplay import self_play
 from jaxhybrid.paradigms import alternate
 from jaxhybrid.rollout import DivergenceError
-from jaxhybrid.train import load_checkpoint, save_checkpoint
+from jaxhybrid.train import Trainer, TrainState, fit, load_checkpoint, save_checkpoint, trainer
 
 __all__ = ["AZConfig", "AZState", "az_loss", "train_alphazero", "init_state", "train_steps", "symmetric_batch"]
 
@@ -125,43 +127,57 @@ def symmetric_batch(batch, symmetries, choice):
     return flat.reshape(obs.shape), jnp.take_along_axis(pi, actions[choice], axis=1), z
 
 
-@eqx.filter_jit
-def _train_step(params, static, opt_state, optimizer, data, size, key, i, batch_size: int, symmetries):
-    k_idx = jax.random.fold_in(key, i)
-    idx = jax.random.randint(k_idx, (batch_size,), 0, size)
-    batch = jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0), data)
-    if symmetries is not None:
-        choice = jax.random.randint(jax.random.fold_in(k_idx, 1), (batch_size,), 0, symmetries[0].shape[0])
-        batch = symmetric_batch(batch, symmetries, choice)
-    (loss, aux), g = jax.value_and_grad(lambda p: az_loss(eqx.combine(p, static), batch), has_aux=True)(params)
-    updates, opt_state = optimizer.update(g, opt_state, params)
-    return eqx.apply_updates(params, updates), opt_state, jnp.stack([loss, aux["policy_ce"], aux["value_mse"]])
+@functools.partial(jax.jit, static_argnums=(4, 5))
+def _draw(data, size, key, symmetries, n_steps: int, batch_size: int):
+    """The round's ``n_steps × batch_size`` training positions: step ``i`` draws its indices
+    uniformly from ``data[:size]`` with ``fold_in(key, i)`` (and symmetries with ``fold_in(·, 1)``)."""
+
+    def one(i):
+        k_idx = jax.random.fold_in(key, i)
+        idx = jax.random.randint(k_idx, (batch_size,), 0, size)
+        batch = jax.tree_util.tree_map(lambda x: jnp.take(x, idx, axis=0), data)
+        if symmetries is not None:
+            choice = jax.random.randint(jax.random.fold_in(k_idx, 1), (batch_size,), 0, symmetries[0].shape[0])
+            batch = symmetric_batch(batch, symmetries, choice)
+        return batch
+
+    batches = jax.vmap(one)(jnp.arange(n_steps))
+    return jax.tree_util.tree_map(lambda x: x.reshape((n_steps * batch_size,) + x.shape[2:]), batches)
+
+
+@functools.lru_cache(maxsize=None)
+def _trainer(optimizer: optax.GradientTransformation) -> Trainer:
+    """:func:`jaxhybrid.train.trainer` of :func:`az_loss` whose ``init((model, opt_state))``
+    continues from a given optimiser state (the previous rounds'). One object per optimiser, so
+    ``fit`` reuses its compiled step across rounds."""
+    base = trainer(az_loss, optimizer, has_aux=True)
+
+    def init(start) -> TrainState:
+        model, opt_state = start
+        return TrainState(model, opt_state, jnp.asarray(0, jnp.int32))
+
+    return Trainer(init, base.step, base.params)
 
 
 def train_steps(model, opt_state, optimizer, data, size, key, n_steps: int, batch_size: int, symmetries=None):
-    """``n_steps`` optimiser steps on minibatches drawn uniformly from ``data[:size]``.
+    """``n_steps`` optimiser steps on minibatches drawn uniformly from ``data[:size]`` through
+    :func:`jaxhybrid.train.fit` (``loop="host"``).
 
-    Step ``i`` draws its indices from ``fold_in(key, i)``; with ``symmetries`` (from
-    :meth:`Game.symmetries`) each drawn position is also mapped by a uniformly drawn board
-    symmetry (data augmentation: the value and the optimal moves are equivariant). Returns the
-    new model and optimiser state and the mean loss, policy cross-entropy and value MSE over the
-    steps.
-
-    The steps are a host loop over one compiled step rather than a ``lax.scan``: inside XLA's
-    CPU while-loop the convolutions' backward pass is 10–20× slower than at top level (measured
-    on 2 CPU cores, 32 channels, batch 128: 600–800 ms against 35 ms per step), and a dispatch
-    per step costs far less than that.
+    The ``n_steps × batch_size`` positions are drawn with the first half of ``split(key)`` (step
+    ``i``'s from ``fold_in(·, i)``); with ``symmetries`` (from :meth:`Game.symmetries`) each is
+    also mapped by a uniformly drawn board symmetry (data augmentation: the value and the optimal
+    moves are equivariant). ``fit`` visits them in one epoch in the order of the second half.
+    Returns the new model and optimiser state and the mean loss, policy cross-entropy and value
+    MSE over the steps; raises :class:`~jaxhybrid.rollout.DivergenceError` on a NaN/Inf loss.
     """
     if n_steps < 1:
         raise ValueError(f"train_steps: n_steps must be >= 1, got {n_steps}.")
-    params, static = eqx.partition(model, eqx.is_inexact_array)
-    stats = []
-    for i in range(n_steps):
-        params, opt_state, st = _train_step(params, static, opt_state, optimizer, data, size, key,
-                                            jnp.asarray(i, jnp.int32), batch_size, symmetries)
-        stats.append(st)
-    loss, ce, mse = jnp.mean(jnp.stack(stats), axis=0)
-    return eqx.combine(params, static), opt_state, (loss, ce, mse)
+    k_draw, k_order = jax.random.split(key)
+    batches = _draw(data, size, k_draw, symmetries, n_steps, batch_size)
+    res = fit(None, (model, opt_state), batches, _trainer(optimizer), steps=n_steps, batch_size=batch_size, key=k_order,
+              log_every=n_steps, progress=False, loop="host", desc="alphazero")
+    rec = res.history[-1]
+    return res.params, res.opt_state, (rec["loss_mean"], rec["policy_ce"], rec["value_mse"])
 
 
 def init_state(game: Game, config: AZConfig, key: jax.Array) -> AZState:
@@ -235,13 +251,14 @@ def train_alphazero(
     def data(s: AZState, _) -> AZState:
         t = time.perf_counter()
         arrays = tuple(jnp.asarray(x) for x in (s.replay.obs, s.replay.policy, s.replay.value))
-        model, opt_state, (loss, ce, mse) = train_steps(
-            s.model, s.opt_state, optimizer, arrays, jnp.asarray(s.replay.size, jnp.int32),
-            jax.random.fold_in(jax.random.fold_in(key, 2), s.round), config.train_steps, config.batch_size,
-            symmetries)
-        if not np.isfinite(float(loss)):
-            raise DivergenceError(f"train_alphazero: non-finite training loss in round {s.round + 1}; the state "
-                                  "before that round is in `.state`. Lower the learning rate.", step=s.round + 1, state=s)
+        try:
+            model, opt_state, (loss, ce, mse) = train_steps(
+                s.model, s.opt_state, optimizer, arrays, jnp.asarray(s.replay.size, jnp.int32),
+                jax.random.fold_in(jax.random.fold_in(key, 2), s.round), config.train_steps, config.batch_size,
+                symmetries)
+        except DivergenceError as e:
+            raise DivergenceError(f"train_alphazero: round {s.round + 1}: {e} The state before that round is in "
+                                  "`.state`; lower the learning rate.", step=s.round + 1, state=s) from e
         info.update(loss=float(loss), policy_ce=float(ce), value_mse=float(mse), positions=int(s.replay.size),
                     fit_s=round(time.perf_counter() - t, 2))
         return AZState(model, opt_state, s.replay, s.round + 1)

@@ -9,7 +9,9 @@ exactly (``u = (1 − x²)(1 − y²) N(x)``, :class:`jaxhybrid.paradigms.HardCo
 covers ~1% of the domain, so uniform collocation puts few points where ``f`` varies.
 
 Both runs use the same network, the same number of collocation points ``N_COL`` and the same
-iterations: ``ROUNDS`` rounds of Adam, then L-BFGS on the final points.
+iterations: ``ROUNDS`` rounds of Adam, then L-BFGS on the final points (both through
+:func:`jaxhybrid.train.fit`; L-BFGS stops when the loss stalls for a chunk,
+:func:`jaxhybrid.pinn.until_stalled`).
 
 * **uniform** (baseline) — ``N_COL`` fixed uniform points.
 * **adaptive** — after each round the points are redrawn by Gaussian-mixture adaptive sampling
@@ -37,7 +39,8 @@ import numpy as np
 import optax
 
 from jaxhybrid.paradigms import HardConstraint
-from jaxhybrid.pinn import Box, SinMLP, descend, gaussian_mixture, laplacian, lbfgs, rar, rel_l2
+from jaxhybrid.pinn import Box, SinMLP, gaussian_mixture, laplacian, rar, rel_l2, until_stalled
+from jaxhybrid.train import fit
 
 NAME = "pinn-adaptive"
 CENTER = (0.3, -0.2)
@@ -74,6 +77,11 @@ def residual_fn(net):
     return jax.vmap(f)
 
 
+def loss(net, pts):
+    """Mean squared scaled PDE residual on the collocation points ``pts``."""
+    return jnp.mean(residual_fn(net)(pts) ** 2)
+
+
 def train(key, c, strategy, progress=True):
     """Train with ``strategy`` in {"uniform", "adaptive", "rar"}; returns (net, points)."""
     k_net, k_pts, k_ad = jax.random.split(key, 3)
@@ -82,17 +90,17 @@ def train(key, c, strategy, progress=True):
     n0 = n if strategy != "rar" else n - c["rounds"] * (n // (2 * c["rounds"]))
     pts = DOMAIN.sample_interior(k_pts, n0)
     for r in range(c["rounds"]):
-        loss = jax.jit(lambda m, p=pts: jnp.mean(residual_fn(m)(p) ** 2))
         sched = optax.cosine_decay_schedule(2e-3, c["adam"], alpha=0.1)
-        net = descend(loss, net, optax.adam(sched), c["adam"], progress=progress, desc=f"{strategy} round {r}").params
+        net = fit(lambda m, _, p=pts: loss(m, p), net, None, optax.adam(sched), steps=c["adam"], log_every=500,
+                  progress=progress, desc=f"{strategy} round {r}").params
         if strategy == "adaptive":
             pts = gaussian_mixture(jax.random.fold_in(k_ad, r), DOMAIN, residual_fn(net), n, n_components=c["components"],
                                    n_candidates=c["candidates"], uniform_frac=0.2)
         elif strategy == "rar":
             cand = DOMAIN.sample_interior(jax.random.fold_in(k_ad, r), c["candidates"])
             pts = rar(pts, cand, residual_fn(net), n // (2 * c["rounds"]))
-    loss = jax.jit(lambda m: jnp.mean(residual_fn(m)(pts) ** 2))
-    net = lbfgs(loss, net, c["lbfgs"], log_every=250, progress=progress, desc=f"{strategy} lbfgs").params
+    net = fit(lambda m, _: loss(m, pts), net, None, optax.lbfgs(memory_size=50), steps=c["lbfgs"], log_every=250,
+              progress=progress, until=until_stalled(), desc=f"{strategy} lbfgs").params
     return net, pts
 
 

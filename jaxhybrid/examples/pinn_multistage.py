@@ -7,11 +7,11 @@ Target ``u*(x) = sin(2x + 1) + 0.2 e^{1.3x}`` on [−1, 1] (the 1D example of Wa
   first layer ``sin(κ_k(Wx + b))``, ``κ_k = 2π f_d`` from the remainder's dominant frequency
   (:func:`jaxhybrid.pinn.dominant_frequency`). Each stage is trained by float64
   Levenberg–Marquardt on the rows ``v_k(x_i) − e_k(x_i)/ε_k``
-  (:func:`jaxhybrid.pinn.levenberg_marquardt`); a stage that does not lower the error on its
-  samples is dropped. Later stages are sampled more densely (Wang & Lai 2024), because the
-  remainder's frequency rises with each stage: stage 0 on 601 equispaced points, stage 1 on
-  1201, stage 2 on 2401. Stages 0 and 1: sin layer + one tanh layer of width 16 (321
-  parameters). Stage 2: a sin layer of width 128 and a linear read-out (385 parameters, a
+  (:func:`jaxhybrid.pinn.levenberg_marquardt` driven by :func:`jaxhybrid.train.fit`); a stage
+  that does not lower the error on its samples is dropped. Later stages are sampled more
+  densely (Wang & Lai 2024), because the remainder's frequency rises with each stage: stage 0
+  on 601 equispaced points, stage 1 on 1201, stage 2 on 2401. Stages 0 and 1: sin layer + one
+  tanh layer of width 16 (321 parameters). Stage 2: a sin layer of width 128 and a linear read-out (385 parameters, a
   trainable random-Fourier-feature model), because the stage-1 remainder is broadband.
 
   Diagnosis (measured, seed 0, float64; long-double re-evaluation of the summed model): the
@@ -56,7 +56,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxhybrid.paradigms import HardConstraint
-from jaxhybrid.pinn import MultiStage, SinMLP, dominant_frequency, laplacian, levenberg_marquardt, rel_l2
+from jaxhybrid.pinn import (MultiStage, SinMLP, dominant_frequency, laplacian, levenberg_marquardt, one_blas_thread, rel_l2,
+                            until_lm_converged)
+from jaxhybrid.train import fit
 
 NAME = "pinn-multistage"
 
@@ -86,6 +88,15 @@ def _f64(tree):
     return jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if isinstance(a, jax.Array) and jnp.issubdtype(a.dtype, jnp.floating) else a, tree)
 
 
+def train_lm(terms, net, steps, progress=True, desc="lm"):
+    """``steps`` Levenberg–Marquardt iterations through :func:`jaxhybrid.train.fit` (chunks of 50,
+    stopped early when no descent is left); returns (network, final LM loss Σ r², final μ)."""
+    with one_blas_thread():
+        res = fit(None, net, None, levenberg_marquardt(terms), steps=steps, log_every=50, progress=progress,
+                  until=until_lm_converged(), desc=desc)
+    return res.params, float(res.opt_state.loss), float(res.opt_state.mu)
+
+
 def regression(key, xs, xt, widths, depths, steps, progress=True):
     """Multi-stage regression of ``u*``. Stage ``k`` has its own sample points ``xs[k]`` (later
     stages denser: the remainder's frequency rises with each stage), its own network size
@@ -107,15 +118,14 @@ def regression(key, xs, xt, widths, depths, steps, progress=True):
         kappa = 2 * np.pi * fd if k else 1.0
         net = _f64(SinMLP(1, "scalar", width, depth, kappa=kappa, key=sk))
         terms = {"fit": (lambda n, row: n(row[0]) - row[1], (x, e / eps))}
-        res = levenberg_marquardt(terms, net, n_steps, log_every=50, progress=progress, desc=f"reg stage {k}")
-        cand = MultiStage([res.params], [eps]) if model is None else model.add(res.params, eps)
+        net, lm_loss, lm_mu = train_lm(terms, net, n_steps, progress, f"reg stage {k}")
+        cand = MultiStage([net], [eps]) if model is None else model.add(net, eps)
         tr, tr_old = rel_l2(jax.vmap(cand)(x), y), (rel_l2(jax.vmap(model)(x), y) if model is not None else np.inf)
         if tr < tr_old:
             model = cand
         train_errs.append(min(tr, tr_old))
         errs.append(rel_l2(jax.vmap(model)(xt), yt))
-        last = res.history[-1] if res.history else {"loss": float("nan"), "mu": float("nan")}
-        diag.append({"n": int(x.shape[0]), "eps": eps, "f_d": fd, "lm_loss": last["loss"], "lm_mu": last["mu"],
+        diag.append({"n": int(x.shape[0]), "eps": eps, "f_d": fd, "lm_loss": lm_loss, "lm_mu": lm_mu,
                      "kept": bool(tr < tr_old), "train": train_errs[-1], "test": errs[-1]})
     return model, errs, train_errs, diag
 
@@ -143,11 +153,10 @@ def pinn(key, xs, xt, widths, depths, steps, progress=True):
         net = HardConstraint(base, particular=_g if model is None else _zero, distance=_bubble)
         rows = jnp.concatenate([x, (r / eps)[:, None]], axis=1)
         terms = {"pde": (lambda n, row: laplacian(n)(row[:1]) + row[1], rows)}
-        res = levenberg_marquardt(terms, net, n_steps, log_every=50, progress=progress, desc=f"pinn stage {k}")
-        model = MultiStage([res.params], [eps]) if model is None else model.add(res.params, eps)
+        net, lm_loss, lm_mu = train_lm(terms, net, n_steps, progress, f"pinn stage {k}")
+        model = MultiStage([net], [eps]) if model is None else model.add(net, eps)
         errs.append(rel_l2(jax.vmap(model)(xt), yt))
-        last = res.history[-1] if res.history else {"loss": float("nan"), "mu": float("nan")}
-        diag.append({"n": int(x.shape[0]), "eps": eps, "f_d": fd, "lm_loss": last["loss"], "lm_mu": last["mu"], "test": errs[-1]})
+        diag.append({"n": int(x.shape[0]), "eps": eps, "f_d": fd, "lm_loss": lm_loss, "lm_mu": lm_mu, "test": errs[-1]})
     return model, errs, diag
 
 

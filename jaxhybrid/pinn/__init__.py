@@ -8,9 +8,11 @@ Operators on networks (``operators``, forward/Taylor mode):
     gradient, divergence, laplacian, value_and_laplacian, partial, time_derivative, on_points
 Problems and losses (``losses``; built on :func:`jaxhybrid.paradigms.constrain`):
     Problem, least_squares, grad_norm_weights, causal_weights, causal_loss, rel_l2
-Optimisation (``optim``): descend (any optax transformation, e.g. Adam; float64-safe),
-    lbfgs (optax L-BFGS + zoom line search), levenberg_marquardt (damped Gauss–Newton on residual
-    rows, float64 least squares).
+Optimisation (``optim``; every optimiser runs through :func:`jaxhybrid.train.fit`):
+    levenberg_marquardt (a Trainer: damped Gauss–Newton on residual rows, float64 least squares),
+    until_lm_converged, until_stalled (``fit(..., until=...)`` stops; Adam → L-BFGS pipelines use
+    ``optax.adam``/``optax.lbfgs`` directly), one_blas_thread.
+Spectral bases for unknown fields (``bases``): Chebyshev2D.
 Multi-stage networks (``multistage``, Wang & Lai 2024): SinMLP, MultiStage,
     dominant_frequency.
 
@@ -22,12 +24,14 @@ from .operators import gradient, divergence, laplacian, value_and_laplacian, par
 from .sampling import resample, rar, rad, failure_informed, FailureInformed, gaussian_mixture, fit_gmm, sample_gmm, GMM
 from .losses import Problem, least_squares, grad_norm_weights, causal_weights, causal_loss, rel_l2
 from .multistage import SinMLP, MultiStage, dominant_frequency
-from .optim import lbfgs, LBFGSResult, descend, levenberg_marquardt
+from .bases import Chebyshev2D
+from .optim import LMState, levenberg_marquardt, one_blas_thread, until_lm_converged, until_stalled
 
 __all__ = [
     "Box", "Disk", "Union", "Difference", "Shape",
     "gradient", "divergence", "laplacian", "value_and_laplacian", "partial", "time_derivative", "on_points",
     "resample", "rar", "rad", "failure_informed", "FailureInformed", "gaussian_mixture", "fit_gmm", "sample_gmm", "GMM",
     "Problem", "least_squares", "grad_norm_weights", "causal_weights", "causal_loss", "rel_l2",
-    "lbfgs", "LBFGSResult", "descend", "levenberg_marquardt", "SinMLP", "MultiStage", "dominant_frequency",
+    "levenberg_marquardt", "LMState", "until_lm_converged", "until_stalled", "one_blas_thread",
+    "SinMLP", "MultiStage", "dominant_frequency", "Chebyshev2D",
 ]

@@ -1,153 +1,83 @@
-r"""Optimisers for PINNs: a first-order phase (Adam) followed by L-BFGS, float32 or float64.
+r"""Optimisers for PINNs beyond first order, all driven by :func:`jaxhybrid.train.fit`.
 
-:func:`descend` runs any optax transformation on a deterministic loss in compiled chunks
-(the role of :func:`jaxhybrid.train.fit`, whose step counter is int32 and does not trace under
-``jax.enable_x64``; :func:`descend` is dtype-agnostic and keeps the same NaN/Inf guard).
-
-:func:`lbfgs` runs ``optax.lbfgs`` (two-loop recursion with ``memory_size`` pairs and the zoom
-line search enforcing the strong Wolfe conditions; Nocedal & Wright 2006, Alg. 7.4 and 3.5) on a
-deterministic loss ``L(θ)``. ``optax.value_and_grad_from_state`` reuses the value and gradient
-the line search already computed at the accepted point, so an iteration costs one
-value-and-gradient evaluation plus the extra line-search trials. Iterations run in compiled
-chunks of ``log_every`` inside ``lax.scan``. A non-finite loss or gradient freezes the iterate in
-the chunk and the host raises :class:`jaxhybrid.rollout.DivergenceError` with the step and the
-last good parameters. Runs stop early once the loss stops decreasing for a whole chunk.
-
-:func:`levenberg_marquardt` minimises a sum of squared **pointwise** residuals
-``F(θ) = ½ Σ_k Σ_i r_k(θ; x_{k,i})²`` by damped Gauss–Newton steps
-``(JᵀJ + μ I) δ = −Jᵀr`` (Levenberg 1944, Marquardt 1963) with Nielsen's damping update
-(Madsen, Nielsen & Tingleff 2004, *Methods for non-linear least squares problems*, Alg. 3.16):
-with the gain ratio ``ρ = (F(θ) − F(θ + δ)) / (½ δᵀ(μ δ − Jᵀr))`` a step is accepted when
-``ρ > 0`` and then ``μ ← μ · max(1/3, 1 − (2ρ − 1)³)``, ``ν ← 2``; otherwise ``μ ← μ ν``,
-``ν ← 2ν``. Each residual is written for **one** row (point, observation) and the Jacobian is
-assembled row by row (``vmap`` of a per-row gradient), so its cost is that of one batched
-gradient, not ``m`` reverse passes over the whole batch. For the small networks of PINNs
-(10²–10³ parameters) the dense ``P × P`` solve is cheap, and in float64 the method reaches
-residuals many orders of magnitude below what first-order methods or L-BFGS reach in the same
-time (a second-order method on a least-squares loss).
+* **Adam, L-BFGS**: ``fit(lambda p, _: loss(p), params, None, optax.adam(...) | optax.lbfgs(...),
+  steps=..., until=until_stalled())``. ``optax.lbfgs`` is the two-loop recursion with
+  ``memory_size`` pairs and the zoom line search enforcing the strong Wolfe conditions (Nocedal &
+  Wright 2006, Alg. 7.4 and 3.5); the trainer reuses the line search's last value and gradient
+  (``optax.value_and_grad_from_state``), so an iteration costs one value-and-gradient evaluation
+  plus the extra line-search trials. :func:`until_stalled` stops a run once the loss has not
+  decreased over a whole chunk of ``log_every`` steps.
+* **Levenberg–Marquardt**: :func:`levenberg_marquardt` builds a :class:`~jaxhybrid.train.Trainer`
+  that minimises a sum of squared **pointwise** residuals ``F(θ) = Σ_k Σ_i r_k(θ; x_{k,i})²`` by
+  damped Gauss–Newton steps ``(JᵀJ + μ I) δ = −Jᵀr`` (Levenberg 1944, Marquardt 1963) with
+  Nielsen's damping update (Madsen, Nielsen & Tingleff 2004, *Methods for non-linear least
+  squares problems*, Alg. 3.16): with the gain ratio ``ρ = (F(θ) − F(θ + δ)) / (δᵀ(μ δ − Jᵀr))``
+  a trial step is accepted when ``ρ > 0`` and then ``μ ← μ · max(1/3, 1 − (2ρ − 1)³)``,
+  ``ν ← 2``; otherwise ``μ ← μ ν``, ``ν ← 2ν``. Each residual is written for **one** row (point,
+  observation) and the Jacobian is assembled row by row (``vmap`` of a per-row gradient), so its
+  cost is that of one batched gradient, not ``m`` reverse passes. With fewer rows than
+  parameters the same ``δ = −Jᵀ (JJᵀ + μI)⁻¹ r`` is computed from the ``m × m`` (dual) system.
+  For the small networks of PINNs (10²–10³ parameters) the dense solve is cheap, and in float64
+  the method reaches residuals many orders of magnitude below first-order methods or L-BFGS in
+  the same time. :func:`fit` runs it in compiled chunks with its NaN/Inf guard and progress bar;
+  ``until=until_lm_converged(tol)`` stops at the end of the chunk where ``F ≤ tol`` or ``μ`` has
+  passed :data:`MU_MAX` (no descent left; from then on steps are no-ops). Open
+  :func:`one_blas_thread` around the ``fit`` call on CPU.
 """
 
 from __future__ import annotations
 
 import contextlib
-import functools
-import time
-from typing import Any, Callable, Mapping, NamedTuple, Optional
+from typing import Any, Callable, Mapping, NamedTuple
 
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 from jax.flatten_util import ravel_pytree
 
 from jaxhybrid.rollout import DivergenceError
-from jaxhybrid.train import fit
+from jaxhybrid.train import Trainer, TrainState
 
-__all__ = ["lbfgs", "LBFGSResult", "descend", "levenberg_marquardt"]
+__all__ = ["levenberg_marquardt", "LMState", "MU_MAX", "until_lm_converged", "until_stalled", "one_blas_thread"]
 
 PyTree = Any
-
-
-class LBFGSResult(NamedTuple):
-    params: PyTree
-    step: int
-    history: list
-
-
-def lbfgs(loss: Callable[[PyTree], jax.Array], params: PyTree, steps: int, *, memory_size: int = 50,
-          log_every: int = 200, progress: bool = True, desc: str = "lbfgs", stop_stalled: bool = True,
-          callback: Optional[Callable[[int, PyTree], None]] = None) -> LBFGSResult:
-    """Minimise ``loss(params) -> scalar`` with optax L-BFGS for at most ``steps`` iterations.
-
-    ``callback(step, params)`` runs on the host after every chunk of ``log_every`` iterations
-    (e.g. to keep the iterate with the best validation error).
-    """
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"lbfgs: steps must be a non-negative int, got {steps!r}.")
-    if log_every < 1:
-        raise ValueError(f"lbfgs: log_every must be >= 1, got {log_every}.")
-    trainable, static = eqx.partition(params, eqx.is_inexact_array)
-    if not jax.tree_util.tree_leaves(trainable):
-        raise ValueError("lbfgs: `params` has no floating-point arrays to train.")
-
-    def f(tr):
-        return loss(eqx.combine(tr, static))
-
-    opt = optax.lbfgs(memory_size=memory_size)
-    vg = optax.value_and_grad_from_state(f)
-    state = opt.init(trainable)
-
-    @eqx.filter_jit
-    def chunk(tr, state, length):
-        def body(carry, _):
-            tr, state, ok = carry
-            value, grad = vg(tr, state=state)
-            updates, new_state = opt.update(grad, state, tr, value=value, grad=grad, value_fn=f)
-            new_tr = optax.apply_updates(tr, updates)
-            finite = jnp.isfinite(value) & jax.tree_util.tree_reduce(
-                jnp.logical_and, jax.tree_util.tree_map(lambda x: jnp.all(jnp.isfinite(x)), (grad, new_tr)), True)
-            good = ok & finite
-            sel = lambda a, b: jax.tree_util.tree_map(lambda x, y: jnp.where(good, x, y), a, b)
-            return (sel(new_tr, tr), sel(new_state, state), good), jnp.where(ok, value, jnp.nan)
-
-        (tr, state, ok), values = jax.lax.scan(body, (tr, state, jnp.asarray(True)), None, length=length)
-        return tr, state, ok, values
-
-    bar = None
-    if progress and steps:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, desc=desc, leave=False, dynamic_ncols=True)
-    history, step, t0, best = [], 0, time.perf_counter(), np.inf
-    try:
-        while step < steps:
-            length = min(log_every, steps - step)
-            trainable, state, ok, values = chunk(trainable, state, length)
-            values = np.asarray(values)
-            if not bool(ok):
-                bad = step + int(np.argmax(~np.isfinite(values))) + 1
-                raise DivergenceError(f"lbfgs: loss or gradient became NaN/Inf at iteration {bad}; the last good "
-                                      "parameters are in `.state`.", step=bad, state=eqx.combine(trainable, static))
-            step += length
-            last = float(values[-1])
-            history.append({"step": step, "loss": last, "wall_s": round(time.perf_counter() - t0, 4)})
-            if bar is not None:
-                bar.update(length)
-                bar.set_postfix(loss=f"{last:.3e}")
-            if callback is not None:
-                callback(step, eqx.combine(trainable, static))
-            if stop_stalled and not last < best:
-                break
-            best = min(best, last)
-    finally:
-        if bar is not None:
-            bar.close()
-    return LBFGSResult(eqx.combine(trainable, static), step, history)
-
-
-def descend(loss: Callable[[PyTree], jax.Array], params: PyTree, optimizer: optax.GradientTransformation, steps: int, *,
-            log_every: int = 500, progress: bool = True, desc: str = "adam") -> LBFGSResult:
-    """``θ ← θ + optimizer(∇L(θ))`` for ``steps`` steps on a deterministic ``loss(params)``:
-    :func:`jaxhybrid.train.fit` without data (compiled chunks of ``log_every`` steps, NaN/Inf
-    guard raising :class:`~jaxhybrid.rollout.DivergenceError` with the last good parameters),
-    returned in the form of :func:`lbfgs`'s result for the Adam → L-BFGS pipelines."""
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"descend: steps must be a non-negative int, got {steps!r}.")
-    res = fit(lambda p, _: loss(p), params, None, optimizer, steps=steps, log_every=log_every, progress=progress, desc=desc)
-    history = [{"step": h["step"], "loss": h["loss"], "wall_s": h["wall_s"]} for h in res.history]
-    return LBFGSResult(res.params, res.step, history)
-
-
 RowResidual = Callable[[PyTree, Any], jax.Array]
 
+MU_MAX = 1e16
+"""Levenberg–Marquardt damping beyond which no descent is left: steps become no-ops."""
 
-def _one_blas_thread():
-    """Limit BLAS/LAPACK (which the CPU Cholesky calls) to one thread. The ``P × P`` factorisations
-    are small, and OpenBLAS threads spinning against XLA's own thread pool made them 5–40× slower
-    on a shared 2-core machine (``import jaxhybrid`` also defaults ``OPENBLAS_NUM_THREADS`` to 1;
-    this covers a numpy imported first). The limit only holds while the context is open, so the
-    caller blocks on the result inside it. A no-op without ``threadpoolctl``."""
+
+def until_stalled() -> Callable[[int, PyTree, dict], bool]:
+    """``until`` for :func:`jaxhybrid.train.fit`: true after a chunk whose last loss is not below
+    the smallest chunk-end loss before it (the loss stalled for ``log_every`` steps). Build one
+    per ``fit`` call (it remembers the best loss)."""
+    best = [np.inf]
+
+    def until(step: int, params: PyTree, record: dict) -> bool:
+        last = record["loss"]
+        stop = not last < best[0]
+        best[0] = min(best[0], last)
+        return stop
+
+    return until
+
+
+def until_lm_converged(tol: float = 0.0) -> Callable[[int, PyTree, dict], bool]:
+    """``until`` for :func:`jaxhybrid.train.fit` with :func:`levenberg_marquardt`: true after the
+    chunk where the loss ``Σ r²`` fell to ``tol`` or below or the damping passed :data:`MU_MAX`."""
+    if not tol >= 0:
+        raise ValueError(f"until_lm_converged: tol must be >= 0, got {tol}.")
+    return lambda step, params, record: record["loss"] <= tol or record["stalled"] > 0
+
+
+def one_blas_thread():
+    """Limit BLAS/LAPACK (which the CPU Cholesky calls) to one thread while the context is open.
+    The ``P × P`` factorisations are small, and OpenBLAS threads spinning against XLA's own
+    thread pool made them 5–40× slower on a shared 2-core machine (``import jaxhybrid`` also
+    defaults ``OPENBLAS_NUM_THREADS`` to 1; this covers a numpy imported first). Dispatch is
+    asynchronous, so open it around the whole ``fit`` call (which blocks on every chunk). A no-op
+    without ``threadpoolctl``."""
     try:
         from threadpoolctl import threadpool_limits
     except ImportError:  # pragma: no cover
@@ -155,52 +85,62 @@ def _one_blas_thread():
     return threadpool_limits(1)
 
 
-def levenberg_marquardt(terms: Mapping[str, tuple[RowResidual, PyTree]], params: PyTree, steps: int, *,
-                        mu0: float = 1e-3, log_every: int = 50, progress: bool = True, desc: str = "lm",
-                        tol: float = 0.0, callback: Optional[Callable[[int, PyTree], None]] = None) -> LBFGSResult:
-    """Minimise ``½ Σ_k Σ_i r_k(params, rows_k[i])²`` by Levenberg–Marquardt.
+class LMState(NamedTuple):
+    """Levenberg–Marquardt internals (``TrainState.opt_state``): ``loss`` = ``Σ r²`` at the current
+    parameters; ``M, v`` = ``(JᵀJ, Jᵀr)`` (primal) or ``(J, r)`` (dual, fewer rows than
+    parameters) there; damping ``mu`` and its growth factor ``nu``."""
 
-    ``terms``: name → ``(r, rows)`` with ``r(params, row) -> scalar`` the residual of one row and
-    ``rows`` a pytree of arrays whose leading axis indexes the rows (e.g. points ``(n, d)``, or
-    ``(points, values)``). Weights go inside ``r`` (multiply by ``√w``). At most ``steps``
-    iterations (accepted or rejected trial steps) in compiled chunks of ``log_every``; stops
-    early when the loss falls below ``tol`` or ``μ`` grows past 1e16 (no descent left).
-    ``history`` records ``loss`` (``Σ r²``, the unhalved sum) and ``mu`` per chunk;
-    ``callback(step, params)`` runs on the host after each chunk.
+    loss: jax.Array
+    M: jax.Array
+    v: jax.Array
+    mu: jax.Array
+    nu: jax.Array
+
+
+def levenberg_marquardt(terms: Mapping[str, tuple[RowResidual, PyTree]], *, mu0: float = 1e-3) -> Trainer:
+    """Levenberg–Marquardt on ``Σ_k Σ_i r_k(params, rows_k[i])²`` as a :class:`~jaxhybrid.train.Trainer`.
+
+    Args:
+        terms: name → ``(r, rows)`` with ``r(params, row) -> scalar`` the residual of one row and
+            ``rows`` a pytree of arrays whose leading axis indexes the rows (e.g. points
+            ``(n, d)``, or ``(points, values)``). Weights go inside ``r`` (multiply by ``√w``).
+        mu0: initial damping ``μ₀ > 0``.
+
+    Returns:
+        ``Trainer(init, step, params)``: ``init(params) -> TrainState(params, LMState, 0)``
+        (raises :class:`~jaxhybrid.rollout.DivergenceError` with ``step=0`` if the initial loss
+        is NaN/Inf); ``step(state, key=None, batch=None)`` makes one trial step (accepted or
+        rejected; ``key`` and ``batch`` are ignored) and returns ``info = {"loss": Σ r² after the
+        step, "finite", "mu", "stalled": μ > MU_MAX}``. Drive it with
+        ``fit(None, params, None, lm, steps=..., until=until_lm_converged(tol))``.
     """
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
-        raise ValueError(f"levenberg_marquardt: steps must be a non-negative int, got {steps!r}.")
-    if log_every < 1 or not mu0 > 0:
-        raise ValueError(f"levenberg_marquardt: need log_every >= 1 and mu0 > 0, got {log_every}, {mu0}.")
+    if not mu0 > 0:
+        raise ValueError(f"levenberg_marquardt: need mu0 > 0, got {mu0}.")
     if not terms:
         raise ValueError("levenberg_marquardt: `terms` is empty; pass name -> (residual(params, row), rows).")
     for k, t in terms.items():
         if not (isinstance(t, tuple) and len(t) == 2 and callable(t[0])):
             raise ValueError(f"levenberg_marquardt: term {k!r} must be a pair (residual(params, row), rows).")
-    trainable, static = eqx.partition(params, eqx.is_inexact_array)
-    if not jax.tree_util.tree_leaves(trainable):
-        raise ValueError("levenberg_marquardt: `params` has no floating-point arrays to train.")
-    theta0, unravel = ravel_pytree(trainable)
-    theta0 = jnp.asarray(theta0)
     fns = [t[0] for t in terms.values()]
-    rows = [t[1] for t in terms.values()]
+    rows = [jax.tree_util.tree_map(jnp.asarray, t[1]) for t in terms.values()]
+    m = sum(int(jax.tree_util.tree_leaves(rw)[0].shape[0]) for rw in rows)
 
-    def row_fn(fn):
-        return lambda th, row: jnp.reshape(fn(eqx.combine(unravel(th), static), row), ())
+    def split(params):
+        trainable, static = eqx.partition(params, eqx.is_inexact_array)
+        theta, unravel = ravel_pytree(trainable)
+        row_fn = lambda fn: lambda th, row: jnp.reshape(fn(eqx.combine(unravel(th), static), row), ())  # noqa: E731
+        return theta, unravel, static, row_fn
 
-    def residuals(th, rows):
+    def residuals(th, row_fn):
         return jnp.concatenate([jax.vmap(row_fn(fn), (None, 0))(th, rw) for fn, rw in zip(fns, rows)])
 
-    m = sum(int(jax.tree_util.tree_leaves(rw)[0].shape[0]) for rw in rows)
-    dual = m < theta0.shape[0]  # fewer rows than parameters: factorise the m × m matrix J Jᵀ + μ I
-
-    def normal_eq(th, rows):
-        # primal: (Σr², JᵀJ, Jᵀr); dual: (Σr², J, r)
+    def normal_eq(th, row_fn):
+        # primal: (Σr², JᵀJ, Jᵀr); dual (m < P): (Σr², J, r)
         rs, gs = zip(*[jax.vmap(jax.value_and_grad(row_fn(fn)), (None, 0))(th, rw) for fn, rw in zip(fns, rows)])
         r, J = jnp.concatenate(rs), jnp.concatenate(gs)
-        return (jnp.sum(r * r), J, r) if dual else (jnp.sum(r * r), J.T @ J, J.T @ r)
+        return (jnp.sum(r * r), J, r) if m < th.shape[0] else (jnp.sum(r * r), J.T @ J, J.T @ r)
 
-    def lm_step(M, v, mu):
+    def lm_step(M, v, mu, dual):
         # (JᵀJ + μI) δ = −Jᵀr, or in the dual form δ = −Jᵀ (JJᵀ + μI)⁻¹ r (the same δ); returns (δ, Jᵀr)
         tri = jax.scipy.linalg.solve_triangular
         if dual:
@@ -210,65 +150,44 @@ def levenberg_marquardt(terms: Mapping[str, tuple[RowResidual, PyTree]], params:
         L = jnp.linalg.cholesky(M + mu * jnp.eye(M.shape[0], dtype=M.dtype))
         return -tri(L.T, tri(L, v, lower=True), lower=False), v
 
-    @jax.jit
-    def start(th, rows):
-        return normal_eq(th, rows)
+    @eqx.filter_jit
+    def start(params):
+        theta, _, _, row_fn = split(params)
+        return normal_eq(theta, row_fn)
 
-    @functools.partial(jax.jit, static_argnums=2)
-    def chunk(carry, rows, length):
-        def body(c, _):
-            th, loss, M, v, mu, nu, ok = c
-            delta, g = lm_step(M, v, mu)
-            new_th = th + delta
-            r_new = residuals(new_th, rows)
+    def init(params) -> TrainState:
+        theta, _, _, _ = split(params)
+        if theta.size == 0:
+            raise ValueError("levenberg_marquardt: `params` has no floating-point arrays to train.")
+        loss, M, v = start(params)
+        if not isinstance(loss, jax.core.Tracer) and not bool(jnp.isfinite(loss)):
+            raise DivergenceError("levenberg_marquardt: the initial loss is NaN/Inf; check the residuals at the "
+                                  "initial parameters (in `.state`).", step=0, state=params)
+        one = jnp.ones((), theta.dtype)
+        return TrainState(params, LMState(loss, M, v, mu0 * one, 2.0 * one), jnp.asarray(0, jnp.int32))
+
+    def step(state: TrainState, key=None, batch=None):
+        theta, unravel, static, row_fn = split(state.params)
+        o = state.opt_state
+        dual = m < theta.shape[0]
+
+        def trial():
+            delta, g = lm_step(o.M, o.v, o.mu, dual)
+            new_th = theta + delta
+            r_new = residuals(new_th, row_fn)
             new_loss = jnp.sum(r_new * r_new)
-            pred = jnp.dot(delta, mu * delta - g)  # = 2 (L(0) − L(δ)) of the linear model
-            rho = (loss - new_loss) / jnp.where(pred > 0, pred, 1.0)
-            finite = jnp.isfinite(new_loss) & jnp.all(jnp.isfinite(delta))
-            accept = ok & finite & (rho > 0) & (pred > 0)
-            loss2, M2, v2 = jax.lax.cond(accept, lambda: normal_eq(new_th, rows), lambda: (loss, M, v))
-            mu_acc = mu * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
-            mu2 = jnp.where(accept, mu_acc, mu * nu)
-            nu2 = jnp.where(accept, 2.0, 2.0 * nu)
-            ok2 = ok & jnp.isfinite(loss2)
-            th2 = jnp.where(accept & ok2, new_th, th)
-            return (th2, jnp.where(ok2, loss2, loss), M2, v2, mu2, nu2, ok2), (loss2, mu2)
+            pred = jnp.dot(delta, o.mu * delta - g)  # = 2 (L(0) − L(δ)) of the linear model
+            rho = (o.loss - new_loss) / jnp.where(pred > 0, pred, 1.0)
+            accept = jnp.isfinite(new_loss) & jnp.all(jnp.isfinite(delta)) & (rho > 0) & (pred > 0)
+            loss2, M2, v2 = jax.lax.cond(accept, lambda: normal_eq(new_th, row_fn), lambda: (o.loss, o.M, o.v))
+            mu2 = jnp.where(accept, o.mu * jnp.maximum(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3), o.mu * o.nu)
+            nu2 = jnp.where(accept, 2.0, 2.0 * o.nu).astype(o.nu.dtype)
+            return jnp.where(accept, new_th, theta), LMState(loss2, M2, v2, mu2.astype(o.mu.dtype), nu2)
 
-        carry, (losses, mus) = jax.lax.scan(body, carry, None, length=length)
-        return carry, losses, mus
+        th2, o2 = jax.lax.cond(o.mu > MU_MAX, lambda: (theta, o), trial)
+        params = eqx.combine(unravel(th2), static)
+        info = {"loss": o2.loss, "finite": jnp.isfinite(o2.loss) & jnp.all(jnp.isfinite(o2.v)), "mu": o2.mu,
+                "stalled": (o2.mu > MU_MAX).astype(o2.mu.dtype)}
+        return TrainState(params, o2, state.step + 1), info
 
-    loss, M, v = start(theta0, rows)
-    if not bool(jnp.isfinite(loss)):
-        raise DivergenceError("levenberg_marquardt: the initial loss is NaN/Inf.", step=0, state=params)
-    one = jnp.ones((), theta0.dtype)
-    carry = (theta0, loss, M, v, mu0 * one, 2.0 * one, jnp.asarray(True))
-    bar = None
-    if progress and steps:
-        from tqdm.auto import tqdm
-
-        bar = tqdm(total=steps, desc=desc, leave=False, dynamic_ncols=True)
-    history, step, t0 = [], 0, time.perf_counter()
-    try:
-        while step < steps:
-            length = min(log_every, steps - step)
-            with _one_blas_thread():  # block inside: the dispatch is asynchronous
-                carry, losses, mus = jax.block_until_ready(chunk(carry, rows, length))
-            if not bool(carry[-1]):
-                bad = step + int(np.argmax(~np.isfinite(np.asarray(losses)))) + 1
-                raise DivergenceError(f"levenberg_marquardt: loss became NaN/Inf at iteration {bad}; the last good "
-                                      "parameters are in `.state`.", step=bad,
-                                      state=eqx.combine(unravel(carry[0]), static))
-            step += length
-            loss, mu = float(carry[1]), float(carry[4])
-            history.append({"step": step, "loss": loss, "mu": mu, "wall_s": round(time.perf_counter() - t0, 4)})
-            if bar is not None:
-                bar.update(length)
-                bar.set_postfix(loss=f"{loss:.3e}", mu=f"{mu:.1e}")
-            if callback is not None:
-                callback(step, eqx.combine(unravel(carry[0]), static))
-            if loss <= tol or mu > 1e16:
-                break
-    finally:
-        if bar is not None:
-            bar.close()
-    return LBFGSResult(eqx.combine(unravel(carry[0]), static), step, history)
+    return Trainer(init, step, lambda state: state.params)

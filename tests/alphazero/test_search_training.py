@@ -1,5 +1,6 @@
 """Search, value targets, the perfect solver, the replay buffer and checkpoint resume."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -160,6 +161,42 @@ def test_resume_from_checkpoint_continues_identically(tmp_path):
     assert any(not np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(fresh.model), jax.tree_util.tree_leaves(full.model)))
     with pytest.raises(ValueError, match="another game or configuration"):
         train_alphazero(TTT, AZConfig(games_per_round=4), key, 3, checkpoint_dir=tmp_path)
+
+
+def test_train_steps_draws_uniformly_from_the_filled_buffer_and_carries_the_optimiser_state():
+    from jaxhybrid.alphazero.training import _draw, train_steps
+
+    cap, size = 50, 20
+    obs = np.zeros((cap, 3, 3, 2), np.float32)
+    obs[:, 0, 0, 0] = np.arange(cap)  # the slot index, to see which slots were drawn
+    pi = np.full((cap, 9), 1 / 9, np.float32)
+    z = np.where(np.arange(cap) < size, 1.0, 0.0).astype(np.float32)
+    data = tuple(jnp.asarray(x) for x in (obs, pi, z))
+    drawn = _draw(data, jnp.asarray(size, jnp.int32), jax.random.PRNGKey(0), None, 40, 16)
+    slots = np.asarray(drawn[0][:, 0, 0, 0]).astype(int)
+    assert slots.shape == (640,) and slots.max() < size  # only filled slots
+    counts = np.bincount(slots, minlength=size)
+    assert counts.min() > 0 and abs(counts.mean() - 32) < 1e-9 and counts.std() < 3 * np.sqrt(32)  # ~ uniform
+    cfg = AZConfig(channels=8, blocks=1)
+    model = make_network(TTT, jax.random.PRNGKey(1), 8, 1)
+    opt = cfg.optimizer()
+    st0 = opt.init(eqx.filter(model, eqx.is_inexact_array))
+    m1, st1, (loss, ce, mse) = train_steps(model, st0, opt, data, jnp.asarray(size, jnp.int32), jax.random.PRNGKey(2), 3, 8)
+    assert np.isfinite(loss) and abs(loss - (ce + mse)) < 1e-5
+    count = lambda st: [int(x) for x in jax.tree_util.tree_leaves(st) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.integer)]
+    assert count(st1) == [3] * len(count(st1)) and count(st1)  # Adam's step count advanced by 3
+    _, st2, _ = train_steps(m1, st1, opt, data, jnp.asarray(size, jnp.int32), jax.random.PRNGKey(3), 3, 8)
+    assert count(st2) == [6] * len(count(st2))  # ... and continues from the previous round's
+
+
+def test_a_non_finite_loss_stops_the_loop_naming_the_round():
+    from jaxhybrid.rollout import DivergenceError
+
+    cfg = AZConfig(games_per_round=4, sims_train=2, train_steps=5, batch_size=8, buffer_size=100, channels=8, blocks=1,
+                   lr=1e30)
+    with pytest.raises(DivergenceError) as e:
+        train_alphazero(TTT, cfg, jax.random.PRNGKey(0), 3)
+    assert "round" in str(e.value) and e.value.step >= 1 and e.value.state.round == e.value.step - 1
 
 
 def test_solver_is_invariant_under_the_board_symmetries():

@@ -1,13 +1,15 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import optax
 import pytest
 
 from jaxhybrid.nn import MLP
 from jaxhybrid.paradigms import HardConstraint
 from jaxhybrid.pinn import (Box, Difference, Disk, Union, causal_weights, divergence, failure_informed, fit_gmm,
-                            gaussian_mixture, gradient, laplacian, lbfgs, least_squares, partial, rad, rar,
-                            sample_gmm, time_derivative)
+                            gaussian_mixture, gradient, laplacian, least_squares, partial, rad, rar,
+                            sample_gmm, time_derivative, until_stalled)
+from jaxhybrid.train import fit
 
 
 @pytest.fixture
@@ -240,8 +242,20 @@ def test_lbfgs_least_squares_fit_converges(x64):
     A = jax.random.normal(jax.random.PRNGKey(0), (50, 5))
     y = jax.random.normal(jax.random.PRNGKey(1), (50,))
     loss = least_squares({"fit": lambda p, b: b["A"] @ p["w"] - b["y"]})
-    res = lbfgs(lambda p: loss(p, {"A": A, "y": y})[0], {"w": jnp.zeros(5)}, 100, log_every=20, progress=False)
+    res = fit(lambda p, _: loss(p, {"A": A, "y": y})[0], {"w": jnp.zeros(5)}, None, optax.lbfgs(memory_size=50), steps=100,
+              log_every=20, progress=False, until=until_stalled())
     np.testing.assert_allclose(res.params["w"], jnp.linalg.lstsq(A, y)[0], atol=1e-8)
+    assert res.params["w"].dtype == jnp.float64
+    assert res.step < 100  # converged: the loss stalled for a chunk and `until_stalled` stopped the run
+
+
+def test_until_stalled_stops_after_the_first_chunk_without_a_new_best():
+    until = until_stalled()
+    losses = [3.0, 2.0, 2.5, 1.0]
+    stops = [until(20 * (i + 1), None, {"loss": v}) for i, v in enumerate(losses)]
+    assert stops == [False, False, True, False]
+    fresh = until_stalled()  # one per fit call: a new one remembers nothing
+    assert not fresh(20, None, {"loss": 5.0}) and fresh(40, None, {"loss": 5.0})
 
 
 def test_dominant_frequency_and_multistage_sum():
@@ -257,12 +271,16 @@ def test_dominant_frequency_and_multistage_sum():
     np.testing.assert_allclose(m(z), n1(z) + 1e-3 * n2(z), rtol=1e-6)
 
 
-def test_descend_and_lbfgs_stop_on_nan_keeping_last_good_state():
-    from jaxhybrid.pinn import descend
+def test_adam_and_lbfgs_through_fit_stop_on_nan_keeping_last_good_state():
     from jaxhybrid.rollout import DivergenceError
-    import optax
 
-    loss = lambda p: jnp.where(p["w"] > 2.0, jnp.nan, (p["w"] - 5.0) ** 2)
+    loss = lambda p, _: jnp.where(p["w"] > 2.0, jnp.nan, (p["w"] - 5.0) ** 2)
     with pytest.raises(DivergenceError) as e:
-        descend(loss, {"w": jnp.asarray(0.0)}, optax.sgd(0.1), 100, log_every=50, progress=False)
+        fit(loss, {"w": jnp.asarray(0.0)}, None, optax.sgd(0.1), steps=100, log_every=50, progress=False)
     assert e.value.step > 1 and float(e.value.state["w"]) <= 2.0  # the last parameters with a finite loss
+    # L-BFGS's zoom line search rejects NaN trials (it converges onto w = 2); a NaN at the start stops it
+    res = fit(loss, {"w": jnp.asarray(0.0)}, None, optax.lbfgs(memory_size=5), steps=40, log_every=20, progress=False)
+    assert np.isfinite(res.history[-1]["loss"]) and float(res.params["w"]) <= 2.0
+    with pytest.raises(DivergenceError) as e:
+        fit(loss, {"w": jnp.asarray(3.0)}, None, optax.lbfgs(memory_size=5), steps=40, log_every=20, progress=False)
+    assert e.value.step == 1 and float(e.value.state["w"]) == 3.0

@@ -4,8 +4,10 @@ import numpy as np
 import pytest
 
 from jaxhybrid.examples import pinn_poisson_source as ps
-from jaxhybrid.pinn.optim import levenberg_marquardt
+from jaxhybrid.pinn import Chebyshev2D
+from jaxhybrid.pinn.optim import MU_MAX, levenberg_marquardt, one_blas_thread, until_lm_converged
 from jaxhybrid.rollout import DivergenceError
+from jaxhybrid.train import fit
 
 
 @pytest.fixture
@@ -14,14 +16,21 @@ def x64():
         yield
 
 
+def _lm_fit(terms, params, steps, log_every, **kw):
+    with one_blas_thread():
+        return fit(None, params, None, levenberg_marquardt(terms), steps=steps, log_every=log_every, progress=False,
+                   until=until_lm_converged(), **kw)
+
+
 @pytest.mark.parametrize("shape", [(40, 6), (6, 40)])  # primal (m > P) and dual (m < P) solves
 def test_levenberg_marquardt_linear_least_squares_reaches_min_norm_solution(x64, shape):
     A = jax.random.normal(jax.random.PRNGKey(0), shape)
     y = jax.random.normal(jax.random.PRNGKey(1), (shape[0],))
     terms = {"fit": (lambda p, row: row[0] @ p["w"] - row[1], (A, y))}
-    res = levenberg_marquardt(terms, {"w": jnp.zeros(shape[1])}, 30, log_every=10, progress=False)
+    res = _lm_fit(terms, {"w": jnp.zeros(shape[1])}, 30, 10)
     # from w = 0 every step stays in the row space of A: the limit is the minimum-norm solution
     np.testing.assert_allclose(res.params["w"], np.linalg.pinv(np.asarray(A)) @ np.asarray(y), atol=1e-9)
+    assert res.params["w"].dtype == jnp.float64 and set(res.history[-1]) >= {"loss", "mu", "stalled"}
 
 
 def test_levenberg_marquardt_rosenbrock_and_rejected_nan_trials(x64):
@@ -29,14 +38,36 @@ def test_levenberg_marquardt_rosenbrock_and_rejected_nan_trials(x64):
     rows = jnp.zeros((1,))
     terms = {"a": (lambda p, _: 10 * (p[1] - p[0] ** 2), rows), "b": (lambda p, _: 1 - p[0], rows),
              "c": (lambda p, _: 1e-3 * jnp.sqrt(p[1]), rows)}
-    res = levenberg_marquardt(terms, jnp.asarray([-1.2, 1.0]), 200, log_every=20, progress=False)
+    res = _lm_fit(terms, jnp.asarray([-1.2, 1.0]), 200, 20)
     assert np.all(np.isfinite(res.params))
     assert abs(float(res.params[0]) - 1) < 1e-3 and res.history[-1]["loss"] < 2e-6
+    assert float(res.opt_state.loss) == res.history[-1]["loss"]  # the record's loss is that of the iterate
     with pytest.raises(DivergenceError) as e:  # a NaN at the start stops with the given state
-        levenberg_marquardt({"a": (lambda p, _: jnp.log(p), rows)}, jnp.asarray(-1.0), 5, progress=False)
+        _lm_fit({"a": (lambda p, _: jnp.log(p), rows)}, jnp.asarray(-1.0), 5, 5)
     assert e.value.step == 0
     with pytest.raises(ValueError, match="pair"):
-        levenberg_marquardt({"a": lambda p, _: p}, jnp.asarray(1.0), 5, progress=False)
+        levenberg_marquardt({"a": lambda p, _: p})
+
+
+def test_levenberg_marquardt_stops_early_and_freezes_past_mu_max(x64):
+    # an exactly solvable problem: once the loss is 0 no trial is accepted, μ grows past MU_MAX and
+    # the steps become no-ops; `until_lm_converged` ends the run at that chunk, before `steps`
+    rows = jnp.arange(3.0)
+    terms = {"a": (lambda p, x: p["w"] * x - 2 * x, rows)}
+    res = _lm_fit(terms, {"w": jnp.asarray(0.0)}, 10_000, 20)
+    assert res.step < 10_000 and res.history[-1]["stalled"] > 0 and float(res.opt_state.mu) > MU_MAX
+    assert float(res.params["w"]) == 2.0
+    lm = levenberg_marquardt(terms)
+    frozen = lm.init({"w": jnp.asarray(2.0)})._replace(opt_state=res.opt_state)
+    nxt, info = lm.step(frozen, None)
+    same = jax.tree_util.tree_map(lambda a, b: bool(jnp.array_equal(a, b)), nxt.opt_state, frozen.opt_state)
+    assert jax.tree_util.tree_all(same) and bool(info["stalled"])
+    # tol: stop at the end of the first chunk whose last loss is <= tol
+    stop = fit(None, {"w": jnp.asarray(0.0)}, None, lm, steps=100, log_every=2, progress=False,
+               until=until_lm_converged(tol=1.0))
+    assert stop.step == 2 and stop.history[-1]["loss"] <= 1.0 and stop.history[0]["step"] == 2
+    with pytest.raises(ValueError, match="tol"):
+        until_lm_converged(-1.0)
 
 
 def test_manufactured_source_matches_closed_form():
@@ -65,7 +96,8 @@ def test_poisson_source_residuals_vanish_at_truth_and_source_basis_resolves_f(x6
     # Chebyshev2D: T_n(cos θ) = cos nθ, and degree 12 resolves f* to < 1e-7 (least squares on 900 points)
     c = jnp.zeros((4, 4)).at[3, 2].set(1.0)
     t = jnp.asarray([0.3, 0.8])
-    val = ps.Chebyshev2D(c)(t) / ps.F_SCALE
+    val = Chebyshev2D(c)(t)
+    assert Chebyshev2D(c, 2.0)(t) == 2 * val
     np.testing.assert_allclose(val, np.cos(3 * np.arccos(2 * 0.3 - 1)) * np.cos(2 * np.arccos(2 * 0.8 - 1)), rtol=1e-12)
     g = (jnp.arange(30) + 0.5) / 30
     pts = jnp.stack([a.ravel() for a in jnp.meshgrid(g, g, indexing="ij")], -1)
@@ -73,8 +105,13 @@ def test_poisson_source_residuals_vanish_at_truth_and_source_basis_resolves_f(x6
     basis = ps.F_SCALE * np.einsum("pi,pj->pij", T[:, 0], T[:, 1]).reshape(-1, 169)
     ft = np.asarray(jax.vmap(ps.f_true)(pts))
     coef = np.linalg.lstsq(basis, ft, rcond=None)[0]
-    np.testing.assert_allclose(jax.vmap(ps.Chebyshev2D(jnp.asarray(coef.reshape(13, 13))))(pts), basis @ coef, rtol=1e-10)
+    np.testing.assert_allclose(jax.vmap(Chebyshev2D(jnp.asarray(coef.reshape(13, 13)), ps.F_SCALE))(pts), basis @ coef, rtol=1e-10)
     assert ps.rel_l2(basis @ coef, ft) < 1e-7
+    with pytest.raises(ValueError, match="square"):
+        Chebyshev2D(jnp.zeros((3, 4)))
+    with pytest.raises(ValueError, match="degree"):
+        Chebyshev2D.zeros(-1)
+    assert Chebyshev2D.zeros(12, ps.F_SCALE).coef.shape == (13, 13)
 
 
 def test_pinn_terms_data_weight_scales_only_the_data_rows(x64):
