@@ -30,20 +30,15 @@ Usage: ``python benchmarks/assimilation.py [--quick] [--json PATH] [--repeats R]
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import pathlib
-import sys
 import time
 
 os.environ.setdefault("TQDM_DISABLE", "1")
 
+import harness  # noqa: E402  (benchmarks/harness.py: puts the work tree first on sys.path)
 import jax  # noqa: E402
 import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from jaxhybrid import assimilation as da  # noqa: E402
 
@@ -56,11 +51,6 @@ except ImportError as e:  # pragma: no cover
     raise SystemExit("benchmarks/assimilation.py needs DAPPER (pip install 'jaxhybrid[bench]').") from e
 
 N, INFL, DT = 24, 1.013, 0.05
-
-
-def _device() -> str:
-    d = jax.devices()[0]
-    return f"{d.platform}:{getattr(d, 'device_kind', d.platform)}"
 
 
 def dapper_hmm(n_cycles: int, burn_cycles: int):
@@ -110,16 +100,11 @@ def make_batch(hmm, n_cycles):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--json", type=pathlib.Path, default=None)
-    p.add_argument("--quick", action="store_true", help="fewer cycles and repeats (smoke test)")
-    p.add_argument("--repeats", type=int, default=None)
-    a = p.parse_args(argv)
+    a = harness.parser(__doc__, repeats=3).parse_args(argv)
     burn, stats = (100, 300) if a.quick else (400, 1000)
     K = burn + stats
-    repeats = a.repeats or (1 if a.quick else 3)
-    gpu = jax.devices()[0].platform == "gpu"
-    print(f"device: {_device()}   DAPPER {dapper.__version__}   load: {os.getloadavg()[0]:.1f}")
+    repeats = 1 if a.quick else a.repeats
+    print(f"device: {harness.device()}   DAPPER {dapper.__version__}   load: {harness.load()}")
 
     hmm_d = dapper_hmm(K + 1, burn)
     np.random.seed(0)
@@ -168,16 +153,8 @@ def main(argv=None):
                   "agreement": None, "experiments": 64, "cycles": K,
                   "rmse_a_by_inflation": {f"{i:.2f}": round(float(v), 4) for i, v in zip(np.linspace(1.0, 1.07, 8), rm)}})
 
-    print(f"{'case':18s} {'ours':>12s} {'DAPPER':>10s} {'unit':>22s} {'ratio':>7s} {'agreement':>9s}")
-    for c in cases:
-        print(f"{c['case']:18s} {c['ours']:12.1f} {c['peer']:10.2f} {c['unit']:>22s} {c['ratio']:7.1f} "
-              f"{'' if c['agreement'] is None else c['agreement']:>9}")
-    result = {"area": "assimilation", "device": _device(), "quick": a.quick, "dapper": dapper.__version__,
-              "repeats": repeats, "load_avg_1min": round(os.getloadavg()[0], 1), "cases": cases}
-    path = a.json or pathlib.Path(__file__).resolve().parent / "results" / f"assimilation-{'gpu' if gpu else 'cpu'}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
-    print(f"wrote {path}")
+    harness.print_table(cases, "DAPPER")
+    harness.write_result("assimilation", cases, a.json, quick=a.quick, dapper=dapper.__version__, repeats=repeats)
 
 
 if __name__ == "__main__":

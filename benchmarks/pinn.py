@@ -46,16 +46,13 @@ Usage: ``python benchmarks/pinn.py [--quick] [--json PATH] [--repeats N] [--poin
 
 from __future__ import annotations
 
-import argparse
-import json
 import os
-import platform
 import time
-from pathlib import Path
 
 os.environ.setdefault("DDE_BACKEND", "jax")
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 
+import harness  # noqa: E402  (benchmarks/harness.py: puts the work tree first on sys.path)
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -67,6 +64,7 @@ from jaxhybrid.nn import MLP
 from jaxhybrid.pinn import Box, laplacian, least_squares
 from jaxhybrid.pinn.operators import value_and_laplacian
 from jaxhybrid.rollout import evolve
+from jaxhybrid.metrics import rel_l2 as _rel_l2
 from jaxhybrid.train import trainer
 
 WIDTHS = [32, 32, 32]
@@ -199,7 +197,7 @@ def ours(dom, bc, iters, flax_params, hand=False, separate=False):
 
 
 def rel_l2(pred, ref):
-    return float(np.linalg.norm(pred - ref) / np.linalg.norm(ref))
+    return float(_rel_l2(np.asarray(pred, np.float64), np.asarray(ref, np.float64)))
 
 
 def run_case(n_dom, n_bc, iters, repeats, xt, ut):
@@ -218,7 +216,7 @@ def run_case(n_dom, n_bc, iters, repeats, xt, ut):
         t_h.append((w, c))
         w, c, net_s = run_sep()
         t_s.append((w, c))
-        loads.append(round(os.getloadavg()[0], 2))
+        loads.append(harness.load())
     e_o = rel_l2(np.asarray(jax.vmap(net)(jnp.asarray(xt)))[:, None], ut)
     e_p = rel_l2(pred(xt), ut)
     wo, wp = min(w for w, _ in t_o), min(w for w, _ in t_p)
@@ -245,10 +243,7 @@ def run_case(n_dom, n_bc, iters, repeats, xt, ut):
 
 
 def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--json", type=Path, default=Path(__file__).parent / "results" / "pinn-cpu.json")
-    ap.add_argument("--repeats", type=int, default=None)
+    ap = harness.parser(__doc__, repeats=5)
     ap.add_argument("--points", type=int, default=None, help="run only the case with this many points (600 or 2400)")
     a = ap.parse_args()
     sizes = [(500, 100)] if a.quick else [(500, 100), (2000, 400)]
@@ -257,24 +252,19 @@ def main():
         if not sizes:
             raise ValueError(f"--points: no case with {a.points} points here (600, or 2400 without --quick).")
     iters = 300 if a.quick else 3000
-    repeats = a.repeats or (2 if a.quick else 5)
+    repeats = 2 if a.quick else a.repeats
     xt = test_grid()
     ut = u_exact(xt)
-    load0 = os.getloadavg()
+    load0 = harness.load()
     cases = [run_case(nd, nb, iters, repeats, xt, ut) for nd, nb in sizes]
-    load = os.getloadavg()
-    res = {"area": "pinn", "device": f"cpu ({os.cpu_count()} cores, {platform.processor() or platform.machine()})",
-           "peer": "deepxde (JAX backend)", "quick": a.quick, "jax": jax.__version__,
-           "load_avg_1_5_15_start": [round(v, 2) for v in load0], "load_avg_1_5_15": [round(v, 2) for v in load],
-           "cases": cases}
     print(f"{'case':34s} {'ours it/s':>9s} {'peer it/s':>9s} {'ratio':>6s} {'ours cpu ms/it':>14s} {'peer cpu ms/it':>14s}"
           f" {'ratio cpu':>9s} {'err ours':>9s} {'err peer':>9s} {'hand it/s':>9s} {'separate it/s':>13s}")
     for c in cases:
         print(f"{c['case']:34s} {c['ours']:9.1f} {c['peer']:9.1f} {c['ratio']:6.2f} {c['ours_cpu_ms_per_it']:14.3f}"
               f" {c['peer_cpu_ms_per_it']:14.3f} {c['ratio_cpu']:9.2f} {c['ours_rel_l2']:9.2e} {c['peer_rel_l2']:9.2e} {c['hand']:9.1f}"
               f" {c['ours_separate']:13.1f}")
-    a.json.parent.mkdir(parents=True, exist_ok=True)
-    a.json.write_text(json.dumps(res, indent=1))
+    harness.write_result("pinn", cases, a.json, peer="deepxde (JAX backend)", quick=a.quick, jax=jax.__version__,
+                         cores=os.cpu_count(), load_avg_1min_start=load0)
 
 
 if __name__ == "__main__":
