@@ -34,7 +34,7 @@ sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from jaxhybrid import md  # noqa: E402
 from jaxhybrid.dp import DeepPot  # noqa: E402
-from jaxhybrid.rollout import rollout  # noqa: E402
+from jaxhybrid.rollout import evolve  # noqa: E402
 
 A0, MASS = 3.61, 63.546
 
@@ -76,7 +76,7 @@ def md_runner(model, cells, steps):
     m = md.METAL.mass(MASS)
     P = md.maxwell_boltzmann(jax.random.PRNGKey(1), m, md.METAL.kT(600.0), R.shape[0])
     s0 = integ.init(R, P, m, nbrs)
-    run = jax.jit(lambda s: rollout(integ.step, s, steps).final)
+    run = jax.jit(lambda s: evolve(integ, s, steps).final)
     return lambda: run(s0), R.shape[0]
 
 

@@ -12,7 +12,7 @@ neighbour-list rebuild logic active on both sides.
   (``format=partition.Dense``), ``simulate.nve``, a ``lax.fori_loop`` of ``apply_fn`` +
   ``nbrs.update``; on overflow it re-allocates and re-runs (not counted as a timed success).
 * jaxhybrid: ``md.nve`` with ``md.neighbor_force_fn`` (cell-list Verlet list refreshed inside the
-  force function, analytic fused energy+force), stepped by the shared ``rollout``.
+  force function, analytic fused energy+force), stepped by the shared ``evolve`` (``rollout``).
 
 Both sides record the total energy every ``block`` steps (ours from the state, JAX-MD by one
 energy call per block). ``agreement`` = relative difference of the mean potential energy per
@@ -49,7 +49,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from jaxhybrid import md  # noqa: E402
-from jaxhybrid.rollout import rollout  # noqa: E402
+from jaxhybrid.rollout import evolve  # noqa: E402
 
 try:
     from jax_md import energy as jm_energy
@@ -102,10 +102,10 @@ def _initial_liquid(n, seed=0):
     R, box = md.lj_liquid_box(n, RHO, jnp.float32)
     lj = md.lennard_jones(cutoff=RC, cutoff_mode="smooth", r_onset=R_ON)
     hot = md.simulate(lj, R, box, n_steps=200, dt=DT, temperature=2.0, ensemble="langevin", gamma=5.0, skin=SKIN,
-                      thermo_every=100, progress=False, compute_pressure=False, seed=seed)
+                      thermo_every=100, progress=False, compute_pressure=False, key=jax.random.PRNGKey(seed))
     eq = md.simulate(lj, hot.state.positions, box, n_steps=300, dt=DT, temperature=KT, momenta=hot.state.momenta,
                      ensemble="langevin", gamma=5.0, skin=SKIN, thermo_every=100, progress=False,
-                     compute_pressure=False, seed=seed + 1)
+                     compute_pressure=False, key=jax.random.PRNGKey(seed + 1))
     R = md.wrap(eq.state.positions, box)
     P = eq.state.momenta - jnp.mean(eq.state.momenta, 0)
     return R, P, box, lj
@@ -136,7 +136,7 @@ def run_case(n_req, steps, repeats, block):
     def obs(s):
         return jnp.stack([s.energy, s.energy + 0.5 * jnp.sum(s.momenta * s.momenta / s.mass)])
 
-    ours_run = jax.jit(lambda s: rollout(integ.step, s, steps, save_every=block, observe=obs))
+    ours_run = jax.jit(lambda s: evolve(integ, s, steps, save_every=block, observe=obs))
 
     # ---------------- JAX-MD
     disp, shift = jm_space.periodic(L)

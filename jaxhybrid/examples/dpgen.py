@@ -62,6 +62,7 @@ def _atoms(cells=2):
 
 def _explore(ens, c, seed):
     """DP-MD with member 0 at each temperature; returns frames (F, N, 3), box, and ε_f (F,)."""
+    import jax
     import jax.numpy as jnp
 
     from jaxhybrid import md
@@ -76,7 +77,7 @@ def _explore(ens, c, seed):
         try:
             res = md.simulate(m0, R0, box, n_steps=c["explore_steps"], dt=0.002, ensemble="langevin", temperature=T, gamma=10.0,
                               masses=MASS, units=md.METAL, thermo_every=c["explore_every"], save_every=c["explore_every"],
-                              seed=seed + 17 * k, progress=False, compute_pressure=False, skin=0.5)
+                              key=jax.random.PRNGKey(seed + 17 * k), progress=False, compute_pressure=False, skin=0.5)
             frames.append(res.trajectory)
         except Exception as e:  # a blow-up of an immature model: keep what was explored before it
             state = getattr(e, "state", None)
@@ -87,18 +88,18 @@ def _explore(ens, c, seed):
 
 
 def _deviation(ens, frames, cell, c):
-    """ε_f of every frame: member forces on fixed-width neighbour tables (one compilation)."""
+    """ε_f of every frame: member forces on fixed-width neighbour tables (one compilation), the
+    members mapped by :func:`jaxhybrid.ensemble.ensemble` (sharded when there are several devices)."""
     import jax.numpy as jnp
 
-    from jaxhybrid.dp import System, force_deviation, member, pack, predict
+    from jaxhybrid.dp import System, force_deviation, pack
+    from jaxhybrid.dp.deviation import frame_forces
 
     n = frames.shape[1]
     dummy = System(("Cu",), np.zeros(n, int), frames, np.tile(cell, (len(frames), 1, 1)), np.zeros(len(frames)),
                    np.zeros_like(frames))
     data = pack([dummy], c["rcut"], k_max=c["sel"])
-    K = int(ens.e_bias.shape[0])
-    forces = np.stack([predict(member(ens, k), data)[1] for k in range(K)], axis=1)  # (F, K, N, 3)
-    return np.asarray(force_deviation(jnp.asarray(forces)))
+    return np.asarray(force_deviation(jnp.asarray(frame_forces(ens, data))))  # forces (F, K, N, 3)
 
 
 def _label(frames, cell):

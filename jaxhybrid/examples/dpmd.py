@@ -174,13 +174,15 @@ def _emt_md(cells: int, T: float, dt_ps: float, n_eq: int, n_prod: int, every: i
 
 
 def _dp_md(model, cells: int, T: float, dt_ps: float, n_eq: int, n_prod: int, every: int, seed: int):
+    import jax
+
     from jaxhybrid import md
 
     R, box = md.fcc_lattice(cells, A0)
     # one run of n_eq + n_prod steps (one compilation); the first n_eq steps are equilibration
     res = md.simulate(model, R, box, n_steps=n_eq + n_prod, dt=dt_ps, ensemble="langevin", temperature=T, gamma=10.0,
                       masses=MASS_CU, units=md.METAL, skin=0.5, progress=False, compute_pressure=False, thermo_every=every,
-                      save_every=every, seed=seed)
+                      save_every=every, key=jax.random.PRNGKey(seed))
     k = n_prod // every
     temperature = np.asarray(res.thermo["temperature"])[-k:]
     return np.asarray(res.trajectory)[-k:], box, temperature
@@ -194,7 +196,7 @@ def dp_cost_per_atom_step(model, cells, n_steps: int, repeats: int = 5, dt_ps: f
     import jax
 
     from jaxhybrid import md
-    from jaxhybrid.rollout import rollout
+    from jaxhybrid.rollout import evolve
 
     single = isinstance(cells, int)
     runs = []
@@ -206,7 +208,7 @@ def dp_cost_per_atom_step(model, cells, n_steps: int, repeats: int = 5, dt_ps: f
         integ = md.nve(md.neighbor_force_fn(model, nl, box), dt_ps)
         P = md.maxwell_boltzmann(jax.random.PRNGKey(1), md.METAL.mass(MASS_CU), md.METAL.kT(600.0), R.shape[0])
         s0 = integ.init(R, P, md.METAL.mass(MASS_CU), nbrs)
-        run = jax.jit(lambda s, step=integ.step: rollout(step, s, n_steps).final)
+        run = jax.jit(lambda s, integ=integ: evolve(integ, s, n_steps).final)
         jax.block_until_ready(run(s0))
         runs.append((run, s0, R.shape[0]))
     best = [np.inf] * len(runs)

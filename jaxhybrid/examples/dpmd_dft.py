@@ -10,7 +10,7 @@ Protocol
   stays within a minute (the record says which basis was used).
 * DFT-MD: Langevin dynamics with the MD engine's BAOAB integrator (:func:`jaxhybrid.md.langevin`,
   δt = 0.5 fs, γ = 20 ps⁻¹) whose force function calls PySCF through ``jax.pure_callback``
-  (:func:`dft_force_fn`), inside the shared :func:`jaxhybrid.rollout.rollout` loop. DP-MD uses
+  (:func:`dft_force_fn`), inside the shared :func:`jaxhybrid.rollout.evolve` loop. DP-MD uses
   the *same* integrator, time step, friction and loop with the Deep Potential as the force
   function, so the cost comparison is per step of identical dynamics.
 * Labels: every DFT-MD step is a labelled frame (energy, forces). Training trajectories at 300,
@@ -106,7 +106,7 @@ def dft_force_fn(labeller, symbols: Sequence[str], e_ref: float = 0.0):
     """``force_fn(R, aux) -> (E − e_ref, F, aux)`` of :mod:`jaxhybrid.md` whose energy (eV) and
     forces (eV/Å) come from ``labeller.energy_forces(symbols, R)`` (R in Å), called on the host
     through ``jax.pure_callback`` — so the DFT reference runs in the same compiled integrator
-    and ``rollout`` loop as a learned potential. The dynamics run in the default float32; the
+    and ``evolve`` loop as a learned potential. The dynamics run in the default float32; the
     energy is returned relative to ``e_ref`` (e.g. the energy of the starting geometry) so that
     float32 keeps its meV digits (a total energy of −2,076 eV would keep only ~0.1 meV)."""
     import jax
@@ -140,8 +140,9 @@ def langevin_program(force_fn, R0, T, n_steps: int, dt_fs: float, gamma_per_ps: 
                      masses=MASSES, batched: bool = False, observe=None):
     """BAOAB Langevin (:func:`jaxhybrid.md.langevin`, METAL units: eV, Å, ps, amu) from ``R0``
     with Maxwell–Boltzmann momenta at ``T``, ``n_steps`` steps through
-    :func:`jaxhybrid.rollout.rollout`, saving ``observe(state)`` (default positions, energy,
-    forces) after every step. Returns ``(run, s0)``: the ahead-of-time compiled run (``run(s0)``)
+    :func:`jaxhybrid.rollout.evolve`, saving ``observe(state)`` (default positions, energy,
+    forces) after every step. Seed ``s`` gives ``k1, k2 = split(PRNGKey(s))``: the momenta from
+    ``k1``, step ``n``'s thermostat noise from ``fold_in(k2, n)``. Returns ``(run, s0)``: the ahead-of-time compiled run (``run(s0)``)
     and its initial state (one per seed, stacked and ``vmap``-ed when ``batched``; otherwise
     ``seeds[0]`` only). With ``batched``, ``T`` and ``R0`` may also give one temperature and one
     start per seed: the temperature is a traced argument of the program, so runs at several
@@ -150,7 +151,7 @@ def langevin_program(force_fn, R0, T, n_steps: int, dt_fs: float, gamma_per_ps: 
     import jax.numpy as jnp
 
     from jaxhybrid import md
-    from jaxhybrid.rollout import rollout
+    from jaxhybrid.rollout import evolve
 
     seeds = list(seeds if batched else seeds[:1])
     Ts = np.broadcast_to(np.asarray(T, np.float64), (len(seeds),))
@@ -159,24 +160,26 @@ def langevin_program(force_fn, R0, T, n_steps: int, dt_fs: float, gamma_per_ps: 
     m = md.METAL.mass(jnp.asarray(masses, jnp.float32))[:, None]
     dt, gamma = dt_fs * 1e-3, gamma_per_ps
     observe = (lambda x: (x.positions, x.energy, x.forces)) if observe is None else observe
-    states = []
+    states, keys = [], []
     for seed, Ti, Ri in zip(seeds, Ts, R0s):  # initial states on the host (init validates eagerly)
         k1, k2 = jax.random.split(jax.random.PRNGKey(int(seed)))
         kT = md.METAL.kT(float(Ti))
         Ri = jnp.asarray(Ri)
         states.append(md.langevin(force_fn, dt, kT, gamma).init(Ri, md.maxwell_boltzmann(k1, m, kT, Ri.shape[0], Ri.dtype),
-                                                                m, None, key=k2))
+                                                                m, None))
+        keys.append(k2)
     kTs = jnp.asarray([md.METAL.kT(float(Ti)) for Ti in Ts], jnp.float32)
+    keys = jnp.stack(keys)
 
-    def one(s, kT):
-        return rollout(md.langevin(force_fn, dt, kT, gamma).step, s, n_steps, observe=observe).saved
+    def one(s, kT, key):
+        return evolve(md.langevin(force_fn, dt, kT, gamma), s, n_steps, key=key, observe=observe).saved
 
     if batched:
         s0 = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *states)
-        compiled = jax.jit(jax.vmap(one)).lower(s0, kTs).compile()
-        return (lambda s: compiled(s, kTs)), s0
-    compiled = jax.jit(one).lower(states[0], kTs[0]).compile()
-    return (lambda s: compiled(s, kTs[0])), states[0]
+        compiled = jax.jit(jax.vmap(one)).lower(s0, kTs, keys).compile()
+        return (lambda s: compiled(s, kTs, keys)), s0
+    compiled = jax.jit(one).lower(states[0], kTs[0], keys[0]).compile()
+    return (lambda s: compiled(s, kTs[0], keys[0])), states[0]
 
 
 def langevin_md(force_fn, R0, T: float, n_steps: int, dt_fs: float, gamma_per_ps: float, seed: int, masses=MASSES):
@@ -215,7 +218,7 @@ def dft_md(labeller, T: float, n_steps: int, *, dt_fs: float = 0.5, gamma_per_ps
     spec = dict(kind="dft-md-langevin", labeller=labeller.name, xc=labeller.xc, basis=labeller.basis,
                 grid_level=getattr(labeller, "grid_level", None), conv_tol=getattr(labeller, "conv_tol", None),
                 symbols=list(SYMBOLS), T=float(T), n_steps=int(n_steps), dt_fs=float(dt_fs), gamma_per_ps=float(gamma_per_ps),
-                seed=int(seed))
+                seed=int(seed), noise="fold_in")  # step n's noise is fold_in(key, n): older cached runs are not reused
 
     def make():
         t0 = time.perf_counter()

@@ -43,7 +43,7 @@ def run(quick: bool, seed: int, out: pathlib.Path) -> dict:
 
     P_hot = md.maxwell_boltzmann(jax.random.PRNGKey(seed), 1.0, 3.0, n, R.dtype)
     eq = md.simulate(lj, R, box, n_steps=n_eq, dt=dt, temperature=kT, momenta=P_hot, ensemble="langevin", gamma=2.0,
-                     thermo_every=100, seed=seed + 1, progress=False, compute_pressure=False)
+                     thermo_every=100, key=jax.random.PRNGKey(seed + 1), progress=False, compute_pressure=False)
     t_prod = time.perf_counter()
     prod = md.simulate(lj, eq.state.positions, box, n_steps=n_prod, dt=dt, momenta=eq.state.momenta, thermo_every=50,
                        save_every=100, progress=False, compute_pressure=True,

@@ -1,16 +1,22 @@
 """Molecular dynamics engine (mechanism layer): periodic space, cell-list Verlet neighbour
 lists with automatic overflow recovery and multi-image small boxes, pair (LJ, Morse, any φ)
-and EAM energies, a plug-in contract for learned energies, integrators as ``(init, step)``
-pairs (velocity Verlet, Langevin BAOAB, Nosé–Hoover chain, FIRE), observables, extended XYZ
-and setfl I/O, and the high-level :func:`simulate` driver built on the shared rollout.
+and EAM energies, a plug-in contract for learned energies, integrators that are
+:class:`~jaxhybrid.algorithm.Algorithm` objects (velocity Verlet, Langevin BAOAB, Nosé–Hoover chain,
+FIRE: ``init(positions, momenta=None, mass=1.0, aux=None)``, ``step(state, key) -> (state,
+info)``), observables, extended XYZ and setfl I/O, and the high-level :func:`simulate` driver
+built on the shared :func:`~jaxhybrid.rollout.evolve` and :func:`~jaxhybrid.driver.drive`.
 
 Quick start::
 
+    import jax
     from jaxhybrid import md
     R, box = md.lj_liquid_box(4000, density=0.8442)
     lj = md.lennard_jones(cutoff=2.5)
-    out = md.simulate(lj, R, box, n_steps=1000, dt=0.005, temperature=0.72)
+    out = md.simulate(lj, R, box, n_steps=1000, dt=0.005, temperature=0.72, key=jax.random.PRNGKey(0))
     out.thermo["total"], out.thermo["temperature"]
+    # any integrator: a factory force_fn -> Algorithm
+    md.simulate(lj, R, box, n_steps=1000, dt=0.005, temperature=0.72, key=jax.random.PRNGKey(1),
+                integrator=lambda f: md.langevin(f, 0.005, 0.72, 2.0))
 
 Energy-function contract: ``E(positions (N,3), neighbours: NeighborList, box: Box,
 species (N,) | None) -> scalar``; forces by autodiff, or an ``energy_and_forces`` method for an
@@ -26,7 +32,7 @@ from .io import SetflTables, read_extxyz, read_setfl, write_extxyz, write_setfl
 from .langevin import LangevinState, langevin
 from .neighbours import NeighborList, NeighborListFn, neighbor_list, pair_vectors, to_sparse
 from .nose_hoover import NHCState, conserved_energy, nose_hoover_chain
-from .nve import Integrator, NVEState, nve
+from .nve import NVEState, nve
 from .observables import kinetic_energy, msd, pressure_kinetic, rdf, temperature
 from .pair import (
     PairPotential,
@@ -39,7 +45,7 @@ from .pair import (
     pressure,
     stress,
 )
-from .simulate import SimulationResult, minimize, run_chunks, simulate
+from .simulate import SimulationResult, minimize, simulate
 from .space import Box, displacement, make_box, min_image_ok, orthorhombic, perpendicular_widths, triclinic, volume, wrap
 from .units import LJ, METAL, Units
 
@@ -48,11 +54,11 @@ __all__ = [
     "NeighborList", "NeighborListFn", "neighbor_list", "pair_vectors", "to_sparse",
     "PairPotential", "lennard_jones", "morse", "pair_potential", "pair_components", "energy_and_forces", "stress", "pressure",
     "brute_force_energy", "EAM", "eam_analytic", "eam_from_setfl", "hermite_table",
-    "Integrator", "NVEState", "nve", "LangevinState", "langevin", "NHCState", "nose_hoover_chain", "conserved_energy",
+    "NVEState", "nve", "LangevinState", "langevin", "NHCState", "nose_hoover_chain", "conserved_energy",
     "FIREState", "fire", "neighbor_force_fn", "energy_force_fn",
     "kinetic_energy", "temperature", "pressure_kinetic", "rdf", "msd",
     "write_extxyz", "read_extxyz", "read_setfl", "write_setfl", "SetflTables",
-    "simulate", "SimulationResult", "minimize", "run_chunks",
+    "simulate", "SimulationResult", "minimize",
     "fcc_lattice", "lj_liquid_box", "maxwell_boltzmann", "random_positions",
     "Units", "LJ", "METAL",
 ]

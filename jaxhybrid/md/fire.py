@@ -1,5 +1,5 @@
 """FIRE energy minimiser (Bitzek, Koskinen, Gähler, Moseler & Gumbsch, PRL 97, 170201 (2006)),
-as an ``(init, step)`` pair.
+as an :class:`~jaxhybrid.algorithm.Algorithm` (deterministic: ``step(state, key)`` ignores the key).
 
 MD (velocity Verlet) with a velocity mixing ``v ← (1−α) v + α |v| F̂``; while the power
 ``P = F·v`` stays positive for more than ``n_min`` steps the step grows (``δt ← min(f_inc δt,
@@ -14,7 +14,9 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .nve import Integrator, check_dt, check_init
+from jaxhybrid.algorithm import Algorithm
+
+from .nve import check_dt, check_init, step_info
 
 __all__ = ["FIREState", "fire"]
 
@@ -32,8 +34,10 @@ class FIREState(NamedTuple):
 
 
 def fire(force_fn: Callable, dt_start: float = 0.1, dt_max: float = 0.4, n_min: int = 5, f_inc: float = 1.1,
-         f_dec: float = 0.5, alpha_start: float = 0.1, f_alpha: float = 0.99) -> Integrator:
-    """FIRE minimiser; ``step`` does one MD step plus the FIRE velocity update."""
+         f_dec: float = 0.5, alpha_start: float = 0.1, f_alpha: float = 0.99) -> Algorithm:
+    """FIRE minimiser: ``init(positions, momenta=None, mass=1.0, aux=None) -> FIREState`` (the
+    momenta start at zero whatever is passed); ``step(state, key) -> (FIREState, info)`` does one
+    MD step plus the FIRE velocity update (the key is ignored)."""
     check_dt(dt_start)
     check_dt(dt_max)
 
@@ -44,7 +48,8 @@ def fire(force_fn: Callable, dt_start: float = 0.1, dt_max: float = 0.4, n_min: 
         return FIREState(positions, jnp.zeros_like(positions), f, e, m, aux, jnp.asarray(dt_start, dtype),
                          jnp.asarray(alpha_start, dtype), jnp.asarray(0, jnp.int32))
 
-    def step(s: FIREState) -> FIREState:
+    def step(s: FIREState, key: Any = None) -> tuple[FIREState, dict]:
+        del key  # deterministic
         h = s.dt
         v = s.momenta / s.mass + 0.5 * h * s.forces / s.mass
         r = s.positions + h * v
@@ -60,6 +65,7 @@ def fire(force_fn: Callable, dt_start: float = 0.1, dt_max: float = 0.4, n_min: 
         alpha = jnp.where(grow, s.alpha * f_alpha, jnp.where(pos, s.alpha, alpha_start))
         n_pos = jnp.where(pos, s.n_pos + 1, 0)
         v = jnp.where(pos, v, 0.0)
-        return FIREState(r, v * s.mass, f, e, s.mass, aux, dt_new.astype(h.dtype), alpha.astype(h.dtype), n_pos)
+        return (FIREState(r, v * s.mass, f, e, s.mass, aux, dt_new.astype(h.dtype), alpha.astype(h.dtype), n_pos),
+                step_info(aux))
 
-    return Integrator(init, step)
+    return Algorithm(init, step)

@@ -1,4 +1,5 @@
-"""Nosé–Hoover chain thermostat (NVT), as an ``(init, step)`` pair, with its conserved energy.
+"""Nosé–Hoover chain thermostat (NVT), as an :class:`~jaxhybrid.algorithm.Algorithm`, with its
+conserved energy.
 
 Equations of motion (Martyna, Klein & Tuckerman, J. Chem. Phys. 97, 2635 (1992)), chain of
 length M, ``N_f = 3N − 3`` degrees of freedom::
@@ -25,7 +26,9 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-from .nve import Integrator, check_dt, check_init, drift, kick
+from jaxhybrid.algorithm import Algorithm
+
+from .nve import check_dt, check_init, drift, kick, step_info
 
 __all__ = ["NHCState", "nose_hoover_chain", "conserved_energy"]
 
@@ -77,9 +80,10 @@ def _half_chain(p, m, xi, v, Q, kT, n_dof, dt_half, n_sub, weights):
 
 
 def nose_hoover_chain(force_fn: Callable, dt: float, kT: float, tau: float, chain_length: int = 3,
-                      n_chain_steps: int = 2, sy_order: int = 3) -> Integrator:
+                      n_chain_steps: int = 2, sy_order: int = 3) -> Algorithm:
     """Nosé–Hoover chain NVT integrator; ``tau`` is the thermostat period (time units,
-    typically ~100 δt)."""
+    typically ~100 δt). ``init(positions, momenta=None, mass=1.0, aux=None) -> NHCState``;
+    ``step(state, key) -> (NHCState, info)`` (deterministic: the key is ignored)."""
     check_dt(dt)
     if not float(kT) > 0:
         raise ValueError(f"nose_hoover_chain: kT must be positive, got {kT}.")
@@ -98,7 +102,8 @@ def nose_hoover_chain(force_fn: Callable, dt: float, kT: float, tau: float, chai
         z = jnp.zeros((chain_length,), dtype)
         return NHCState(positions, momenta, f, e, m, aux, z, z, Q, jnp.asarray(kT, dtype), n_dof)
 
-    def step(s: NHCState) -> NHCState:
+    def step(s: NHCState, key: Any = None) -> tuple[NHCState, dict]:
+        del key  # deterministic
         h = jnp.asarray(dt, s.positions.dtype)
         p, xi, v = _half_chain(s.momenta, s.mass, s.xi, s.v_xi, s.Q, s.kT, s.n_dof, 0.5 * h, n_chain_steps, weights)
         p = kick(p, s.forces, 0.5 * h)
@@ -106,9 +111,9 @@ def nose_hoover_chain(force_fn: Callable, dt: float, kT: float, tau: float, chai
         e, f, aux = force_fn(r, s.aux)
         p = kick(p, f, 0.5 * h)
         p, xi, v = _half_chain(p, s.mass, xi, v, s.Q, s.kT, s.n_dof, 0.5 * h, n_chain_steps, weights)
-        return NHCState(r, p, f, e, s.mass, aux, xi, v, s.Q, s.kT, s.n_dof)
+        return NHCState(r, p, f, e, s.mass, aux, xi, v, s.Q, s.kT, s.n_dof), step_info(aux)
 
-    return Integrator(init, step)
+    return Algorithm(init, step)
 
 
 def conserved_energy(s: NHCState) -> jax.Array:

@@ -1,4 +1,4 @@
-"""Velocity Verlet (NVE), as an ``(init, step)`` pair.
+"""Velocity Verlet (NVE), as an :class:`~jaxhybrid.algorithm.Algorithm`.
 
     p(t+½δt) = p(t) + ½δt F(t)
     r(t+δt)  = r(t) + δt p(t+½δt)/m
@@ -7,6 +7,15 @@
 (Swope, Andersen, Berens & Wilson, J. Chem. Phys. 76, 637 (1982); Allen & Tildesley §3.2.1.)
 Symplectic and time reversible: the total energy ``K + U`` shows bounded O(δt²) fluctuations
 and no drift. Masses are in energy·time²/length² (see :mod:`jaxhybrid.md.units`).
+
+Protocol shared by every MD integrator (:func:`nve`, :func:`~jaxhybrid.md.langevin.langevin`,
+:func:`~jaxhybrid.md.nose_hoover.nose_hoover_chain`, :func:`~jaxhybrid.md.fire.fire`)::
+
+    state       = integrator.init(positions, momenta=None, mass=1.0, aux=None)
+    state, info = integrator.step(state, key)      # key ignored by the deterministic ones
+
+``info`` is ``{"overflow": aux.overflow}`` when the force function's ``aux`` is a neighbour list
+(its sticky overflow flag, so a driver can re-allocate and re-run), ``{}`` otherwise.
 """
 
 from __future__ import annotations
@@ -16,7 +25,9 @@ from typing import Any, Callable, NamedTuple
 import jax
 import jax.numpy as jnp
 
-__all__ = ["NVEState", "Integrator", "nve", "check_init"]
+from jaxhybrid.algorithm import Algorithm
+
+__all__ = ["NVEState", "nve", "check_init", "step_info"]
 
 
 class NVEState(NamedTuple):
@@ -26,13 +37,6 @@ class NVEState(NamedTuple):
     energy: jax.Array  # potential energy at positions
     mass: jax.Array  # (N, 1)
     aux: Any  # carried by the force function (e.g. NeighborList)
-
-
-class Integrator(NamedTuple):
-    """``state = init(positions, momenta, mass, aux)``; ``state = step(state)``."""
-
-    init: Callable
-    step: Callable
 
 
 def check_init(positions, momenta, mass):
@@ -60,6 +64,13 @@ def check_dt(dt):
         raise ValueError(f"time step dt must be positive, got {dt}.")
 
 
+def step_info(aux) -> dict:
+    """The ``info`` of an integrator step: the neighbour list's sticky ``overflow`` flag when
+    ``aux`` carries one (a :class:`~jaxhybrid.md.neighbours.NeighborList`), else ``{}``."""
+    overflow = getattr(aux, "overflow", None)
+    return {} if overflow is None else {"overflow": overflow}
+
+
 def kick(p, f, h):
     return p + h * f
 
@@ -68,8 +79,10 @@ def drift(r, p, m, h):
     return r + h * p / m
 
 
-def nve(force_fn: Callable, dt: float) -> Integrator:
-    """Velocity Verlet for ``force_fn(R, aux) -> (U, F, aux)`` (see :mod:`.forces`)."""
+def nve(force_fn: Callable, dt: float) -> Algorithm:
+    """Velocity Verlet for ``force_fn(R, aux) -> (U, F, aux)`` (see :mod:`.forces`):
+    ``init(positions, momenta=None, mass=1.0, aux=None) -> NVEState``,
+    ``step(state, key) -> (NVEState, info)`` (the key is ignored; ``None`` is fine)."""
     check_dt(dt)
 
     def init(positions, momenta=None, mass=1.0, aux=None) -> NVEState:
@@ -77,12 +90,13 @@ def nve(force_fn: Callable, dt: float) -> Integrator:
         e, f, aux = force_fn(positions, aux)
         return NVEState(positions, momenta, f, e, m, aux)
 
-    def step(state: NVEState) -> NVEState:
+    def step(state: NVEState, key: Any = None) -> tuple[NVEState, dict]:
+        del key  # deterministic
         h = jnp.asarray(dt, state.positions.dtype)
         p = kick(state.momenta, state.forces, 0.5 * h)
         r = drift(state.positions, p, state.mass, h)
         e, f, aux = force_fn(r, state.aux)
         p = kick(p, f, 0.5 * h)
-        return NVEState(r, p, f, e, state.mass, aux)
+        return NVEState(r, p, f, e, state.mass, aux), step_info(aux)
 
-    return Integrator(init, step)
+    return Algorithm(init, step)

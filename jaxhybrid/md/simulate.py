@@ -1,14 +1,17 @@
-"""High-level MD driver: ``simulate(...)`` runs N steps in jit-compiled chunks through the
-shared :func:`jaxhybrid.rollout.rollout`, manages the neighbour list (allocation, overflow →
-re-allocation and re-run of the chunk), records thermodynamics, writes extended XYZ, shows a
-progress bar and stops a blow-up with the step number while keeping the last good state.
+"""High-level MD driver: ``simulate(...)`` runs N steps of an integrator (an
+:class:`~jaxhybrid.algorithm.Algorithm` built from the force function) in jit-compiled chunks
+through :func:`jaxhybrid.rollout.evolve` and the one host driver :func:`jaxhybrid.driver.drive`:
+it manages the neighbour list (allocation, overflow → re-allocation and re-run of the chunk),
+records thermodynamics, writes extended XYZ, shows a progress bar and stops a blow-up with the
+step number while keeping the last good state.
 
 Chunk protocol (why the user never sees a truncated neighbour list): every chunk starts from
 a state whose list did not overflow. The list is refreshed inside the force function at each
 step; if any refresh in the chunk overflowed, the sticky flag is set, the chunk's result is
-discarded, the list is re-allocated with more room at the chunk's starting positions and the
-chunk is run again from its starting state. Results therefore equal those of an
-infinitely large list.
+discarded (``drive``'s ``recover`` hook), the list is re-allocated with more room at the
+chunk's starting positions and the chunk is run again from its starting state with the same
+step keys (step ``n`` draws from ``fold_in(key, n)``). Results therefore equal those of an
+infinitely large list, thermostat noise included.
 """
 
 from __future__ import annotations
@@ -21,9 +24,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..rollout import DivergenceError, nonfinite, rollout
+from ..algorithm import Algorithm
+from ..driver import chunked, drive
+from ..rollout import evolve, nonfinite
 from .configurations import maxwell_boltzmann
-from .fire import fire
+from .fire import FIREState, fire
 from .forces import neighbor_force_fn
 from .io import write_extxyz
 from .langevin import langevin
@@ -31,10 +36,16 @@ from .neighbours import NeighborListFn, neighbor_list
 from .nose_hoover import NHCState, conserved_energy, nose_hoover_chain
 from .nve import nve
 from .pair import stress
-from .space import make_box, volume
+from .space import Box, make_box, volume
 from .units import LJ, Units
 
-__all__ = ["simulate", "SimulationResult", "minimize", "run_chunks"]
+__all__ = ["simulate", "SimulationResult", "minimize"]
+
+#: ``force_fn -> Algorithm``: how :func:`simulate` is told which integrator to run, e.g.
+#: ``lambda f: md.langevin(f, dt, kT, gamma)``.
+IntegratorFactory = Callable[[Callable], Algorithm]
+
+_STATE_FIELDS = ("positions", "momenta", "energy", "mass", "aux")
 
 
 class SimulationResult(NamedTuple):
@@ -52,84 +63,49 @@ class SimulationResult(NamedTuple):
     wall_s: float
 
 
-def _cutoff_of(energy_fn, cutoff):
+def _cutoff_of(energy_fn, cutoff, what="simulate"):
     if cutoff is not None:
         return float(cutoff)
     c = getattr(energy_fn, "cutoff", None)
     if c is None:
-        raise ValueError("simulate: pass cutoff= (the energy function has no .cutoff attribute).")
+        raise ValueError(f"{what}: pass cutoff= (the energy function has no .cutoff attribute).")
     return float(c)
 
 
-def run_chunks(step, state, n_steps, *, chunk_size, observe, every, neighbor_fn: Optional[NeighborListFn] = None, box=None,
-               is_bad=None, reference=None, progress=False, on_chunk=None, what="simulate"):
-    """Generic chunked driver used by :func:`simulate` and :func:`minimize`: runs ``step``
-    through :func:`rollout` in jit-compiled chunks of ``chunk_size`` steps (a multiple of
-    ``every``), re-allocates an overflowed neighbour list (``state.aux``) and re-runs the
-    chunk, and raises :class:`DivergenceError` (global step, last good state) when
-    ``is_bad(state, ref)`` fires, ``ref = reference(chunk start state)`` (e.g. its energy).
-    Returns ``(state, [observations per chunk], n_reallocations)``."""
-    if chunk_size % every:
-        raise ValueError(f"chunk_size={chunk_size} must be a multiple of the sampling interval {every}.")
-    if n_steps % every:
-        raise ValueError(f"n_steps={n_steps} must be a multiple of the sampling interval {every}.")
-    cache = {}
+def _regrow(nl: NeighborListFn, box: Box) -> Callable:
+    """``drive``'s ``recover`` hook: when the chunk's neighbour list overflowed (sticky flag),
+    re-allocate it with more room at the chunk's starting positions and re-run the chunk."""
 
-    reference = reference or (lambda s: None)
+    def recover(start_state, result):
+        nbrs = getattr(result.final, "aux", None)
+        if nbrs is None or getattr(nbrs, "overflow", None) is None or not bool(nbrs.overflow):
+            return None
+        grown = nl.reallocate(start_state.positions, box, nbrs)
+        if hasattr(start_state, "_replace"):
+            return start_state._replace(aux=grown)
+        import equinox as eqx
 
-    def runner(length):
-        if length not in cache:
+        return eqx.tree_at(lambda s: s.aux, start_state, grown)
 
-            def run(s, ref):
-                bad = None if is_bad is None else (lambda x: is_bad(x, ref))
-                return rollout(step, s, length, save_every=every, observe=observe, is_bad=bad)
+    return recover
 
-            cache[length] = jax.jit(run)
-        return cache[length]
 
-    bar = None
-    if progress:
-        try:
-            from tqdm.auto import tqdm
-
-            bar = tqdm(total=n_steps, desc=what, unit="step", leave=False)
-        except ImportError:  # pragma: no cover
-            bar = None
-    done = 0
-    observations = []
-    n_realloc = 0
-    try:
-        while done < n_steps:
-            length = min(chunk_size, n_steps - done)
-            res = runner(length)(state, reference(state))
-            nbrs = getattr(res.final, "aux", None)
-            if neighbor_fn is not None and nbrs is not None and bool(nbrs.overflow):
-                grown = neighbor_fn.reallocate(state.positions, box, nbrs)
-                state = state._replace(aux=grown)
-                n_realloc += 1
-                if n_realloc > 50:
-                    raise RuntimeError(f"{what}: neighbour list kept overflowing after 50 re-allocations.")
-                continue  # recompute the affected chunk from its (good) starting state
-            steps_done = int(res.steps_done)
-            if steps_done < length:
-                raise DivergenceError(
-                    f"{what}: the simulation blew up (NaN/Inf or energy explosion) at step {done + steps_done + 1} "
-                    f"of {n_steps}; the last good state (after step {done + steps_done}) is in `.state`. "
-                    "Reduce dt, check the initial configuration (overlaps) or the potential.",
-                    step=done + steps_done + 1,
-                    state=res.final,
-                )
-            state = res.final
-            observations.append(jax.tree_util.tree_map(np.asarray, res.saved))
-            done += length
-            if on_chunk is not None:
-                on_chunk(done, observations[-1])
-            if bar is not None:
-                bar.update(length)
-    finally:
-        if bar is not None:
-            bar.close()
-    return state, observations, n_realloc
+def _ensemble_integrator(ensemble: str, dt: float, kT: Optional[float] = None, gamma: float = 1.0,
+                        tau: Optional[float] = None) -> IntegratorFactory:
+    """The integrator factory ``force_fn -> Algorithm`` named by ``ensemble``: ``"nve"``
+    (:func:`~jaxhybrid.md.nve.nve`), ``"langevin"`` (:func:`~jaxhybrid.md.langevin.langevin`,
+    friction ``gamma``) or ``"nhc"`` (:func:`~jaxhybrid.md.nose_hoover.nose_hoover_chain`,
+    period ``tau``, default ``100 dt``)."""
+    if ensemble == "nve":
+        return lambda f: nve(f, dt)
+    if ensemble not in ("langevin", "nhc"):
+        raise ValueError(f"simulate: ensemble must be 'nve', 'langevin' or 'nhc', got {ensemble!r} "
+                         "(or pass integrator=, a function force_fn -> Algorithm).")
+    if kT is None:
+        raise ValueError(f"simulate: ensemble={ensemble!r} needs temperature=.")
+    if ensemble == "langevin":
+        return lambda f: langevin(f, dt, kT, gamma)
+    return lambda f: nose_hoover_chain(f, dt, kT, tau if tau is not None else 100 * dt)
 
 
 def simulate(
@@ -139,7 +115,8 @@ def simulate(
     *,
     n_steps: int,
     dt: float,
-    ensemble: str = "nve",
+    integrator: Optional[IntegratorFactory] = None,
+    ensemble: Optional[str] = None,
     temperature: Optional[float] = None,
     momenta=None,
     masses=1.0,
@@ -156,7 +133,7 @@ def simulate(
     save_every: Optional[int] = None,
     trajectory_path=None,
     symbols="X",
-    seed: int = 0,
+    key: Optional[jax.Array] = None,
     progress: bool = True,
     compute_pressure: bool = True,
     blowup_energy_per_atom: float = 10.0,
@@ -168,9 +145,15 @@ def simulate(
             (:func:`~jaxhybrid.md.pair.lennard_jones`, analytic forces), an
             :class:`~jaxhybrid.md.eam.EAM`, or any function (a network) with ``cutoff=``.
         positions: (N, 3); box: scalar, (3,) or (3, 3) (rows = lattice vectors).
-        n_steps, dt: number of steps and time step (time units of ``units``).
-        ensemble: ``"nve"`` (velocity Verlet), ``"langevin"`` (BAOAB, friction ``gamma``) or
-            ``"nhc"`` (Nosé–Hoover chain, period ``tau``, default ``100 dt``).
+        n_steps, dt: number of steps and time step (time units of ``units``; ``thermo["time"]``
+            is ``step · dt``).
+        integrator: a factory ``force_fn -> Algorithm`` whose ``init(positions, momenta, mass,
+            aux)`` gives a state with ``positions, momenta, energy, mass, aux`` fields and whose
+            ``step(state, key) -> (state, info)`` advances it, e.g. ``lambda f: md.langevin(f,
+            dt, kT, gamma)`` or a user-built integrator. Exclusive with ``ensemble``.
+        ensemble: convenience names for the built-in integrators: ``"nve"`` (velocity Verlet,
+            the default), ``"langevin"`` (BAOAB, friction ``gamma``) or ``"nhc"`` (Nosé–Hoover
+            chain, period ``tau``, default ``100 dt``), at ``temperature``.
         temperature: target / initial temperature (K for metal units); initial momenta are
             Maxwell–Boltzmann at this temperature unless ``momenta`` is given.
         masses: scalar, per-species (with ``species``) or per-atom, in the unit's mass unit.
@@ -179,6 +162,9 @@ def simulate(
         thermo_every: thermodynamics sampling interval; ``save_every``: positions sampling
             interval (multiple of ``thermo_every``; written to ``trajectory_path`` as extended
             XYZ when given).
+        key: PRNG key; ``split(key)`` gives the Maxwell–Boltzmann momenta key and the dynamics
+            key (step ``n`` of the integrator gets ``fold_in(dynamics key, n)``). Required when
+            momenta are drawn or the integrator is stochastic.
         blowup_energy_per_atom: stop when ``|E_total − E_total(chunk start)| / N`` exceeds this
             (energy units), or on any NaN/Inf.
 
@@ -195,12 +181,21 @@ def simulate(
         raise ValueError(f"simulate: n_steps must be a non-negative int, got {n_steps!r}.")
     if not float(dt) > 0:
         raise ValueError(f"simulate: dt must be positive, got {dt}.")
-    if ensemble not in ("nve", "langevin", "nhc"):
-        raise ValueError(f"simulate: ensemble must be 'nve', 'langevin' or 'nhc', got {ensemble!r}.")
-    if ensemble != "nve" and temperature is None:
-        raise ValueError(f"simulate: ensemble={ensemble!r} needs temperature=.")
+    if integrator is not None and ensemble is not None:
+        raise ValueError("simulate: pass either integrator= (a function force_fn -> Algorithm) or ensemble=, not both.")
+    if integrator is not None and not callable(integrator):
+        raise ValueError(f"simulate: integrator must be a function force_fn -> Algorithm, got {type(integrator).__name__}; "
+                         "e.g. integrator=lambda f: md.langevin(f, dt, kT, gamma).")
     if momenta is None and temperature is None:
         raise ValueError("simulate: give momenta= or temperature= (for Maxwell–Boltzmann momenta).")
+    kT = None if temperature is None else units.kT(float(temperature))
+    if integrator is None:
+        ensemble = "nve" if ensemble is None else ensemble
+        integrator = _ensemble_integrator(ensemble, dt, kT, gamma, tau)
+    if key is None and (momenta is None or ensemble == "langevin"):
+        raise ValueError("simulate: pass key=jax.random.PRNGKey(seed): "
+                         + ("Maxwell–Boltzmann momenta are drawn." if momenta is None else
+                            "the Langevin thermostat draws noise."))
     save_every = save_every or 0
     if save_every and save_every % thermo_every:
         raise ValueError("simulate: save_every must be a multiple of thermo_every.")
@@ -219,7 +214,6 @@ def simulate(
     if m.ndim == 1 and species_arr is not None and m.shape[0] != n:
         m = m[species_arr]
     mass = units.mass(m).astype(dtype)
-    kT = None if temperature is None else units.kT(float(temperature))
 
     rc = _cutoff_of(energy_fn, cutoff)
     nl = neighbor_list(rc, skin, neighbor_format)
@@ -229,20 +223,18 @@ def simulate(
         nbrs = nl.reallocate(positions, box, nbrs)
         n_realloc_init = 1
     force_fn = neighbor_force_fn(energy_fn, nl, box, species_arr)
-    key = jax.random.PRNGKey(seed)
-    k_mom, k_dyn = jax.random.split(key)
+    k_mom, k_dyn = (None, None) if key is None else jax.random.split(key)
     if momenta is None:
         momenta = maxwell_boltzmann(k_mom, mass, kT, n, dtype)
 
-    if ensemble == "nve":
-        integ = nve(force_fn, dt)
-        state = integ.init(positions, momenta, mass, nbrs)
-    elif ensemble == "langevin":
-        integ = langevin(force_fn, dt, kT, gamma)
-        state = integ.init(positions, momenta, mass, nbrs, key=k_dyn)
-    else:
-        integ = nose_hoover_chain(force_fn, dt, kT, tau if tau is not None else 100 * dt)
-        state = integ.init(positions, momenta, mass, nbrs)
+    algo = integrator(force_fn)
+    if not (callable(getattr(algo, "init", None)) and callable(getattr(algo, "step", None))):
+        raise ValueError(f"simulate: integrator(force_fn) must return an Algorithm (init, step), got {type(algo).__name__}.")
+    state = algo.init(positions, momenta, mass, nbrs)
+    missing = [f for f in _STATE_FIELDS if not hasattr(state, f)]
+    if missing:
+        raise ValueError(f"simulate: the integrator's state lacks the MD fields {missing}; a state needs "
+                         f"{list(_STATE_FIELDS)} (as md.NVEState), aux being the neighbour list it was given.")
     n_dof = 3 * n - 3
     vol = volume(box)
 
@@ -260,74 +252,93 @@ def simulate(
     def total_energy(s):
         return s.energy + 0.5 * jnp.sum(s.momenta * s.momenta / s.mass)
 
-    def is_bad(s, e_ref):
-        bad = nonfinite((s.positions, s.momenta, s.energy))
-        return bad | (jnp.abs(total_energy(s) - e_ref) > blowup_energy_per_atom * n)
+    cache: dict = {}
+
+    def run_chunk(s, start, length):
+        """``length`` steps from global step ``start``; the blow-up reference is the total
+        energy at the chunk's start."""
+        if length not in cache:
+
+            def run(s0, n0):
+                e_ref = total_energy(s0)
+
+                def is_bad(x, info):
+                    bad = nonfinite((x.positions, x.momenta, x.energy))
+                    return bad | (jnp.abs(total_energy(x) - e_ref) > blowup_energy_per_atom * n)
+
+                return evolve(algo, s0, length, key=k_dyn, start=n0, save_every=thermo_every, observe=observe,
+                              is_bad=is_bad)
+
+            cache[length] = jax.jit(run)
+        return cache[length](s, jnp.asarray(start, jnp.int32))
 
     frames = []
     traj_path = Path(trajectory_path) if trajectory_path else None
     if traj_path is not None and traj_path.exists():
         traj_path.unlink()
-    thermo_rows = []
 
-    def on_chunk(done, obs):
-        thermo_rows.append(obs)
+    def on_chunk(done, result):
+        obs = result.saved
         if save_every:
             every_k = save_every // thermo_every
-            sel = obs["positions"][every_k - 1 :: every_k]
+            sel = np.asarray(obs["positions"][every_k - 1 :: every_k])
             frames.append(sel)
             if traj_path is not None:
                 write_extxyz(traj_path, sel, box, symbols, append=True)
         if progress:
-            _progress(done, n_steps, t0)
+            return {"T": float(2.0 * obs["kinetic"][-1] / (n_dof * units.kB)),
+                    "E/N": float((obs["potential"][-1] + obs["kinetic"][-1]) / n)}
+        return None
 
-    state, _, n_realloc_total = run_chunks(
-        integ.step, state, n_steps, chunk_size=chunk_size, observe=observe, every=thermo_every, neighbor_fn=nl, box=box,
-        is_bad=is_bad, reference=total_energy, progress=False, on_chunk=on_chunk, what="simulate")
-    if progress:
-        print()
+    run = drive(run_chunk, state, n_steps, chunk_size=chunk_size, what="simulate", progress=progress,
+                hint="reduce dt, check the initial configuration (overlaps) or the potential "
+                     f"(the guard fires on NaN/Inf or |ΔE_total|/N > {blowup_energy_per_atom} within a chunk)",
+                on_chunk=on_chunk, recover=_regrow(nl, box))
+    state = run.carry
 
     thermo = {}
-    if thermo_rows:
-        keys = [k for k in thermo_rows[0] if k != "positions"]
+    if run.outputs:
+        keys = [k for k in run.outputs[0] if k != "positions"]
         for k in keys:
-            thermo[k] = np.concatenate([np.asarray(r[k]) for r in thermo_rows])
+            thermo[k] = np.concatenate([np.asarray(r[k]) for r in run.outputs])
         steps = np.arange(1, len(thermo["potential"]) + 1) * thermo_every
         thermo["step"] = steps
         thermo["time"] = steps * float(dt)
         thermo["total"] = thermo["potential"] + thermo["kinetic"]
         thermo["temperature"] = 2.0 * thermo["kinetic"] / (n_dof * units.kB)
     traj = np.concatenate(frames) if frames else None
-    return SimulationResult(state, thermo, traj, n_realloc_total + n_realloc_init, int(state.aux.n_builds),
+    return SimulationResult(state, thermo, traj, run.n_recoveries + n_realloc_init, int(state.aux.n_builds),
                             time.perf_counter() - t0)
 
 
-def _progress(done, total, t0):
-    frac = done / max(total, 1)
-    bar = "#" * int(30 * frac)
-    rate = done / max(time.perf_counter() - t0, 1e-9)
-    print(f"\r[{bar:<30}] {done}/{total} steps  {rate:,.0f} steps/s", end="", flush=True)
-
-
 def minimize(energy_fn: Callable, positions, box, *, species=None, cutoff=None, skin: float = 0.3, max_steps: int = 5000,
-             force_tol: float = 1e-4, dt_start: float = 0.01, dt_max: float = 0.1, chunk_size: int = 200, mass=1.0):
-    """FIRE minimisation until ``max |F_i| < force_tol`` or ``max_steps``; returns the final
+             force_tol: float = 1e-4, dt_start: float = 0.01, dt_max: float = 0.1, chunk_size: int = 200, mass=1.0,
+             progress: bool = False) -> FIREState:
+    """FIRE minimisation (:func:`~jaxhybrid.md.fire.fire`) until ``max_i |F_i| < force_tol`` or
+    ``max_steps``, in compiled chunks of ``chunk_size`` steps through
+    :func:`jaxhybrid.driver.drive` (neighbour-list overflow → re-allocation and re-run; NaN/Inf →
+    :class:`~jaxhybrid.rollout.DivergenceError` with the last good state). Returns the final
     :class:`~jaxhybrid.md.fire.FIREState` (``.positions``, ``.energy``, ``.forces``)."""
     positions = jnp.asarray(positions)
+    if positions.ndim != 2 or positions.shape[1] != 3:
+        raise ValueError(f"minimize: positions must have shape (N, 3), got {positions.shape}.")
+    if not float(force_tol) > 0:
+        raise ValueError(f"minimize: force_tol must be positive, got {force_tol}.")
     box = make_box(box)
-    rc = _cutoff_of(energy_fn, cutoff)
+    rc = _cutoff_of(energy_fn, cutoff, "minimize")
     nl = neighbor_list(rc, skin, "dense")
     nbrs = nl.allocate(positions, box)
     species_arr = None if species is None else jnp.asarray(species, jnp.int32)
-    integ = fire(neighbor_force_fn(energy_fn, nl, box, species_arr), dt_start, dt_max)
-    state = integ.init(positions, None, mass, nbrs)
-    done = 0
-    while done < max_steps:
-        if float(jnp.max(jnp.linalg.norm(state.forces, axis=-1))) < force_tol:
-            break
-        length = min(chunk_size, max_steps - done)
-        state, _, _ = run_chunks(integ.step, state, length, chunk_size=length, observe=lambda s: s.energy, every=length,
-                                 neighbor_fn=nl, box=box, is_bad=lambda s, ref: nonfinite((s.positions, s.energy)),
-                                 what="minimize")
-        done += length
-    return state
+    algo = fire(neighbor_force_fn(energy_fn, nl, box, species_arr), dt_start, dt_max)
+    state = algo.init(positions, None, mass, nbrs)
+
+    def converged(s) -> bool:
+        return float(jnp.max(jnp.linalg.norm(s.forces, axis=-1))) < force_tol
+
+    if converged(state):
+        return state
+    run_chunk = chunked(algo, observe=lambda s: s.energy, is_bad=lambda s, info: nonfinite((s.positions, s.energy)))
+    run = drive(run_chunk, state, max_steps, chunk_size=chunk_size, what="minimize", progress=progress,
+                hint="reduce dt_start/dt_max or check the initial configuration (overlaps)",
+                until=lambda step, result: converged(result.final), recover=_regrow(nl, box), keep_outputs=False)
+    return run.carry

@@ -203,3 +203,81 @@ def test_refit_energy_bias_recovers_per_type_offsets_exactly(x64):
     e1, f1, _ = predict(refit, data)
     np.testing.assert_allclose(e1, data.energy, atol=1e-9)
     np.testing.assert_allclose(f1, f0, atol=1e-12)
+
+
+# ---------------------------------------------------------------------------------------------
+# committees: training and model deviation through jaxhybrid.ensemble.ensemble
+
+COMMITTEE = r"""
+import json
+import jax, jax.numpy as jnp, numpy as np
+from ase.build import bulk
+from jaxhybrid import md
+from jaxhybrid.dp import EMTLabeller, ensemble_forces, make_ensemble, pack, train
+from jaxhybrid.dp.deviation import frame_forces
+
+frames = []
+for k in range(2):
+    a = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 2, 2))
+    a.rattle(0.1, seed=k)
+    frames.append(a)
+data = pack([EMTLabeller(("Cu",)).label(frames)], rcut=4.0)
+kw = dict(type_map=("Cu",), rcut=4.0, rcut_smth=3.0, sel=48, embedding=(4, 8), fitting=(8,), axis=2)
+ens = make_ensemble(4, jax.random.PRNGKey(0), **kw)
+ens, hist = train(ens, data, steps=4, batch_size=1, lr_start=1e-2, lr_end=1e-3, log_every=2, ensemble=True,
+                  key=jax.random.PRNGKey(1))
+R, box = jnp.asarray(frames[0].get_positions(), jnp.float32), md.make_box(jnp.asarray(frames[0].get_cell()[:], jnp.float32))
+nbrs = md.neighbor_list(4.0, 0.0).allocate(R, box)
+print(json.dumps({"n_devices": jax.device_count(), "loss": [h["loss"] for h in hist],
+                  "e_bias": np.asarray(ens.e_bias).tolist(),
+                  "w": np.asarray(jax.tree_util.tree_leaves(ens.fittings)[0]).ravel()[:64].tolist(),
+                  "frame_forces": frame_forces(ens, data).tolist(),
+                  "md_forces": np.asarray(ensemble_forces(ens, R, nbrs, box)).tolist()}))
+"""
+
+
+def _run_committee(n_devices):
+    import json
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, JAX_PLATFORMS="cpu", XLA_FLAGS=f"--xla_force_host_platform_device_count={n_devices}")
+    out = subprocess.run([sys.executable, "-c", COMMITTEE], env=env, capture_output=True, text=True, timeout=900)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def test_committee_training_and_deviation_sharded_over_four_cpu_devices_equal_unsharded():
+    one, four = _run_committee(1), _run_committee(4)
+    assert one["n_devices"] == 1 and four["n_devices"] == 4
+    for k in ("loss", "e_bias", "w", "frame_forces", "md_forces"):
+        np.testing.assert_allclose(np.asarray(four[k]), np.asarray(one[k]), rtol=1e-5, atol=1e-6, err_msg=k)
+    F = np.asarray(one["frame_forces"])  # (frames, members, atoms, 3): the members differ after training
+    assert F.shape == (2, 4, 32, 3) and np.max(np.std(F, axis=1)) > 1e-4
+    np.testing.assert_allclose(np.asarray(one["md_forces"]), F[0], rtol=1e-4, atol=1e-5)  # MD path = training path
+
+
+def test_committee_training_equals_training_each_member_alone():
+    """The summed member losses with element-wise Adam: member k of a committee trained together
+    ends where member k trained alone on the same minibatches ends."""
+    from ase.build import bulk
+
+    from jaxhybrid.dp import EMTLabeller, make_ensemble, member, pack, train
+
+    frames = []
+    for k in range(2):
+        a = bulk("Cu", "fcc", a=3.61, cubic=True).repeat((2, 2, 2))
+        a.rattle(0.1, seed=k)
+        frames.append(a)
+    data = pack([EMTLabeller(("Cu",)).label(frames)], rcut=RC)
+    kw = dict(type_map=("Cu",), rcut=RC, rcut_smth=RS, sel=48, embedding=(4, 8), fitting=(8,), axis=2)
+    ens = make_ensemble(2, jax.random.PRNGKey(0), **kw)
+    opts = dict(steps=3, batch_size=1, lr_start=1e-2, lr_end=1e-3, log_every=3, key=jax.random.PRNGKey(1))
+    together, _ = train(ens, data, ensemble=True, **opts)
+    for k in range(2):
+        alone, hist = train(member(ens, k), data, **opts)
+        for a, b in zip(jax.tree_util.tree_leaves(member(together, k)), jax.tree_util.tree_leaves(alone)):
+            np.testing.assert_allclose(np.asarray(a), np.asarray(b), rtol=1e-4, atol=1e-6)
+    moved = [float(jnp.max(jnp.abs(a - b))) for a, b in zip(jax.tree_util.tree_leaves(together), jax.tree_util.tree_leaves(ens))]
+    assert max(moved) > 1e-4  # training changed the parameters (the comparison is not vacuous)

@@ -14,7 +14,7 @@ def test_nve_conserves_energy_float64_small():
         R, box = md.lj_liquid_box(256, 0.8442)
         lj = md.lennard_jones(cutoff=2.5)
         eq = md.simulate(lj, R, box, n_steps=400, dt=0.005, temperature=0.72, ensemble="langevin", gamma=5.0,
-                         thermo_every=100, progress=False, compute_pressure=False)
+                         thermo_every=100, progress=False, compute_pressure=False, key=jax.random.PRNGKey(0))
         out = md.simulate(lj, eq.state.positions, box, n_steps=2000, dt=0.005, momenta=eq.state.momenta,
                           thermo_every=20, progress=False, compute_pressure=False)
         E = out.thermo["total"]
@@ -28,9 +28,10 @@ def test_langevin_mean_temperature_within_2_percent():
     lj = md.lennard_jones(cutoff=2.5)
     kT = 0.72
     eq = md.simulate(lj, R, box, n_steps=500, dt=0.005, temperature=kT, ensemble="langevin", gamma=2.0,
-                     thermo_every=100, progress=False, compute_pressure=False, seed=1)
+                     thermo_every=100, progress=False, compute_pressure=False, key=jax.random.PRNGKey(1))
     out = md.simulate(lj, eq.state.positions, box, n_steps=3000, dt=0.005, temperature=kT, momenta=eq.state.momenta,
-                      ensemble="langevin", gamma=2.0, thermo_every=10, progress=False, compute_pressure=False, seed=2)
+                      ensemble="langevin", gamma=2.0, thermo_every=10, progress=False, compute_pressure=False,
+                      key=jax.random.PRNGKey(2))
     T = out.thermo["temperature"].mean()
     assert abs(T - kT) / kT < 0.02, T
 
@@ -40,7 +41,7 @@ def test_nose_hoover_chain_conserved_quantity_and_temperature():
         R, box = md.lj_liquid_box(256, 0.8442)
         lj = md.lennard_jones(cutoff=2.5, cutoff_mode="smooth", r_onset=2.0)
         eq = md.simulate(lj, R, box, n_steps=400, dt=0.005, temperature=1.0, ensemble="langevin", gamma=5.0,
-                         thermo_every=100, progress=False, compute_pressure=False)
+                         thermo_every=100, progress=False, compute_pressure=False, key=jax.random.PRNGKey(0))
         # start 20% hot so the thermostat has work to do; δt = 0.0025, τ = 0.5
         out = md.simulate(lj, eq.state.positions, box, n_steps=3000, dt=0.0025, temperature=1.0, ensemble="nhc",
                           tau=0.5, momenta=1.1 * eq.state.momenta, thermo_every=20, progress=False,
@@ -75,11 +76,11 @@ def test_integrators_take_any_energy_function():
         ff = md.energy_force_fn(lambda r: 0.5 * k * jnp.sum(r * r))
         integ = md.nve(ff, 0.001)
         st = integ.init(jnp.ones((1, 3)), jnp.zeros((1, 3)), 1.0)
-        from jaxhybrid.rollout import rollout
+        from jaxhybrid.rollout import evolve
 
         period = 2 * np.pi / np.sqrt(k)
         n = int(round(period / 0.001))
-        res = rollout(integ.step, st, n)
+        res = evolve(integ, st, n)  # deterministic: no key
         np.testing.assert_allclose(np.asarray(res.final.positions), 1.0, atol=1e-3)
         with pytest.raises(ValueError, match="dt"):
             md.nve(ff, -0.1)
@@ -93,15 +94,15 @@ def test_langevin_temperature_may_be_traced_and_vmapped():
     """``kT`` as a jit argument gives the same trajectory as the constant, one program
     ``vmap``-ed over temperatures equals the runs at each temperature, and a concrete negative
     ``kT`` is still rejected."""
-    from jaxhybrid.rollout import rollout
+    from jaxhybrid.rollout import evolve
 
     force = md.energy_force_fn(lambda R: 0.5 * jnp.sum(R**2))
     R0 = jnp.asarray([[0.3, -0.2, 0.1], [0.0, 0.4, -0.5]])
 
     def run(kT):
         integ = md.langevin(force, 0.05, kT, 1.0)
-        s = integ.init(R0, jnp.zeros_like(R0), 1.0, key=jax.random.PRNGKey(3))
-        return rollout(integ.step, s, 50).final.positions
+        s = integ.init(R0, jnp.zeros_like(R0), 1.0)
+        return evolve(integ, s, 50, key=jax.random.PRNGKey(3)).final.positions
 
     const = [np.asarray(run(kT)) for kT in (0.5, 2.0)]
     traced = np.asarray(jax.jit(run)(0.5))
@@ -111,3 +112,41 @@ def test_langevin_temperature_may_be_traced_and_vmapped():
     assert not np.allclose(const[0], const[1])  # the temperature does enter the dynamics
     with pytest.raises(ValueError, match="kT"):
         md.langevin(force, 0.05, -1.0, 1.0)
+
+
+def test_integrators_are_algorithms_with_key_second_and_overflow_info():
+    """Every integrator is an Algorithm: ``step(state, key) -> (state, info)``; the deterministic
+    ones ignore the key, Langevin draws its noise from it (same key, same step; another key,
+    another step) and needs one; ``info`` carries the neighbour list's overflow flag."""
+    from jaxhybrid.algorithm import Algorithm
+
+    R, box = md.lj_liquid_box(32, 0.8)
+    R = R + 0.05 * jax.random.normal(jax.random.PRNGKey(3), R.shape, R.dtype)  # off the lattice: forces act
+    lj = md.lennard_jones(cutoff=1.5)
+    nl = md.neighbor_list(1.5, 0.3)
+    nbrs = nl.allocate(R, box)
+    ff = md.neighbor_force_fn(lj, nl, box)
+    P = md.maxwell_boltzmann(jax.random.PRNGKey(0), 1.0, 1.0, R.shape[0])
+    for integ in (md.nve(ff, 0.005), md.langevin(ff, 0.005, 1.0, 1.0), md.nose_hoover_chain(ff, 0.005, 1.0, 0.5),
+                  md.fire(ff)):
+        assert isinstance(integ, Algorithm)
+        s = integ.init(R, P, 1.0, nbrs)
+        assert not hasattr(s, "key")
+        new, info = integ.step(s, jax.random.PRNGKey(1))
+        assert set(info) == {"overflow"} and not bool(info["overflow"])
+        assert new.positions.shape == R.shape and not np.allclose(new.positions, R)
+    lang = md.langevin(ff, 0.005, 1.0, 1.0)
+    s = lang.init(R, P, 1.0, nbrs)
+    a, _ = lang.step(s, jax.random.PRNGKey(1))
+    b, _ = lang.step(s, jax.random.PRNGKey(1))
+    c, _ = lang.step(s, jax.random.PRNGKey(2))
+    np.testing.assert_array_equal(np.asarray(a.momenta), np.asarray(b.momenta))
+    assert not np.allclose(np.asarray(a.momenta), np.asarray(c.momenta))
+    nv = md.nve(ff, 0.005)
+    np.testing.assert_array_equal(np.asarray(nv.step(nv.init(R, P, 1.0, nbrs), None)[0].positions),
+                                  np.asarray(nv.step(nv.init(R, P, 1.0, nbrs), jax.random.PRNGKey(7))[0].positions))
+    with pytest.raises(ValueError, match="key"):
+        lang.step(s, None)
+    # no neighbour list in aux: empty info
+    harm = md.nve(md.energy_force_fn(lambda r: 0.5 * jnp.sum(r * r)), 0.01)
+    assert harm.step(harm.init(jnp.ones((2, 3))), None)[1] == {}

@@ -7,7 +7,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from jaxhybrid import md
-from jaxhybrid.rollout import rollout
+from jaxhybrid.rollout import evolve
 
 RC = 2.0
 
@@ -31,7 +31,7 @@ def test_network_energy_drives_md_and_is_differentiable_through_the_rollout():
         net = jax.tree_util.tree_map(lambda a: a.astype(jnp.float64) if eqx.is_inexact_array(a) else a, net)
         R, box = md.fcc_lattice(3, 1.7)
         out = md.simulate(net, R, box, n_steps=200, dt=0.002, temperature=0.3, cutoff=RC, thermo_every=20,
-                          progress=False, compute_pressure=False)
+                          progress=False, compute_pressure=False, key=jax.random.PRNGKey(0))
         E = out.thermo["total"]
         assert np.max(np.abs(E - E[0])) / abs(E[0]) < 1e-4
 
@@ -44,7 +44,7 @@ def test_network_energy_drives_md_and_is_differentiable_through_the_rollout():
             model = eqx.combine(params, static)
             integ = md.nve(md.neighbor_force_fn(model, nl, box), 0.002)
             s = integ.init(R, P, 1.0, nbrs)
-            res = rollout(integ.step, s, 20, checkpoint=True, save_every=5)
+            res = evolve(integ, s, 20, checkpoint=True, save_every=5)
             return jnp.sum((res.final.positions - R) ** 2)
 
         params, static = eqx.partition(net, eqx.is_inexact_array)

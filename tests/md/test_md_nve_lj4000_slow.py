@@ -16,9 +16,11 @@ def test_nve_lj_liquid_4000_conserves_energy_over_10000_steps():
         lj = md.lennard_jones(cutoff=2.5)
         # melt the lattice and equilibrate at T = 0.72 (Langevin), then switch to NVE
         hot = md.simulate(lj, R, box, n_steps=300, dt=0.005, temperature=1.5, ensemble="langevin", gamma=5.0,
-                          thermo_every=100, progress=False, compute_pressure=False, seed=0)
+                          thermo_every=100, progress=False, compute_pressure=False,
+                          key=jax.random.PRNGKey(0))
         eq = md.simulate(lj, hot.state.positions, box, n_steps=500, dt=0.005, temperature=0.72, momenta=hot.state.momenta,
-                         ensemble="langevin", gamma=5.0, thermo_every=100, progress=False, compute_pressure=False, seed=1)
+                         ensemble="langevin", gamma=5.0, thermo_every=100, progress=False, compute_pressure=False,
+                         key=jax.random.PRNGKey(1))
         out = md.simulate(lj, eq.state.positions, box, n_steps=10_000, dt=0.005, momenta=eq.state.momenta,
                           thermo_every=50, chunk_size=2500, progress=False, compute_pressure=False)
         E = out.thermo["total"]
