@@ -292,13 +292,15 @@ def _host_step(tr: Trainer, n, batch_size, static_key):
     static = static_key.tree
 
     @jax.jit
-    def one(arrays, ok, start, data, key):
+    def one(arrays, ok, data, key):
+        # evolve's step for one global step n (the trainer's counter): key fold_in(key, n), the
+        # guard rejecting a non-finite step; written out to spare a length-1 scan per call
         carry = eqx.combine(arrays, static)
         algo = _fit_algorithm(tr, data, key, n, batch_size)
-        res = evolve(algo, carry, 1, key=key, start=start, is_bad=_is_bad, observe=lambda c: None)
-        good = ok & (res.steps_done == 1)
-        new = jax.tree_util.tree_map(lambda a, b: jnp.where(good, a, b), eqx.filter(res.final, eqx.is_array), arrays)
-        return new, good, res.info
+        new, info = algo.step(carry, jax.random.fold_in(key, carry.state.step))
+        good = ok & ~_is_bad(new, info)
+        new = jax.tree_util.tree_map(lambda a, b: jnp.where(good, a, b), eqx.filter(new, eqx.is_array), arrays)
+        return new, good, jax.tree_util.tree_map(lambda x: x[None], info)
 
     return one
 
@@ -331,7 +333,7 @@ def _host_chunk(tr, n, batch_size):
             one = _host_step.__wrapped__(tr, n, batch_size, _Unhashed(static))
         ok, infos, goods = jnp.asarray(True), [], []
         for i in range(length):
-            arrays, ok, info = one(arrays, ok, jnp.asarray(start + i, jnp.int32), data, key)
+            arrays, ok, info = one(arrays, ok, data, key)
             infos.append(info)
             goods.append(ok)
         info = jax.tree_util.tree_map(lambda *xs: jnp.concatenate(xs), *infos)
