@@ -1,8 +1,9 @@
 """Command line: ``jaxhybrid list | run NAME [--quick] [--seed N] [--out DIR] | tour [--quick]``.
 
 ``run`` executes one seed example, prints its table (hybrid vs baselines), and writes
-``DIR/<name>.json`` (DESIGN.md's record) beside the example's PNG plot(s). ``tour`` runs every
-example and also writes ``DIR/summary.json``. User errors (unknown example, bad option value,
+``DIR/<name>.json`` (the record of :mod:`jaxhybrid.examples.record`; the layers and the
+algorithm protocol are described in README, section "Design") beside the example's PNG
+plot(s). ``tour`` runs every example and also writes ``DIR/summary.json``. User errors (unknown example, bad option value,
 unwritable folder) print one line on stderr and exit with status 2; a failing example makes
 ``tour`` continue with the others and exit with status 1.
 """

@@ -2,8 +2,8 @@
 
     run(quick: bool, seed: int, out: pathlib.Path) -> dict
 
-returning the record of DESIGN.md's contract (``name``, ``paradigm``, ``quick``, ``wall_s``,
-``metrics``, ``goal``, ``baselines``) and writing its PNG plot(s) into ``out``. The CLI writes
+returning the record built by :func:`jaxhybrid.examples.record.record` (``name``,
+``paradigm``, ``quick``, ``wall_s``, ``metrics``, ``goal``, ``baselines``) and writing its PNG plot(s) into ``out``. The CLI writes
 the JSON. To add an example, add one line to ``REGISTRY``.
 """
 

@@ -1,4 +1,4 @@
-"""The result record of an example (DESIGN.md's contract) and its figure, written once.
+"""The result record of an example (the contract in README, "The two commands") and its figure.
 
 :func:`record` builds and checks the dictionary every ``run()`` returns::
 
