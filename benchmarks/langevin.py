@@ -9,9 +9,10 @@ chains and steps, same initial positions; chains ``vmap``-ed on both sides):
   1,000 chains;
 * ``funnel_d100`` — Neal's funnel (v ~ N(0, 3²), x_i | v ~ N(0, e^v)), d = 100, 1,000 chains.
 
-Our loop is :func:`jaxhybrid.rollout.rollout` over ``vmap(mala.step)`` with one key per step;
-BlackJAX's is ``lax.scan`` over ``vmap(blackjax.mala(...).step)`` with the same keys. Both
-accumulate the per-chain acceptance probability and nothing else. Timing: compile excluded
+Our loop is :func:`jaxhybrid.rollout.evolve` over ``vmap(mala.step)`` (step ``n``'s key is
+``fold_in(key, n)``, split over the chains; the per-chain ``info["accept_prob"]`` averaged by
+evolve); BlackJAX's is ``lax.scan`` over ``vmap(blackjax.mala(...).step)`` with the keys
+``split(key, n_steps)``. Both accumulate the per-chain acceptance probability and nothing else. Timing: compile excluded
 (one warm-up call), ``block_until_ready``, the two sides interleaved (alternating
 which goes first), best of ``--repeats``.
 ``ratio = peer_time / our_time`` (> 1: jaxhybrid is faster); ``ratio_median`` is the median over
@@ -48,7 +49,8 @@ import numpy as np
 
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
-from jaxhybrid.rollout import rollout  # noqa: E402
+from jaxhybrid.algorithm import Algorithm  # noqa: E402
+from jaxhybrid.rollout import evolve  # noqa: E402
 from jaxhybrid.sampling import mala  # noqa: E402
 
 try:
@@ -106,32 +108,27 @@ def build(logdensity, step_size, n_chains, n_steps):
     ours = mala(logdensity, step_size)
     peer = blackjax.mala(logdensity, step_size)
 
-    @jax.jit
-    def run_ours(x0, keys):
-        s0 = jax.vmap(ours.init)(x0)
-        vstep = jax.vmap(ours.step)
-
-        def step(c, k):
-            s, acc = c
-            s = vstep(s, jax.random.split(k, n_chains))
-            return s, acc + s.accept_prob
-
-        # one block of n_steps (a single inner scan), nothing saved but the final state
-        (s, acc) = rollout(step, (s0, jnp.zeros(n_chains)), n_steps, inputs=keys, save_every=n_steps,
-                           observe=lambda c: ()).final
-        return s.position, acc / n_steps
+    vstep = jax.vmap(ours.step)
+    chains = Algorithm(jax.vmap(ours.init), lambda s, k: vstep(s, jax.random.split(k, n_chains)))
 
     @jax.jit
-    def run_peer(x0, keys):
+    def run_ours(x0, key):
+        # one block of n_steps (a single inner scan), nothing saved but the final state; info is the
+        # per-chain acceptance probability averaged over the block
+        r = evolve(chains, chains.init(x0), n_steps, key=key, save_every=n_steps, observe=lambda s: ())
+        return r.final.position, r.info["accept_prob"][0]
+
+    @jax.jit
+    def run_peer(x0, key):
         s0 = jax.vmap(peer.init)(x0)
-        vstep = jax.vmap(peer.step)
+        vstep_peer = jax.vmap(peer.step)
 
         def body(c, k):
             s, acc = c
-            s, info = vstep(jax.random.split(k, n_chains), s)
+            s, info = vstep_peer(jax.random.split(k, n_chains), s)
             return (s, acc + info.acceptance_rate), None
 
-        (s, acc), _ = jax.lax.scan(body, (s0, jnp.zeros(n_chains)), keys)
+        (s, acc), _ = jax.lax.scan(body, (s0, jnp.zeros(n_chains)), jax.random.split(key, n_steps))
         return s.position, acc / n_steps
 
     return run_ours, run_peer
@@ -140,16 +137,16 @@ def build(logdensity, step_size, n_chains, n_steps):
 def bench_case(name, logdensity, init, d, n_chains, n_steps, step_size, repeats, seed=0):
     key = jax.random.PRNGKey(seed)
     x0 = init(key, n_chains)
-    keys = jax.random.split(jax.random.fold_in(key, 1), n_steps)
+    k_run = jax.random.fold_in(key, 1)
     run_ours, run_peer = build(logdensity, step_size, n_chains, n_steps)
-    out_o = jax.block_until_ready(run_ours(x0, keys))  # compile + warm-up
-    out_p = jax.block_until_ready(run_peer(x0, keys))
+    out_o = jax.block_until_ready(run_ours(x0, k_run))  # compile + warm-up
+    out_p = jax.block_until_ready(run_peer(x0, k_run))
     t_o, t_p = [], []
     c_o, c_p = [], []
 
     def timed(f, acc, cpu):
         t, c = time.perf_counter(), time.process_time()
-        jax.block_until_ready(f(x0, keys))
+        jax.block_until_ready(f(x0, k_run))
         acc.append(time.perf_counter() - t)
         cpu.append(time.process_time() - c)
 

@@ -44,6 +44,7 @@ import numpy as np
 sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from jaxhybrid import pde  # noqa: E402
+from jaxhybrid.rollout import evolve  # noqa: E402
 
 try:
     import exponax as ex
@@ -93,6 +94,11 @@ def _interleaved(fns: dict, arg, repeats: int) -> dict:
     return best
 
 
+def _final(stepper, u0, steps):
+    """Physical field after ``steps`` steps through :func:`jaxhybrid.rollout.evolve` (one block)."""
+    return evolve(stepper, stepper.init(u0), steps, save_every=steps, observe=stepper.to_physical).saved[-1]
+
+
 def _rel(a, b):
     a, b = np.asarray(a, np.float64), np.asarray(b, np.float64)
     return float(np.linalg.norm(a - b) / np.linalg.norm(b))
@@ -105,7 +111,7 @@ def case_ns(n, steps, dt, repeats, order=4, nu=1e-3, contour=16):
     ours = pde.navier_stokes_2d(grid, dt, viscosity=nu, order=order, n_contour=contour)
     st = ex.stepper.NavierStokesVorticity(2, L, n, dt, diffusivity=nu, order=order, num_circle_points=contour)
     rep = ex.RepeatedStepper(st, steps)
-    f_ours = jax.jit(lambda q: -ours.rollout(-q[0], steps, save_every=steps).saved[-1][None])
+    f_ours = jax.jit(lambda q: -_final(ours, -q[0], steps)[None])
     f_rep = jax.jit(lambda q: rep(q))
     f_repeat = jax.jit(ex.repeat(st, steps))
     best = _interleaved({"ours": f_ours, "exponax_repeated_stepper": f_rep, "exponax_repeat": f_repeat}, q0, repeats)
@@ -125,13 +131,13 @@ def case_ks(batch, steps, repeats, n=128, L=60.0, dt=0.1, order=4, contour=16):
     ours = pde.kuramoto_sivashinsky(grid, dt, order=order, n_contour=contour)  # transform="auto"
     st = ex.stepper.KuramotoSivashinsky(1, L, n, dt, order=order, num_circle_points=contour)
     rep = ex.RepeatedStepper(st, steps)
-    f_ours = jax.jit(lambda u: ours.rollout(u[:, 0], steps, save_every=steps).saved[-1][:, None])
+    f_ours = jax.jit(lambda u: _final(ours, u[:, 0], steps)[:, None])
     f_rep = jax.jit(jax.vmap(rep))
     f_repeat = jax.jit(jax.vmap(ex.repeat(st, steps)))
     fns = {"ours": f_ours, "exponax_repeated_stepper": f_rep, "exponax_repeat": f_repeat}
     if ours.space.dft is not None:  # also time our FFT path for reference
         ours_fft = pde.kuramoto_sivashinsky(grid, dt, order=order, n_contour=contour, transform="fft")
-        fns["ours_fft_transform"] = jax.jit(lambda u: ours_fft.rollout(u[:, 0], steps, save_every=steps).saved[-1][:, None])
+        fns["ours_fft_transform"] = jax.jit(lambda u: _final(ours_fft, u[:, 0], steps)[:, None])
     best = _interleaved(fns, u0, repeats)
     peer = min(best["exponax_repeated_stepper"], best["exponax_repeat"])
     a, b = f_ours(u0), f_rep(u0)
@@ -151,7 +157,7 @@ def memory_ns_grad(n=256, steps=1000, block=40, dt=2e-3, run=False):
     w0 = -_bandlimited(jax.random.PRNGKey(0), n, kmax=4, amp=2.0)
 
     def loss(w, checkpoint):
-        r = st.rollout(w, steps, save_every=block, checkpoint=checkpoint, observe=lambda s: ())
+        r = evolve(st, st.init(w), steps, save_every=block, checkpoint=checkpoint, observe=lambda s: ())
         return jnp.sum(st.to_physical(r.final) ** 2)
 
     out = {"problem": f"grad of sum(w(T)^2) wrt w0, NS {n}x{n}, {steps} ETDRK4 steps, float32",

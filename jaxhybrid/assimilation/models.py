@@ -14,7 +14,7 @@ model time step; cycles of many steps go through :func:`jaxhybrid.rollout.rollou
   (fast variables cyclic over all K·J), Wilks' values K = 8, J = 32, F = 20, h = 1, b = c = 10.
   The state is the flat vector ``[X (K), Y (K·J)]``.
 * Kuramoto–Sivashinsky and 2D Navier–Stokes: :func:`pde_model` wraps an ETDRK stepper of
-  :mod:`jaxhybrid.pde` as a physical-space step ``u -> to_physical(step(init(u)))``.
+  :mod:`jaxhybrid.pde` as a physical-space step ``u -> stepper(u)`` (one ETDRK step).
 """
 
 from __future__ import annotations
@@ -83,8 +83,11 @@ def two_scale_l96(dt: float = 0.001, K=8, J=32, F=20.0, h=1.0, b=10.0, c=10.0) -
 
 def pde_model(stepper) -> Callable:
     """Physical-space step of a :class:`jaxhybrid.pde.ETDRKStepper` (KS, 2D Navier–Stokes):
-    ``u -> stepper.to_physical(stepper.step(stepper.init(u)))``."""
-    return lambda u: stepper.to_physical(stepper.step(stepper.init(u)))
+    ``u -> stepper(u)``, i.e. ``to_physical(û⁺)`` with ``û⁺, _ = stepper.step(stepper.init(u))``."""
+    if not (callable(stepper) and hasattr(stepper, "init") and hasattr(stepper, "to_physical")):
+        raise ValueError(f"pde_model: expected a jaxhybrid.pde stepper (init, step, to_physical), got "
+                         f"{type(stepper).__name__}.")
+    return lambda u: stepper(u)
 
 
 def forecast(step: Callable, x, n_steps: int):

@@ -25,13 +25,13 @@ non-Gaussian structure.
   at noise level σ the chain's state is ``f_σ = f + σz``,
   whose likelihood we take as the Gaussian ``y ~ N(A f_σ, σ_obs² I + σ² AAᵀ)`` (``A f_σ = A f +
   σ A z``): the drift is ``s_θ(f_σ, σ) + Aᵀ(σ_obs² I + σ²AAᵀ)⁻¹(y − A f_σ)`` (one eigendecomposition
-  of ``AAᵀ``, :func:`annealed_posterior`). Its stiffness is at most ``1/σ²`` at every
+  of ``AAᵀ``, :func:`jaxhybrid.inverse.annealed_posterior`). Its stiffness is at most ``1/σ²`` at every
   level, so the step ``ε σ²`` is stable from the coarsest level down to the finest, where the
   likelihood is the PDE's own up to ``σ_min² AAᵀ``. Every chain starts from pure noise at
   ``σ_max``, so the chains are independent posterior draws; after the schedule they keep
   sampling at ``σ_min`` and their running moments give the posterior mean (estimate) and std
   (error bar); the 90% pixelwise credible intervals' empirical coverage checks the std.
-  The prior weight of the correction, ``s_w = s_Gauss + w · s_corr`` (:class:`WeightedCorrection`,
+  The prior weight of the correction, ``s_w = s_Gauss + w · s_corr`` (:class:`jaxhybrid.sampling.WeightedCorrection`,
   ``w ∈ CORRECTION_WEIGHTS``: 0 is the Gaussian alone, 1 the trained prior), is chosen by the
   posterior's relative error on validation fields drawn from the generator with their own
   observation noise — never the test fields — as PnP-ULA's prior weight α is in ``prior-deblur``.
@@ -81,10 +81,13 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxhybrid.inverse import gaussian_likelihood, poisson_source, random_source_fields, tikhonov
+from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.inverse import (annealed_posterior, div2d, grad2d, linear_gaussian_posterior, poisson_source,
+                               random_source_fields, tikhonov)
+from jaxhybrid.metrics import coverage, rel_l2
 from jaxhybrid.nn import MLP
-from jaxhybrid.sampling import (ConvScore, GaussianScore, ResidualScore, annealed_langevin, geometric_sigmas,
-                                run_chains, train_score)
+from jaxhybrid.sampling import (ConvScore, GaussianScore, ResidualScore, WeightedCorrection, geometric_sigmas,
+                                train_score)
 from jaxhybrid.train import fit
 
 NAME = "prior-poisson-source"
@@ -94,7 +97,6 @@ F_SCALE = 10.0  # fields are ~O(10); the prior works on f / F_SCALE
 NOISE_REL = 0.1
 SIGMA_RANGE = (0.02, 1.0)  # noise levels of the conditional score net (normalised units)
 N_LEVELS, EPS = 20, 0.2  # annealing levels (geometric over SIGMA_RANGE), step ε σ² per level
-Z90 = 1.6448536
 DSM_CHECK_SIGMAS = (0.02, 0.05, 0.1, 0.3, 1.0)
 #: candidate weights of the DSM correction on top of the fitted Gaussian (chosen on validation fields)
 CORRECTION_WEIGHTS = (0.0, 0.5, 1.0)
@@ -131,11 +133,8 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     n_check = 64 if quick else 128
     dsm_gauss, dsm_net = _heldout_dsm(gauss, k_test, n_check), _heldout_dsm(net, k_test, n_check)
 
-    def rel(est):
-        return _rel_l2(est, test_f)
-
-    def cov(m, s):
-        return _coverage(m, s, test_f)
+    rel = lambda est: float(rel_l2(est, test_f, axis=0))  # mean over fields of ‖est − f‖/‖f‖
+    cov = lambda m, s: float(coverage(m, s, test_f))  # fraction of pixels in mean ± 1.645 std
 
     # --- mechanism only: Tikhonov (gradient penalty), λ tuned on the test fields
     tik_all = jax.jit(jax.vmap(lambda yi, lam: tikhonov(op, yi, lam * noise**2, reg="gradient", maxiter=1000),
@@ -163,16 +162,17 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     val_scores = {}
     for w in CORRECTION_WEIGHTS:
         m_val, s_val = sample_all(WeightedCorrection(net, w), y_val, jax.random.split(k_val_samp, n_test))
-        val_scores[w] = (_rel_l2(m_val, val_f), _coverage(m_val, s_val, val_f))
+        val_scores[w] = (float(rel_l2(m_val, val_f, axis=0)), float(coverage(m_val, s_val, val_f)))
     weight = min(val_scores, key=lambda w: val_scores[w][0])
     means, stds = sample_all(WeightedCorrection(net, weight), y, jax.random.split(k_samp, n_test))
     means, stds = np.asarray(means), np.asarray(stds)
 
     # --- learned Gaussian prior alone (no DSM correction): its posterior is Gaussian, in closed form
-    g_mean, g_std = _gaussian_posterior(gauss, op, noise, y)
-
-    # Tikhonov's own posterior std: diag of (AᵀA/σ² + λ∇ᵀ∇)⁻¹ via probing (exact for this Gaussian model)
-    tik_std = _tikhonov_std(op, noise, tik_lam)
+    C = (np.asarray(gauss.evecs, np.float64) * np.asarray(gauss.evals, np.float64)) @ np.asarray(gauss.evecs, np.float64).T
+    g_mean, g_std = linear_gaussian_posterior(op, noise, y, gauss.mean.reshape(N, N), prior_cov=C)
+    # Tikhonov's own posterior std: its prior precision is λ∇ᵀ∇ (the MAP above solves (AᵀA/σ² + λ∇ᵀ∇) f = Aᵀy/σ²)
+    grad_t_grad = jax.vmap(lambda e: -div2d(grad2d(e)))(jnp.eye(N * N).reshape(-1, N, N)).reshape(N * N, N * N)
+    tik_std = linear_gaussian_posterior(op, noise, y, jnp.zeros((N, N)), prior_precision=tik_lam * grad_t_grad).std
 
     # --- data only: MLP from the observations to the field
     mlp = MLP(N_OBS, N * N, width=256, depth=2, activation=jax.nn.gelu, key=k_mlp)
@@ -194,80 +194,18 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     baselines = {
         "tikhonov": {"f_rel_l2": tik_err, "coverage_90": cov(tik_est, tik_std[None])},
         "data_only": {"f_rel_l2": rel(mlp_est)},
-        "gaussian_prior": {"f_rel_l2": rel(g_mean), "coverage_90": cov(g_mean, g_std)},
+        "gaussian_prior": {"f_rel_l2": rel(g_mean), "coverage_90": cov(g_mean, g_std[None])},
     }
-    _plot(out, np.asarray(test_f), means, stds, tik_est, mlp_est, op, metrics, baselines)
-    return {
-        "name": NAME,
-        "paradigm": 1,
-        "quick": quick,
-        "wall_s": round(time.perf_counter() - t_start, 2),
-        "metrics": metrics,
-        "goal": {"f_rel_l2": "min", "coverage_90": "max", "mean_posterior_std_rel": "min"},
-        "baselines": baselines,
-        "config": {"grid": N, "n_obs": N_OBS, "noise": noise, "noise_rel": NOISE_REL, "n_train": n_train,
+    _plot(out, np.asarray(test_f), means, stds, tik_est, mlp_est, metrics, baselines)
+    return record(
+        NAME, 1, quick, t_start, metrics, {"f_rel_l2": "min", "coverage_90": "max", "mean_posterior_std_rel": "min"},
+        baselines,
+        config={"grid": N, "n_obs": N_OBS, "noise": noise, "noise_rel": NOISE_REL, "n_train": n_train,
                    "n_test": n_test, "dsm_steps": steps, "sigma_range": list(SIGMA_RANGE), "levels": N_LEVELS,
                    "steps_per_level": n_each, "eps": eps, "chains": n_chains, "samples_per_chain": n_samples,
                    "tikhonov_lambda": tik_lam, "correction_weight": weight,
                    "validation_rel_l2_coverage_by_weight": {str(w): v for w, v in val_scores.items()}, "f_scale": F_SCALE, "dsm_heldout_sigmas": list(DSM_CHECK_SIGMAS),
-                   "dsm_heldout_gaussian": dsm_gauss, "dsm_heldout_prior": dsm_net},
-    }
-
-
-def _rel_l2(est, truth):
-    """Mean over fields of ``‖est − truth‖ / ‖truth‖``."""
-    est, truth = np.asarray(est), np.asarray(truth)
-    n = truth.shape[0]
-    return float(np.mean(np.linalg.norm((est - truth).reshape(n, -1), axis=1) / np.linalg.norm(truth.reshape(n, -1), axis=1)))
-
-
-def _coverage(mean, std, truth):
-    """Fraction of pixels whose true value lies in the 90% interval ``mean ± 1.645 std``."""
-    return float(np.mean(np.abs(np.asarray(truth) - np.asarray(mean)) <= Z90 * np.asarray(std)))
-
-
-class WeightedCorrection(eqx.Module):
-    """``s_w(f, σ) = s_base(f, σ) + w · s_net(f, σ)`` for a trained :class:`ResidualScore`: the
-    prior weight of the DSM correction (``w = 0``: the fitted Gaussian alone, ``w = 1``: the
-    trained prior). ``w`` is an array leaf, so every weight runs the same compiled sampler."""
-
-    score: ResidualScore
-    weight: jax.Array
-
-    def __init__(self, score: ResidualScore, weight: float):
-        self.score, self.weight = score, jnp.asarray(weight, jnp.float32)
-
-    def residual(self, x, sigma):
-        return self.score.base.residual(x, sigma) + self.weight * self.score.net.residual(x, sigma)
-
-    def __call__(self, x, sigma):
-        return self.residual(x, sigma) / sigma
-
-
-def annealed_posterior(prior_score, op, noise, y, key, *, sigmas, eps, n_each, n_chains, n_samples, shape):
-    """Posterior mean and pixelwise std of ``f`` given ``y = A f + N(0, noise² I)`` by annealed
-    Langevin (:func:`jaxhybrid.sampling.annealed_langevin`) with the noise-level-aware likelihood.
-
-    At level σ the state is ``f_σ = f + σz``, so ``y ~ N(A f_σ, noise² I + σ² AAᵀ)`` and the drift is
-    ``s_prior(f_σ, σ) + Aᵀ(noise² I + σ² AAᵀ)⁻¹(y − A f_σ)``, evaluated with one eigendecomposition
-    ``AAᵀ = U diag(λ) Uᵀ`` (``op.apply``/``op.adjoint``: ``A``/``Aᵀ``). ``n_chains`` chains start from
-    ``N(0, σ_1² I)``, run the schedule (``len(sigmas) · n_each`` steps, step ``ε σ_i²/σ_L²``), then
-    keep ``n_samples`` steps at ``σ_L`` whose pooled running moments are returned.
-    """
-    n_obs = y.shape[0]
-    cols = jax.vmap(lambda e: op.apply(op.adjoint(e)))(jnp.eye(n_obs, dtype=y.dtype))  # AAᵀ
-    lam_a, U = jnp.linalg.eigh(0.5 * (cols + cols.T))
-    lam_a = jnp.maximum(lam_a, 0.0)
-
-    def score(x, s):
-        w = U @ ((U.T @ (y - op.apply(x))) / (noise**2 + s**2 * lam_a))
-        return prior_score(x, s) + op.adjoint(w)
-
-    algo = annealed_langevin(score, sigmas, eps, n_each)
-    k0, k1 = jax.random.split(key)
-    x0 = sigmas[0] * jax.random.normal(k0, (n_chains,) + tuple(shape), y.dtype)
-    s = run_chains(algo, k1, x0, n_samples, burn_in=len(sigmas) * n_each)
-    return s.mean, jnp.sqrt(s.var)
+                   "dsm_heldout_gaussian": dsm_gauss, "dsm_heldout_prior": dsm_net})
 
 
 def _heldout_dsm(model, key, n=128):
@@ -287,40 +225,9 @@ def _heldout_dsm(model, key, n=128):
     return [round(float(v), 5) for v in losses(model, f, z)]
 
 
-def _gaussian_posterior(gauss, op, noise, y):
-    """Posterior mean and pixelwise std for the prior ``N(μ, C)`` of :class:`GaussianScore` and
-    ``y = A f + N(0, noise² I)``: ``m = μ + C Aᵀ (A C Aᵀ + noise² I)⁻¹ (y − A μ)``,
-    ``Σ = C − C Aᵀ (A C Aᵀ + noise² I)⁻¹ A C`` (dense, 1024 unknowns, float64)."""
-    V, lam, mu = (np.asarray(a, np.float64) for a in (gauss.evecs, gauss.evals, gauss.mean))
-    C = (V * lam) @ V.T
-    A = np.asarray(jax.vmap(lambda e: op.apply(e.reshape(N, N)))(jnp.eye(N * N)), np.float64).T  # (n_obs, N²)
-    K = C @ A.T @ np.linalg.inv(A @ C @ A.T + noise**2 * np.eye(A.shape[0]))
-    mean = mu[None] + (np.asarray(y, np.float64) - (A @ mu)[None]) @ K.T
-    std = np.sqrt(np.maximum(np.diag(C - K @ A @ C), 0.0))
-    return mean.reshape(-1, N, N), std.reshape(N, N)[None]
-
-
-def _tikhonov_std(op, noise, lam, n_probe=None):
-    """Pixelwise std of the Gaussian posterior N(·, (AᵀA/σ² + (λ/σ²)... )⁻¹) of Tikhonov's model:
-    precision P = (AᵀA + λσ²∇ᵀ∇)/σ² (the MAP above solves P f = Aᵀy/σ²), diag(P⁻¹) by dense
-    inversion (1024 unknowns)."""
-    from jaxhybrid.inverse import div2d, grad2d
-
-    eye = jnp.eye(N * N).reshape(N * N, N, N)
-    cols = jax.vmap(lambda e: (op.adjoint(op.apply(e)) + lam * noise**2 * (-div2d(grad2d(e)))) / noise**2)(eye)
-    P = np.asarray(cols.reshape(N * N, N * N), np.float64)
-    return np.sqrt(np.diag(np.linalg.inv(0.5 * (P + P.T)))).reshape(N, N)
-
-
-def _plot(out, truth, means, stds, tik, mlp, op, m, b):
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+def _plot(out, truth, means, stds, tik, mlp, m, b):
     k = min(3, truth.shape[0])
-    fig, ax = plt.subplots(k, 6, figsize=(18, 3 * k), squeeze=False)
-    obs = np.zeros(N * N)
+    fig, ax = figure(k, 6, figsize=(18, 3 * k), squeeze=False)
     for i in range(k):
         v = np.abs(truth[i]).max()
         items = [(truth[i], "truth f", "RdBu_r"), (tik[i], f"Tikhonov (rel {b['tikhonov']['f_rel_l2']:.2f})", "RdBu_r"),
@@ -334,6 +241,4 @@ def _plot(out, truth, means, stds, tik, mlp, op, m, b):
             fig.colorbar(h, ax=a, fraction=0.046)
             a.set_title(t, fontsize=9)
             a.axis("off")
-    fig.tight_layout()
-    fig.savefig(out / f"{NAME}.png", dpi=100)
-    plt.close(fig)
+    save_figure(fig, out, NAME, dpi=100)

@@ -15,19 +15,23 @@
 
 ``∇`` uses forward differences with a zero difference at the last row/column (Neumann) and
 ``div = −∇ᵀ``.
+
+:func:`denoising_psnr` measures a (learned) denoiser against this baseline: TV denoising is
+``tv_prox`` of the noisy image, ``argmin ½‖x − b‖² + θ TV(x)``.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Tuple
+from typing import Callable, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
 from jax.scipy.sparse.linalg import cg
 
+from .data import psnr
 from .operators import LinearOperator, operator_norm
 
-__all__ = ["grad2d", "div2d", "total_variation", "tikhonov", "tv_prox", "tv_map"]
+__all__ = ["grad2d", "div2d", "total_variation", "tikhonov", "tv_prox", "tv_map", "denoising_psnr"]
 
 
 def grad2d(x):
@@ -117,3 +121,23 @@ def tv_map(op: LinearOperator, y, lam: float, *, n_iter: int = 300, inner: int =
 
     (x, _, _, _), _ = jax.lax.scan(body, (x, x, jnp.asarray(1.0, x.dtype), p), None, length=n_iter)
     return x
+
+
+def denoising_psnr(denoise: Callable, clean, sigma: float, key, *, tv_weights: Sequence[float],
+                   tv_iter: int = 100) -> dict:
+    """PSNR (dB, data range 1) of denoising ``clean`` images ``(B, H, W)`` corrupted by ``N(0, σ²)``
+    noise drawn with ``key``: ``{"noisy": input, "denoiser": denoise(noisy), "tv": best TV}``.
+
+    ``denoise`` maps the batch of noisy images to estimates (e.g. a learned MMSE denoiser
+    ``D_σ``, vmapped); TV denoising (:func:`tv_prox`, ``tv_iter`` Chambolle iterations) takes the
+    best weight θ of ``tv_weights`` on these very images, which favours the baseline.
+    """
+    clean = jnp.asarray(clean)
+    if clean.ndim != 3:
+        raise ValueError(f"denoising_psnr: clean must be a batch of images (B, H, W), got shape {clean.shape}.")
+    if not sigma > 0 or len(tv_weights) == 0:
+        raise ValueError(f"denoising_psnr: need sigma > 0 and at least one TV weight, got {sigma}, {tv_weights}.")
+    noisy = clean + sigma * jax.random.normal(key, clean.shape, clean.dtype)
+    tvd = jax.jit(lambda th: jax.vmap(lambda a: tv_prox(a, th, n_iter=tv_iter)[0])(noisy))
+    return {"noisy": psnr(noisy, clean), "denoiser": psnr(denoise(noisy), clean),
+            "tv": max(psnr(tvd(th), clean) for th in tv_weights)}

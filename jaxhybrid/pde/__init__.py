@@ -9,12 +9,15 @@ Periodic pseudo-spectral (exponential integrators):
 Rectangles (finite differences):
     poisson_fd, laplacian_fd, fd_coords      — Poisson/Helmholtz, Dirichlet/Neumann/periodic, fast transforms
     solve_variable_coefficient               — −∇·(a∇u) = f, matrix-free preconditioned CG (lineax)
-    mol_solve, reaction_diffusion_rhs, dirichlet_laplacian, mol_coords
-                                              — method of lines through diffrax (stiff / non-stiff)
+    ode_solve, reaction_diffusion_rhs, dirichlet_laplacian, mol_coords
+                                              — method of lines through diffrax (stiff / non-stiff,
+                                                adaptive or fixed step); ode_solve serves any ODE
 
-Every stepper runs through :func:`jaxhybrid.rollout.rollout` (``stepper.rollout(u0, n, ...)``):
-``vmap`` over initial conditions or parameters, ``grad`` with ``checkpoint=True``, and
-``is_bad=jaxhybrid.rollout.nonfinite`` to stop a blow-up at the last good state.
+Every stepper follows the algorithm protocol (``û, info = stepper.step(û, key=None)``) and runs
+through :func:`jaxhybrid.rollout.evolve` (``evolve(stepper, stepper.init(u0), n, save_every=k,
+observe=stepper.to_physical)``): ``vmap`` over initial conditions or parameters, ``grad`` with
+``checkpoint=True``, and ``is_bad=lambda s, info: nonfinite(s)`` to stop a blow-up at the last
+good state.
 """
 
 from .grid import Grid
@@ -31,12 +34,12 @@ from .equations import (
 )
 from .poisson import poisson_fd, laplacian_fd, fd_coords
 from .variable_coefficient import solve_variable_coefficient, variable_coefficient_operator
-from .mol import mol_solve, reaction_diffusion_rhs, dirichlet_laplacian, mol_coords
+from .mol import ode_solve, reaction_diffusion_rhs, dirichlet_laplacian, mol_coords
 
 __all__ = [
     "Grid", "SpectralSpace", "dealias_cutoff", "ETDRKStepper", "etdrk_coefficients",
     "advection_diffusion", "heat", "burgers", "kuramoto_sivashinsky", "korteweg_de_vries",
     "navier_stokes_2d", "kolmogorov_forcing", "poisson_fd", "laplacian_fd", "fd_coords",
-    "solve_variable_coefficient", "variable_coefficient_operator", "mol_solve",
+    "solve_variable_coefficient", "variable_coefficient_operator", "ode_solve",
     "reaction_diffusion_rhs", "dirichlet_laplacian", "mol_coords",
 ]

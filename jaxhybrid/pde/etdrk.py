@@ -26,9 +26,17 @@ Speed: all coefficients are computed **once**, when a stepper is built, on the (
 de-aliased) spectral layout; they are real whenever ``L̂`` is real (diffusion, KS, NS), so
 a step is a handful of fused real-by-complex multiply–adds plus the nonlinear evaluations.
 
-The stepper is an ``(init, step)`` pair in the sense of DESIGN.md, packaged as an Equinox
-module: ``û = stepper.init(u)``, ``û = stepper.step(û)``, ``u = stepper.to_physical(û)``;
-``stepper.rollout(u0, n)`` runs the shared :func:`jaxhybrid.rollout.rollout` loop.
+The stepper follows the algorithm protocol of :mod:`jaxhybrid.algorithm`, packaged as an
+Equinox module: ``û = stepper.init(u)``, ``û, info = stepper.step(û, key=None)`` (deterministic:
+the key is ignored, ``info = {}``), ``u = stepper.to_physical(û)``; ``stepper(u)`` is one step
+in physical space. Trajectories run through the shared loop::
+
+    from jaxhybrid.rollout import evolve
+    res = evolve(stepper, stepper.init(u0), n, save_every=k, observe=stepper.to_physical)
+
+(``res.saved``: the physical field every ``k`` steps; ``res.final``: the spectral state;
+``checkpoint=True`` for gradients through long runs, ``is_bad=lambda s, info: nonfinite(s)`` to
+stop a blow-up at the last good state).
 """
 
 from __future__ import annotations
@@ -40,7 +48,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from ..rollout import RolloutResult, rollout
 from .spectral import SpectralSpace
 
 __all__ = ["etdrk_coefficients", "ETDRKStepper"]
@@ -168,6 +175,7 @@ class ETDRKStepper(eqx.Module):
 
     The state of :meth:`step` is the spectral field ``û`` (complex, ``space.shape``, optional
     leading batch axes); :meth:`init` / :meth:`to_physical` convert to and from physical space.
+    Run trajectories with :func:`jaxhybrid.rollout.evolve` (module docstring).
     """
 
     space: SpectralSpace
@@ -201,11 +209,12 @@ class ETDRKStepper(eqx.Module):
         self.space.grid.check_field(u, "ETDRKStepper.init")
         return self.space.forward(u)
 
-    def step(self, uh):
-        """Advance the spectral state by one step ``dt``."""
+    def step(self, uh, key=None) -> tuple:
+        """Advance the spectral state by one step ``dt``: ``(û⁺, {})`` (deterministic; ``key`` is
+        accepted for the algorithm protocol and ignored)."""
         if self.nonlinear is None:
-            return rmul(self.coef["E"], uh)
-        return _etdrk_update(self.coef, self.nonlinear, uh, self.order)
+            return rmul(self.coef["E"], uh), {}
+        return _etdrk_update(self.coef, self.nonlinear, uh, self.order), {}
 
     def to_physical(self, uh):
         """Spectral state -> physical field(s)."""
@@ -213,7 +222,7 @@ class ETDRKStepper(eqx.Module):
 
     def __call__(self, u):
         """One step in physical space (``to_physical(step(init(u)))``)."""
-        return self.to_physical(self.step(self.init(u)))
+        return self.to_physical(self.step(self.init(u))[0])
 
     def with_forcing(self, forcing) -> "ETDRKStepper":
         """A copy with a time-independent physical source ``f`` added to the right-hand side
@@ -228,21 +237,3 @@ class ETDRKStepper(eqx.Module):
 
         new = eqx.tree_at(lambda s: s.nonlinear, self, forced, is_leaf=lambda x: x is None)
         return new
-
-    # ------------------------------------------------------------------ rollout
-    def rollout(self, u0, n_steps: int, *, save_every: int = 1, checkpoint: bool = False,
-                is_bad: Optional[Callable] = None, include_initial: bool = False,
-                observe: Optional[Callable] = None, unroll: int = 1) -> RolloutResult:
-        """Run ``n_steps`` steps from the physical field ``u0`` through the shared
-        :func:`jaxhybrid.rollout.rollout` loop.
-
-        Returns a :class:`RolloutResult` whose ``final`` is the **spectral** state (feed it to
-        :meth:`to_physical`) and whose ``saved`` holds ``observe(û)`` every ``save_every``
-        steps (default: the physical field). ``checkpoint=True`` rematerialises blocks in the
-        backward pass (memory O(n/k + k) states); ``is_bad=jaxhybrid.rollout.nonfinite`` stops
-        a blow-up at the last good state.
-        """
-        obs = self.to_physical if observe is None else observe
-        return rollout(self.step, self.init(u0), n_steps, save_every=save_every, observe=obs,
-                       checkpoint=checkpoint, is_bad=is_bad, include_initial=include_initial,
-                       unroll=unroll)

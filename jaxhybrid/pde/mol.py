@@ -6,12 +6,16 @@ boundary values ``g`` (constants or functions of time), turning
 
     u_t = D Δu + R(u, x, t)      (reaction–diffusion; heat for R = 0)
 
-into the ODE system ``U' = D Δ_h U + (D/h²) B(g) + R(U, x, t)`` that
-:func:`mol_solve` integrates with diffrax (Kidger 2021): an explicit adaptive Runge–Kutta
-(``"nonstiff"``: Tsit5, Tsitouras 2011) or an L-stable implicit ESDIRK (``"stiff"``: Kvaerno5,
-Kværnø 2004) with a PID step-size controller. The diffusion Jacobian has eigenvalues down to
-``−4dD/h²``, so fine grids are stiff and want ``"stiff"``. Everything is differentiable
-(diffrax's ``RecursiveCheckpointAdjoint`` by default) and ``vmap``-able.
+into the ODE system ``U' = D Δ_h U + (D/h²) B(g) + R(U, x, t)`` that :func:`ode_solve`
+integrates with diffrax (Kidger 2021): an explicit adaptive Runge–Kutta (``"nonstiff"``: Tsit5,
+Tsitouras 2011) or an L-stable implicit ESDIRK (``"stiff"``: Kvaerno5, Kværnø 2004) with a PID
+step-size controller, or any diffrax solver with a fixed step ``dt``. The diffusion Jacobian has
+eigenvalues down to ``−4dD/h²``, so fine grids are stiff and want ``"stiff"``. Everything is
+differentiable (diffrax's ``RecursiveCheckpointAdjoint`` by default) and ``vmap``-able.
+
+:func:`ode_solve` is the library's one diffrax call for any ODE ``y' = f(t, y, args)``, not
+only MOL systems: a mechanism with a learned closure (``examples/closure_ode.py``: a pendulum
+whose friction law is a network, trained through the solve) uses it the same way.
 """
 
 from __future__ import annotations
@@ -19,11 +23,10 @@ from __future__ import annotations
 from typing import Callable, Optional, Sequence, Union
 
 import diffrax
-import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["dirichlet_laplacian", "reaction_diffusion_rhs", "mol_solve", "mol_coords"]
+__all__ = ["dirichlet_laplacian", "reaction_diffusion_rhs", "ode_solve", "mol_coords"]
 
 
 def mol_coords(shape: Union[int, Sequence[int]], extent):
@@ -59,7 +62,7 @@ def dirichlet_laplacian(u, extent, boundary=0.0):
 
 
 def reaction_diffusion_rhs(extent, diffusivity, reaction: Optional[Callable] = None, boundary=0.0):
-    """Vector field ``f(t, u, args) = D Δ_h u + R(u, t, args)`` for :func:`mol_solve`.
+    """Vector field ``f(t, u, args) = D Δ_h u + R(u, t, args)`` for :func:`ode_solve`.
 
     ``boundary`` may be a callable ``t -> value(s)`` for time-dependent Dirichlet data.
     ``reaction(u, t, args)`` is any JAX function (e.g. Fisher–KPP ``r u (1 − u)`` or a neural
@@ -81,37 +84,53 @@ def reaction_diffusion_rhs(extent, diffusivity, reaction: Optional[Callable] = N
 _SOLVERS = {"nonstiff": diffrax.Tsit5, "stiff": diffrax.Kvaerno5}
 
 
-def mol_solve(rhs: Callable, u0, ts, *, solver: Union[str, diffrax.AbstractSolver] = "stiff",
-              rtol: float = 1e-6, atol: float = 1e-8, dt0: Optional[float] = None,
+def ode_solve(rhs: Callable, u0, ts, *, t0=None, solver: Union[str, diffrax.AbstractSolver] = "stiff",
+              dt: Optional[float] = None, rtol: float = 1e-6, atol: float = 1e-8, dt0: Optional[float] = None,
               max_steps: int = 100_000, args=None, adjoint=None):
-    """Integrate ``u' = rhs(t, u, args)`` from ``ts[0]`` and return ``u`` at every time in ``ts``.
+    """Integrate ``u' = rhs(t, u, args)`` from ``t0`` and return ``u`` at every time in ``ts``.
 
     Args:
-        rhs: vector field (e.g. from :func:`reaction_diffusion_rhs`).
-        u0: initial state (any shape).
-        ts: increasing save times, ``ts[0]`` the initial time (1D array, length >= 2).
+        rhs: vector field ``rhs(t, u, args)`` (e.g. from :func:`reaction_diffusion_rhs`, or a
+            mechanism with a network inside, the network passed as ``args``).
+        u0: initial state (any shape, any pytree diffrax accepts).
+        ts: increasing save times (1D array); the run ends at ``ts[-1]``.
+        t0: initial time (default ``ts[0]``; then ``ts`` needs at least 2 times). May be traced
+            (windows of a trajectory starting at different times under ``vmap``).
         solver: ``"stiff"`` (Kvaerno5), ``"nonstiff"`` (Tsit5) or any diffrax solver.
-        rtol, atol: tolerances of the adaptive PID controller.
-        dt0: initial step (default: chosen by diffrax).
-        max_steps: step budget (raise it for long/stiff runs).
+        dt: a fixed step (``diffrax.ConstantStepSize``; ``rtol``/``atol``/``dt0`` unused). Fixed
+            steps keep a gradient's cost and memory independent of the parameters being trained.
+        rtol, atol: tolerances of the adaptive PID controller (when ``dt`` is ``None``).
+        dt0: initial step of the adaptive controller (default: chosen by diffrax).
+        max_steps: step budget (raise it for long/stiff runs; with ``dt`` it sizes the step
+            buffer, so ``ceil((ts[-1] − t0)/dt)`` plus a few is enough).
         args: passed to ``rhs``.
+        adjoint: a diffrax adjoint (default ``RecursiveCheckpointAdjoint``).
 
     Returns:
         ``(ys, stats)``: states of shape ``(len(ts),) + u0.shape`` and diffrax's statistics
         (``num_steps``, ``num_accepted_steps``, ``num_rejected_steps``, ...).
     """
     ts = jnp.asarray(ts)
-    if ts.ndim != 1 or ts.shape[0] < 2:
-        raise ValueError(f"mol_solve: ts must be a 1D array of at least 2 times, got shape {ts.shape}.")
+    if ts.ndim != 1 or ts.shape[0] < (2 if t0 is None else 1):
+        raise ValueError(f"ode_solve: ts must be a 1D array of save times (at least 2 when t0 is not given), "
+                         f"got shape {ts.shape}.")
     if isinstance(solver, str):
         if solver not in _SOLVERS:
-            raise ValueError(f"mol_solve: solver must be one of {tuple(_SOLVERS)} or a diffrax solver, got {solver!r}.")
+            raise ValueError(f"ode_solve: solver must be one of {tuple(_SOLVERS)} or a diffrax solver, got {solver!r}.")
         solver = _SOLVERS[solver]()
-    if not (rtol > 0 and atol > 0):
-        raise ValueError(f"mol_solve: rtol and atol must be positive, got {rtol}, {atol}.")
+    if dt is None:
+        if not (rtol > 0 and atol > 0):
+            raise ValueError(f"ode_solve: rtol and atol must be positive, got {rtol}, {atol}.")
+        controller = diffrax.PIDController(rtol=rtol, atol=atol)
+    else:
+        if isinstance(dt, (int, float)) and not dt > 0:
+            raise ValueError(f"ode_solve: the fixed step dt must be positive, got {dt}.")
+        controller, dt0 = diffrax.ConstantStepSize(), dt
+    if not isinstance(max_steps, int) or max_steps < 1:
+        raise ValueError(f"ode_solve: max_steps must be a positive int, got {max_steps!r}.")
     sol = diffrax.diffeqsolve(
-        diffrax.ODETerm(rhs), solver, t0=ts[0], t1=ts[-1], dt0=dt0, y0=jnp.asarray(u0), args=args,
-        saveat=diffrax.SaveAt(ts=ts), stepsize_controller=diffrax.PIDController(rtol=rtol, atol=atol),
+        diffrax.ODETerm(rhs), solver, t0=ts[0] if t0 is None else t0, t1=ts[-1], dt0=dt0, y0=jnp.asarray(u0),
+        args=args, saveat=diffrax.SaveAt(ts=ts), stepsize_controller=controller,
         max_steps=max_steps, **({} if adjoint is None else {"adjoint": adjoint}),
     )
     return sol.ys, sol.stats

@@ -22,14 +22,18 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxhybrid.algorithm import Algorithm
 from jaxhybrid.random import normal as fused_normal
 
-from .base import SamplingAlgorithm, check_positive
+from .base import check_positive
 
 __all__ = ["AnnealedState", "annealed_langevin", "geometric_sigmas"]
 
 
 class AnnealedState(NamedTuple):
+    """``position``: current sample; ``count``: steps done, which selects the noise level (a
+    schedule position, not a diagnostic)."""
+
     position: jax.Array
     count: jax.Array  # number of steps done (int32)
 
@@ -42,8 +46,9 @@ def geometric_sigmas(sigma_max: float, sigma_min: float, n_levels: int) -> jax.A
     return jnp.asarray(np.geomspace(sigma_max, sigma_min, n_levels), jnp.float32)
 
 
-def annealed_langevin(score_fn: Callable, sigmas, eps: float, n_steps_each: int) -> SamplingAlgorithm:
-    """Annealed Langevin dynamics for one chain.
+def annealed_langevin(score_fn: Callable, sigmas, eps: float, n_steps_each: int) -> Algorithm:
+    """Annealed Langevin dynamics for one chain: ``init(position) -> AnnealedState``,
+    ``step(state, key) -> (AnnealedState, {})``.
 
     Args:
         score_fn: ``s(x, σ)``.
@@ -66,12 +71,12 @@ def annealed_langevin(score_fn: Callable, sigmas, eps: float, n_steps_each: int)
     def init(position):
         return AnnealedState(jnp.asarray(position), jnp.asarray(0, jnp.int32))
 
-    def step(state: AnnealedState, key) -> AnnealedState:
+    def step(state: AnnealedState, key) -> tuple[AnnealedState, dict]:
         level = jnp.minimum(state.count // n_steps_each, L - 1)
         sigma = sigmas[level]
         a = eps * (sigma / sigmas[-1]) ** 2
         x = state.position
         x = x + a * score_fn(x, sigma) + jnp.sqrt(2.0 * a) * fused_normal(key, x.shape, x.dtype)
-        return AnnealedState(x, state.count + 1)
+        return AnnealedState(x, state.count + 1), {}
 
-    return SamplingAlgorithm(init, step)
+    return Algorithm(init, step)

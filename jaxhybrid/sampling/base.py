@@ -1,30 +1,23 @@
-"""Shared pieces of the Langevin samplers: the ``(init, step)`` container and input checks.
+"""Shared pieces of the Langevin samplers: input checks and the score of a log-density.
 
-Every sampler in :mod:`jaxhybrid.sampling` is a :class:`SamplingAlgorithm` — a pair of pure
-functions ``state = init(position)`` and ``state = step(state, key)`` acting on *one* chain
-(``vmap`` them for many chains; :func:`jaxhybrid.sampling.run_chains` does that and runs the
-chain loop through :func:`jaxhybrid.rollout.rollout`). Samplers take a log-density *function*
-or a score *function* ``s(x) = ∇ log π(x)``, so a network (a learned prior) slots in by being
-passed in.
+Every sampler in :mod:`jaxhybrid.sampling` is a :class:`jaxhybrid.algorithm.Algorithm` — a pair
+of pure functions ``state = init(position)`` and ``state, info = step(state, key)`` acting on
+*one* chain (``vmap`` them for many chains; :func:`jaxhybrid.sampling.run_chains` does that and
+runs the chain loop through :func:`jaxhybrid.rollout.evolve`). Diagnostics (MALA's acceptance
+probability) are in ``info``, never in the state. Samplers take a log-density *function* or a
+score *function* ``s(x) = ∇ log π(x)``, so a network (a learned prior) slots in by being passed
+in.
 """
 
 from __future__ import annotations
 
 import numbers
-from typing import Callable, NamedTuple, Optional
+from typing import Callable, Optional
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["SamplingAlgorithm", "check_positive", "score_of"]
-
-
-class SamplingAlgorithm(NamedTuple):
-    """``init(position) -> state`` and ``step(state, key) -> state`` for a single chain."""
-
-    init: Callable
-    step: Callable
+__all__ = ["check_positive", "score_of"]
 
 
 def check_positive(name: str, what: str, value) -> None:

@@ -39,22 +39,21 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxhybrid.algorithm import Algorithm
 from jaxhybrid.random import uniform as fused_uniform
 
-from .base import SamplingAlgorithm, check_positive
+from .base import check_positive
 
 __all__ = ["MALAState", "mala", "mala_log_proposal"]
 
 
 class MALAState(NamedTuple):
-    """``position``, ``logdensity`` and ``grad`` (of log π at ``position``), and the acceptance
-    probability ``accept_prob`` and ``accepted`` flag of the step that produced this state."""
+    """``position``, and ``logdensity`` and ``grad`` of log π at ``position`` (reused by the next
+    step). The step's acceptance probability and decision are in its ``info``."""
 
     position: jax.Array
     logdensity: jax.Array
     grad: jax.Array
-    accept_prob: jax.Array
-    accepted: jax.Array
 
 
 def mala_log_proposal(y, x, grad_x, step_size):
@@ -74,7 +73,7 @@ def _normal_and_uniform(key, x):
     return xi, 0.5 * (u[d] + 1.0)
 
 
-def mala(logdensity_fn: Callable, step_size) -> SamplingAlgorithm:
+def mala(logdensity_fn: Callable, step_size) -> Algorithm:
     """MALA for one chain.
 
     Args:
@@ -82,7 +81,9 @@ def mala(logdensity_fn: Callable, step_size) -> SamplingAlgorithm:
         step_size: δ > 0 (scalar).
 
     Returns:
-        ``(init, step)``: ``init(position) -> MALAState``, ``step(state, key) -> MALAState``.
+        :class:`~jaxhybrid.algorithm.Algorithm`: ``init(position) -> MALAState``,
+        ``step(state, key) -> (MALAState, info)`` with ``info = {"accept_prob": α(x, Y),
+        "accepted": bool}``.
     """
     if not callable(logdensity_fn):
         raise ValueError("mala: `logdensity_fn` must be a function x -> log π(x).")
@@ -92,9 +93,9 @@ def mala(logdensity_fn: Callable, step_size) -> SamplingAlgorithm:
     def init(position):
         position = jnp.asarray(position)
         ld, g = vg(position)
-        return MALAState(position, ld, g, jnp.ones((), ld.dtype), jnp.asarray(True))
+        return MALAState(position, ld, g)
 
-    def step(state: MALAState, key) -> MALAState:
+    def step(state: MALAState, key) -> tuple[MALAState, dict]:
         x, gx = state.position, state.grad
         xi, u_acc = _normal_and_uniform(key, x)
         y = x + step_size * gx + jnp.sqrt(2.0 * step_size) * xi
@@ -105,12 +106,11 @@ def mala(logdensity_fn: Callable, step_size) -> SamplingAlgorithm:
         log_alpha = jnp.where(jnp.isnan(log_alpha), -jnp.inf, log_alpha)
         accept_prob = jnp.minimum(1.0, jnp.exp(log_alpha)).astype(ld_y.dtype)
         accept = u_acc.astype(ld_y.dtype) < accept_prob
-        return MALAState(
+        new = MALAState(
             jnp.where(accept, y, x),
             jnp.where(accept, ld_y, state.logdensity),
             jnp.where(accept, gy, gx),
-            accept_prob,
-            accept,
         )
+        return new, {"accept_prob": accept_prob, "accepted": accept}
 
-    return SamplingAlgorithm(init, step)
+    return Algorithm(init, step)

@@ -34,11 +34,12 @@ from typing import Callable, NamedTuple, Optional, Tuple
 import jax
 import jax.numpy as jnp
 
+from jaxhybrid.algorithm import Algorithm
 from jaxhybrid.random import normal as fused_normal
 
-from .base import SamplingAlgorithm, check_positive, score_of
+from .base import check_positive, score_of
 
-__all__ = ["PnPState", "pnp_ula", "score_from_denoiser", "denoiser_from_score", "tweedie_variance"]
+__all__ = ["PnPState", "pnp_ula", "pnp_step_size", "score_from_denoiser", "denoiser_from_score", "tweedie_variance"]
 
 
 class PnPState(NamedTuple):
@@ -88,6 +89,22 @@ def tweedie_variance(denoiser: Callable, sigma, positions: jax.Array, key: jax.A
     return sigma**2 * jnp.mean(diag, axis=(0, 1))
 
 
+def pnp_step_size(likelihood_lipschitz: float, sigma: float, alpha: float = 1.0, *,
+                  denoiser_lipschitz: float = 1.0, safety: float = 3.0) -> float:
+    """Step size of PnP-ULA by Laumont et al.'s (2022) stability rule,
+
+        δ = 1 / (safety · (L_y + α L_D / σ²)),
+
+    with ``L_y`` the Lipschitz constant of the likelihood score (``‖A‖²/σ_n²`` for a Gaussian
+    likelihood), ``L_D`` the denoiser's (1 for a non-expansive denoiser) and their bound
+    ``δ < 1/(3(L_y + α L_D/σ²))`` met with ``safety = 3``. Add ``1/λ`` to ``L_y`` when the
+    projection term's λ is small."""
+    for name, v in (("likelihood_lipschitz", likelihood_lipschitz), ("sigma", sigma), ("alpha", alpha),
+                    ("denoiser_lipschitz", denoiser_lipschitz), ("safety", safety)):
+        check_positive("pnp_step_size", name, v)
+    return 1.0 / (safety * (likelihood_lipschitz + alpha * denoiser_lipschitz / sigma**2))
+
+
 def pnp_ula(
     denoiser: Callable,
     sigma: float,
@@ -98,8 +115,8 @@ def pnp_ula(
     alpha: float = 1.0,
     box: Optional[Tuple[float, float]] = None,
     lam: Optional[float] = None,
-) -> SamplingAlgorithm:
-    """PnP-ULA for one chain.
+) -> Algorithm:
+    """PnP-ULA for one chain: ``init(position) -> PnPState``, ``step(state, key) -> (PnPState, {})``.
 
     Args:
         denoiser: ``D_σ(x)`` with the shape of ``x`` (e.g. a trained network).
@@ -135,9 +152,9 @@ def pnp_ula(
     def init(position):
         return state_at(jnp.asarray(position))
 
-    def step(state: PnPState, key) -> PnPState:
+    def step(state: PnPState, key) -> tuple[PnPState, dict]:
         x = state.position
         x = x + step_size * state.score + jnp.sqrt(2.0 * step_size) * fused_normal(key, x.shape, x.dtype)
-        return state_at(x)
+        return state_at(x), {}
 
-    return SamplingAlgorithm(init, step)
+    return Algorithm(init, step)

@@ -53,7 +53,7 @@ import optax
 from jaxhybrid.nn import MLP
 from jaxhybrid.train import fit
 
-__all__ = ["ConvScore", "NoisePredictor", "BiasFreeDnCNN", "BiasFreeUNet", "MLPScore", "GaussianScore", "ResidualScore", "dsm_loss", "train_score"]
+__all__ = ["ConvScore", "NoisePredictor", "BiasFreeDnCNN", "BiasFreeUNet", "MLPScore", "GaussianScore", "ResidualScore", "WeightedCorrection", "dsm_loss", "train_score"]
 
 
 class ConvScore(eqx.Module):
@@ -317,6 +317,28 @@ class ResidualScore(eqx.Module):
         if self.sigma_max is not None:
             corr = jnp.where(jnp.asarray(sigma) <= self.sigma_max, corr, jnp.zeros_like(corr))
         return base.residual(x, sigma) + corr
+
+    def __call__(self, x, sigma):
+        return self.residual(x, sigma) / sigma
+
+
+class WeightedCorrection(eqx.Module):
+    """``s_w(x, σ) = s_base(x, σ) + w · s_net(x, σ)`` for a trained :class:`ResidualScore`: the
+    prior weight ``w`` of the learned correction (``w = 0``: the base alone, ``w = 1``: the
+    trained prior), chosen on validation data like PnP-ULA's prior weight α. ``w`` is an array
+    leaf, so every weight runs the same compiled sampler (it is a sampler setting: do not train
+    this module)."""
+
+    score: ResidualScore
+    weight: jax.Array
+
+    def __init__(self, score: ResidualScore, weight: float):
+        if not isinstance(score, ResidualScore):
+            raise ValueError(f"WeightedCorrection: score must be a ResidualScore, got {type(score).__name__}.")
+        self.score, self.weight = score, jnp.asarray(weight, jnp.float32)
+
+    def residual(self, x, sigma):
+        return self.score.base.residual(x, sigma) + self.weight * self.score.net.residual(x, sigma)
 
     def __call__(self, x, sigma):
         return self.residual(x, sigma) / sigma

@@ -20,9 +20,10 @@ from typing import Callable, NamedTuple, Optional
 import jax
 import jax.numpy as jnp
 
+from jaxhybrid.algorithm import Algorithm
 from jaxhybrid.random import normal as fused_normal
 
-from .base import SamplingAlgorithm, check_positive, score_of
+from .base import check_positive, score_of
 
 __all__ = ["ULAState", "ula"]
 
@@ -35,7 +36,7 @@ class ULAState(NamedTuple):
 
 
 def ula(logdensity_fn: Optional[Callable] = None, step_size: float = None, *,
-        score_fn: Optional[Callable] = None) -> SamplingAlgorithm:
+        score_fn: Optional[Callable] = None) -> Algorithm:
     """ULA for one chain.
 
     Args:
@@ -46,8 +47,8 @@ def ula(logdensity_fn: Optional[Callable] = None, step_size: float = None, *,
         score_fn: ``∇log π(x)`` directly (e.g. a likelihood gradient plus a learned prior score).
 
     Returns:
-        :class:`~jaxhybrid.sampling.base.SamplingAlgorithm` with ``init(position) -> ULAState``
-        and ``step(state, key) -> ULAState``.
+        :class:`~jaxhybrid.algorithm.Algorithm` with ``init(position) -> ULAState`` and
+        ``step(state, key) -> (ULAState, {})``.
     """
     if step_size is None:
         raise ValueError("ula: step_size is required (δ > 0).")
@@ -58,10 +59,10 @@ def ula(logdensity_fn: Optional[Callable] = None, step_size: float = None, *,
         position = jnp.asarray(position)
         return ULAState(position, score(position))
 
-    def step(state: ULAState, key) -> ULAState:
+    def step(state: ULAState, key) -> tuple[ULAState, dict]:
         x = state.position
         noise = fused_normal(key, x.shape, x.dtype)
         x = x + step_size * state.score + jnp.sqrt(2.0 * step_size) * noise
-        return ULAState(x, score(x))
+        return ULAState(x, score(x)), {}
 
-    return SamplingAlgorithm(init, step)
+    return Algorithm(init, step)

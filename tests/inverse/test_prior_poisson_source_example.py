@@ -1,6 +1,7 @@
-"""prior-poisson-source: the annealed posterior sampler reproduces an exact Gaussian posterior;
-the Gaussian/residual score priors are exact where they claim to be; contract of the record, and
-(slow) its quick run."""
+"""prior-poisson-source: the annealed posterior sampler (jaxhybrid.inverse.annealed_posterior)
+reproduces an exact Gaussian posterior; the closed-form linear-Gaussian posterior agrees in its
+two parameterisations and with Bayes' rule; the Gaussian/residual/weighted score priors are exact
+where they claim to be; contract of the record, and (slow) its quick run."""
 
 from typing import NamedTuple
 
@@ -10,8 +11,9 @@ import numpy as np
 import pytest
 
 from jaxhybrid.examples import REGISTRY, load
-from jaxhybrid.examples.prior_poisson_source import WeightedCorrection, annealed_posterior
-from jaxhybrid.sampling import ConvScore, GaussianScore, MLPScore, ResidualScore, geometric_sigmas, train_score
+from jaxhybrid.inverse import annealed_posterior, linear_gaussian_posterior
+from jaxhybrid.sampling import (ConvScore, GaussianScore, MLPScore, ResidualScore, WeightedCorrection,
+                                geometric_sigmas, train_score)
 
 
 @pytest.fixture
@@ -117,6 +119,32 @@ def test_annealed_posterior_matches_exact_gaussian_posterior(x64):
     # the test can fail: the prior mean alone, or the prior std, are far outside these bounds
     assert np.max(np.abs(mu - m_exact) / se_m) > 5
     assert np.max(np.abs(np.diag(Sp) - var_ula) / se_v) > 5
+
+
+def test_linear_gaussian_posterior_is_bayes_rule(x64):
+    # covariance and precision forms agree; the mean solves the normal equations of the posterior
+    # log-density, the variance is the inverse Hessian's diagonal; a batch of y shares the std
+    rng = np.random.default_rng(4)
+    d, m_obs, eta = 6, 3, 0.2
+    mu, C = rng.normal(size=d), _spd(rng, d, 0.3, 1.5)
+    A = rng.normal(size=(m_obs, d))
+    ys = rng.normal(size=(2, m_obs))
+    op = _MatOp(jnp.asarray(A))
+    a = linear_gaussian_posterior(op, eta, ys, mu, prior_cov=C)
+    b = linear_gaussian_posterior(op, eta, ys, mu, prior_precision=np.linalg.inv(C))
+    np.testing.assert_allclose(a.mean, b.mean, rtol=1e-8, atol=1e-10)
+    np.testing.assert_allclose(a.std, b.std, rtol=1e-8)
+    H = A.T @ A / eta**2 + np.linalg.inv(C)
+    for i in range(2):
+        np.testing.assert_allclose(H @ a.mean[i], A.T @ ys[i] / eta**2 + np.linalg.solve(C, mu), rtol=1e-8)
+    np.testing.assert_allclose(a.std**2, np.diag(np.linalg.inv(H)), rtol=1e-8)
+    one = linear_gaussian_posterior(op, eta, ys[0], mu, prior_cov=C)
+    np.testing.assert_allclose(one.mean, a.mean[0], rtol=1e-12)
+    assert np.all(a.std < np.sqrt(np.diag(C)))  # the data shrink the prior's spread
+    with pytest.raises(ValueError, match="exactly one"):
+        linear_gaussian_posterior(op, eta, ys, mu)
+    with pytest.raises(ValueError, match="observations"):
+        linear_gaussian_posterior(op, eta, ys[:, :2], mu, prior_cov=C)
 
 
 def test_weighted_correction_interpolates_between_base_and_trained_prior():

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from jaxhybrid import pde
+from jaxhybrid.rollout import evolve, nonfinite
 
 
 @pytest.fixture
@@ -44,7 +45,7 @@ def test_kolmogorov_laminar_steady_state(x64):
     _, y = grid.coords()
     st = pde.navier_stokes_2d(grid, 0.05, viscosity=nu, drag=mu, kolmogorov_mode=kf, kolmogorov_scale=gam)
     w_star = -gam * kf * jnp.cos(kf * y) / (nu * kf**2 + mu)
-    r = st.rollout(w_star, 40, save_every=40)
+    r = evolve(st, st.init(w_star), 40, save_every=40, observe=st.to_physical)
     assert float(jnp.max(jnp.abs(r.saved[-1] - w_star))) < 1e-10
 
 
@@ -54,7 +55,7 @@ def test_ks_matches_exponax():
     (x,) = pde.Grid(n, L).coords()
     u0 = jnp.cos(2 * np.pi * x / L) + 0.3 * jnp.sin(4 * np.pi * x / L)
     ours = pde.kuramoto_sivashinsky(pde.Grid(n, L), dt, order=2, n_contour=16)
-    a = ours.rollout(u0, steps, save_every=steps).saved[-1]
+    a = evolve(ours, ours.init(u0), steps, save_every=steps, observe=ours.to_physical).saved[-1]
     theirs = ex.stepper.KuramotoSivashinsky(1, L, n, dt, order=2)
     b = ex.repeat(theirs, steps)(u0[None])[0]
     assert float(jnp.linalg.norm(a - b) / jnp.linalg.norm(b)) < 1e-4
@@ -66,17 +67,11 @@ def test_ks_conservative_is_chaotic_but_bounded():
     (x,) = grid.coords()
     u0 = jnp.cos(x / 16) * (1 + jnp.sin(x / 16))
     st = pde.kuramoto_sivashinsky(grid, 0.25, form="conservative", order=4)
-    r = st.rollout(u0, 400, save_every=400, is_bad=pde_nonfinite())
+    r = evolve(st, st.init(u0), 400, save_every=400, observe=st.to_physical, is_bad=lambda s, info: nonfinite(s))
     u = r.saved[-1]
     assert int(r.steps_done) == 400
     assert 0.5 < float(jnp.max(jnp.abs(u))) < 10
     assert abs(float(jnp.mean(u) - jnp.mean(u0))) < 1e-4
-
-
-def pde_nonfinite():
-    from jaxhybrid.rollout import nonfinite
-
-    return nonfinite
 
 
 def test_matmul_transform_equals_fft():
@@ -84,7 +79,8 @@ def test_matmul_transform_equals_fft():
     grid = pde.Grid(64, 30.0)
     (x,) = grid.coords()
     u0 = jnp.stack([jnp.cos(2 * np.pi * m * x / 30.0) + 0.1 * m for m in (1, 2)])
-    runs = [pde.kuramoto_sivashinsky(grid, 0.1, transform=t).rollout(u0, 40, save_every=40).saved[-1] for t in ("fft", "matmul")]
+    steppers = [pde.kuramoto_sivashinsky(grid, 0.1, transform=t) for t in ("fft", "matmul")]
+    runs = [evolve(st, st.init(u0), 40, save_every=40, observe=st.to_physical).saved[-1] for st in steppers]
     np.testing.assert_allclose(np.asarray(runs[0]), np.asarray(runs[1]), rtol=1e-4, atol=1e-4)
     with pytest.raises(ValueError, match="transform"):
         pde.SpectralSpace(grid, transform="dct")

@@ -23,7 +23,7 @@ def test_heat_dirichlet_second_order_in_space_stiff_and_nonstiff(x64):
         for n in (15, 31):
             (x,) = pde.mol_coords(n, 1.0)
             exact = lambda t: jnp.sin(np.pi * x) * np.exp(-np.pi**2 * D * t) + 1 + x
-            ys, stats = pde.mol_solve(rhs, exact(0.0), jnp.array([0.0, T]), solver=solver, rtol=1e-10, atol=1e-12)
+            ys, stats = pde.ode_solve(rhs, exact(0.0), jnp.array([0.0, T]), solver=solver, rtol=1e-10, atol=1e-12)
             errs.append(float(jnp.max(jnp.abs(ys[-1] - exact(T)))))
             steps.append(int(stats["num_steps"]))
         rate = np.log2(errs[0] / errs[1])
@@ -43,7 +43,7 @@ def test_fisher_kpp_2d_and_gradient(x64):
 
     def final(r):
         rhs = pde.reaction_diffusion_rhs((1.0, 1.0), 0.01, reaction=lambda u, t, args: args * u * (1 - u))
-        ys, _ = pde.mol_solve(rhs, u0, jnp.array([0.0, 1.0]), solver="stiff", rtol=1e-8, atol=1e-10, args=r)
+        ys, _ = pde.ode_solve(rhs, u0, jnp.array([0.0, 1.0]), solver="stiff", rtol=1e-8, atol=1e-10, args=r)
         return jnp.sum(ys[-1])
 
     g = jax.grad(final)(2.0)
@@ -56,9 +56,9 @@ def test_fisher_kpp_2d_and_gradient(x64):
 def test_mol_invalid_inputs():
     rhs = pde.reaction_diffusion_rhs(1.0, 0.1)
     with pytest.raises(ValueError, match="ts"):
-        pde.mol_solve(rhs, jnp.zeros(8), jnp.array([0.0]))
+        pde.ode_solve(rhs, jnp.zeros(8), jnp.array([0.0]))
     with pytest.raises(ValueError, match="solver"):
-        pde.mol_solve(rhs, jnp.zeros(8), jnp.array([0.0, 1.0]), solver="magic")
+        pde.ode_solve(rhs, jnp.zeros(8), jnp.array([0.0, 1.0]), solver="magic")
     with pytest.raises(ValueError, match="diffusivity"):
         pde.reaction_diffusion_rhs(1.0, -0.1)
 
@@ -71,10 +71,28 @@ def test_reaction_diffusion_gradient_nonstiff(x64):
 
     def final(r):
         rhs = pde.reaction_diffusion_rhs(1.0, 0.01, reaction=lambda u, t, args: args * u * (1 - u))
-        ys, _ = pde.mol_solve(rhs, u0, jnp.array([0.0, 0.5]), solver="nonstiff", rtol=1e-9, atol=1e-11, args=r)
+        ys, _ = pde.ode_solve(rhs, u0, jnp.array([0.0, 0.5]), solver="nonstiff", rtol=1e-9, atol=1e-11, args=r)
         return jnp.sum(ys[-1])
 
     g = jax.grad(final)(2.0)
     eps = 1e-5
     fd = (final(2.0 + eps) - final(2.0 - eps)) / (2 * eps)
     assert abs(float(g) - float(fd)) < 1e-5 * abs(float(fd))
+
+
+def test_ode_solve_fixed_step_converges_at_high_order_and_starts_at_t0(x64):
+    """Tsit5 with a fixed step on y' = −y + cos t from t0 = 0.5 (save times on the step grid, after t0):
+    the global error falls at least like dt^4.5 (Tsit5 is order 5; faster before the asymptotic regime),
+    and the saved values follow the exact solution from t0, not from ts[0]."""
+    rhs = lambda t, y, a: -a * y + jnp.cos(t)
+    t0, y0 = 0.5, 2.0
+    exact = lambda t: (y0 - 0.5 * (np.cos(t0) + np.sin(t0))) * np.exp(-(t - t0)) + 0.5 * (np.cos(t) + np.sin(t))
+    ts = jnp.asarray([1.0, 2.0, 3.0])
+    errs = []
+    for dt in (0.5, 0.25):
+        ys, stats = pde.ode_solve(rhs, jnp.asarray(y0), ts, t0=t0, solver="nonstiff", dt=dt, max_steps=20, args=1.0)
+        errs.append(float(jnp.max(jnp.abs(ys - exact(np.asarray(ts))))))
+        assert int(stats["num_steps"]) == int(np.ceil((3.0 - t0) / dt - 1e-9))
+    assert np.log2(errs[0] / errs[1]) > 4.5 and errs[1] < 1e-6, errs
+    with pytest.raises(ValueError, match="dt"):
+        pde.ode_solve(rhs, jnp.asarray(y0), ts, t0=t0, solver="nonstiff", dt=-0.1, args=1.0)

@@ -1,4 +1,5 @@
-"""Rollouts: gradients through long rollouts vs finite differences, batching, divergence guard."""
+"""Rollouts of the ETDRK steppers through jaxhybrid.rollout.evolve: gradients through long rollouts vs
+finite differences, batching, divergence guard, the algorithm protocol."""
 
 import jax
 import jax.numpy as jnp
@@ -6,7 +7,7 @@ import numpy as np
 import pytest
 
 from jaxhybrid import pde
-from jaxhybrid.rollout import DivergenceError, nonfinite, raise_if_diverged
+from jaxhybrid.rollout import DivergenceError, evolve, nonfinite, raise_if_diverged
 
 
 @pytest.fixture
@@ -22,7 +23,7 @@ def test_gradient_through_200_step_rollout_matches_fd(x64):
     w = jnp.exp(-((x - 4.0) ** 2))
 
     def loss(u0, checkpoint):
-        r = st.rollout(u0, 200, save_every=20, checkpoint=checkpoint)
+        r = evolve(st, st.init(u0), 200, save_every=20, checkpoint=checkpoint, observe=st.to_physical)
         return jnp.sum(w * r.saved[-1] ** 2) + 0.1 * jnp.sum(r.saved ** 2) / 200
 
     u0 = jnp.sin(x) + 0.5 * jnp.cos(2 * x)
@@ -44,7 +45,7 @@ def test_gradient_wrt_viscosity_and_forcing(x64):
 
     def loss(nu, amp):
         st = pde.burgers(grid, 0.05, viscosity=nu, forcing=amp * jnp.cos(x), order=4)
-        return jnp.sum(st.rollout(u0, 40, save_every=40).saved[-1] ** 2)
+        return jnp.sum(st.to_physical(evolve(st, st.init(u0), 40, save_every=40).final) ** 2)
 
     g_nu, g_amp = jax.grad(loss, argnums=(0, 1))(0.1, 0.3)
     eps = 1e-6
@@ -57,12 +58,12 @@ def test_vmap_over_initial_conditions_equals_loop():
     st = pde.kuramoto_sivashinsky(grid, 0.1, order=4)
     (x,) = grid.coords()
     u0 = jnp.stack([jnp.cos(2 * np.pi * m * x / 60.0) for m in (1, 2, 3, 4)])
-    run = lambda u: st.rollout(u, 50, save_every=10).saved
+    run = lambda u: evolve(st, st.init(u), 50, save_every=10, observe=st.to_physical).saved
     batched = jax.jit(jax.vmap(run))(u0)
     looped = jnp.stack([jax.jit(run)(u) for u in u0])
     np.testing.assert_allclose(np.asarray(batched), np.asarray(looped), rtol=1e-5, atol=1e-5)
     # the steppers also broadcast over a leading batch axis directly
-    direct = st.rollout(u0, 50, save_every=10).saved  # (5, 4, n)
+    direct = run(u0)  # (5, 4, n)
     np.testing.assert_allclose(np.asarray(jnp.swapaxes(direct, 0, 1)), np.asarray(looped), rtol=1e-5, atol=1e-5)
 
 
@@ -73,7 +74,7 @@ def test_vmap_over_parameters_equals_loop():
 
     def run(nu):
         st = pde.navier_stokes_2d(grid, 0.02, viscosity=nu, order=2)
-        return st.rollout(w0, 20, save_every=20).saved[-1]
+        return st.to_physical(evolve(st, st.init(w0), 20).final)
 
     nus = jnp.array([0.01, 0.05, 0.1])
     batched = jax.vmap(run)(nus)
@@ -86,7 +87,7 @@ def test_blow_up_stops_with_last_good_state():
     (x,) = grid.coords()
     # inviscid Burgers with a huge step: blows up
     st = pde.burgers(grid, 5.0, viscosity=0.0, order=1)
-    r = st.rollout(50 * jnp.sin(x), 200, save_every=1, is_bad=nonfinite)
+    r = evolve(st, st.init(50 * jnp.sin(x)), 200, observe=lambda s: None, is_bad=lambda s, info: nonfinite(s))
     assert int(r.steps_done) < 200
     assert bool(jnp.all(jnp.isfinite(st.to_physical(r.final))))
     with pytest.raises(DivergenceError) as e:
@@ -101,8 +102,8 @@ def test_checkpointing_bounds_gradient_memory():
     st = pde.burgers(grid, 0.01, viscosity=0.05, order=4)
 
     def temp_bytes(checkpoint):
-        loss = lambda u: jnp.sum(st.to_physical(st.rollout(u, 400, save_every=20, checkpoint=checkpoint,
-                                                            observe=lambda s: ()).final) ** 2)
+        loss = lambda u: jnp.sum(st.to_physical(evolve(st, st.init(u), 400, save_every=20, checkpoint=checkpoint,
+                                                       observe=lambda s: ()).final) ** 2)
         ma = jax.jit(jax.grad(loss)).lower(jnp.sin(x)).compile().memory_analysis()
         if ma is None:
             pytest.skip("memory_analysis not available on this backend")
@@ -110,3 +111,17 @@ def test_checkpointing_bounds_gradient_memory():
 
     with_ck, without = temp_bytes(True), temp_bytes(False)
     assert with_ck < 0.2 * without, (with_ck, without)
+
+
+def test_stepper_follows_the_algorithm_protocol():
+    """``step(û, key) -> (û⁺, {})`` with the key ignored; ``stepper(u)`` is one physical step."""
+    grid = pde.Grid(32)
+    (x,) = grid.coords()
+    st = pde.burgers(grid, 0.05, viscosity=0.1, order=4)
+    uh = st.init(jnp.sin(x))
+    a, info = st.step(uh)
+    b, _ = st.step(uh, jax.random.PRNGKey(3))
+    assert info == {} and not hasattr(st, "rollout")
+    np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
+    np.testing.assert_allclose(np.asarray(st(jnp.sin(x))), np.asarray(st.to_physical(a)), rtol=1e-6, atol=1e-7)
+    assert float(jnp.max(jnp.abs(st(jnp.sin(x)) - jnp.sin(x)))) > 1e-3  # the step moves the field

@@ -14,7 +14,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxhybrid.sampling import mala, mc_standard_error, run_chains, ula, underdamped_langevin
+from jaxhybrid.sampling import chains_summary, mala, mc_standard_error, ula, underdamped_langevin
 
 
 def problem():
@@ -44,7 +44,7 @@ def check(summary, mean_exact, var_exact, tol=5.0):
 def _run(algo, n_samples, burn_in, thin=1, key=0):
     x0 = jnp.zeros((128, 4))
     with jax.enable_x64(True):
-        f = jax.jit(lambda k: run_chains(algo, k, x0.astype(jnp.float64), n_samples, burn_in=burn_in, thin=thin))
+        f = jax.jit(lambda k: chains_summary(algo, k, x0.astype(jnp.float64), n_samples, burn_in=burn_in, thin=thin))
         return jax.tree_util.tree_map(np.asarray, f(jax.random.PRNGKey(key)))
 
 
@@ -98,3 +98,30 @@ def test_ula_needs_exactly_one_density():
         ula(step_size=0.1)
     with pytest.raises(ValueError, match="exactly one"):
         ula(lambda x: x, 0.1, score_fn=lambda x: x)
+
+
+def test_underdamped_is_the_md_baoab_step():
+    """One BAOAB in the tree: a kinetic-Langevin step equals :func:`jaxhybrid.md.langevin`'s
+    step with the score as the force, unit mass and kT = 1 (same key, same numbers), and the
+    key is the step's second argument (another key, another step)."""
+    from jaxhybrid import md
+
+    prec = jnp.asarray([1.0, 4.0, 9.0])
+    ld = lambda x: -0.5 * jnp.sum(prec * x**2)  # noqa: E731
+    x0 = jnp.asarray([[0.3, -0.2, 0.1], [1.0, 0.5, -0.4]])
+    v0 = jnp.asarray([[0.1, 0.2, -0.3], [0.0, -0.1, 0.2]])
+    ud = underdamped_langevin(ld, 0.1, friction=2.0)
+    s = ud.init(x0)._replace(momentum=v0)
+    baoab = md.langevin(md.energy_force_fn(lambda r: -ld(r)), 0.1, 1.0, 2.0)
+    t = baoab.init(x0, v0, 1.0)
+    key = jax.random.PRNGKey(11)
+    (a, info), (b, _) = ud.step(s, key), baoab.step(t, key)
+    assert info == {}
+    np.testing.assert_allclose(np.asarray(a.position), np.asarray(b.positions), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(a.momentum), np.asarray(b.momenta), rtol=1e-6, atol=1e-7)
+    np.testing.assert_allclose(np.asarray(a.score), np.asarray(b.forces), rtol=1e-6, atol=1e-7)
+    c, _ = ud.step(s, jax.random.PRNGKey(12))
+    assert not np.allclose(np.asarray(c.momentum), np.asarray(a.momentum))
+    # init(position, key): momentum ~ N(0, I) with a key, zero without
+    assert float(jnp.abs(ud.init(x0).momentum).max()) == 0.0
+    assert float(jnp.abs(ud.init(x0, jax.random.PRNGKey(0)).momentum).max()) > 0.0

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxhybrid.sampling import (ConvScore, MLPScore, annealed_langevin, denoiser_from_score,
-                                mc_standard_error, pnp_ula, run_chains, score_from_denoiser, tweedie_variance,
+                                chains_summary, mc_standard_error, pnp_ula, run_chains, score_from_denoiser, tweedie_variance,
                                 train_score, dsm_loss)
 
 MU = np.array([1.0, -0.5])
@@ -58,7 +58,7 @@ def test_pnp_ula_with_exact_gaussian_denoiser():
     c, m = 1 / p, (y / s2) / p
     c_ula = c / (1 - delta / (2 * c))
     with jax.enable_x64(True):
-        s = jax.jit(lambda k: run_chains(algo, k, jnp.zeros((128, 3), jnp.float64), 1000, burn_in=300, thin=2))(
+        s = jax.jit(lambda k: chains_summary(algo, k, jnp.zeros((128, 3), jnp.float64), 1000, burn_in=300, thin=2))(
             jax.random.PRNGKey(0))
         se_m, se_v = mc_standard_error(s.chain_mean), mc_standard_error(s.chain_var)
         assert np.all(np.abs(np.asarray(s.mean) - np.asarray(m)) < 5 * np.asarray(se_m))
@@ -73,8 +73,8 @@ def test_pnp_ula_tweedie_average_is_clean_posterior_mean():
     algo = pnp_ula(denoiser, sig, 0.01, likelihood_score_fn=lambda x: (y - x) / s2)
     clean, noisy = tau2 / (tau2 + sig**2 + s2) * y, (tau2 + sig**2) / (tau2 + sig**2 + s2) * y
     with jax.enable_x64(True):
-        s = jax.jit(lambda k: run_chains(algo, k, jnp.zeros((128, 3), jnp.float64), 1000, burn_in=300, thin=2,
-                                         observe=lambda st: st.denoised))(jax.random.PRNGKey(1))
+        s = jax.jit(lambda k: chains_summary(algo, k, jnp.zeros((128, 3), jnp.float64), 1000, burn_in=300, thin=2,
+                                             observe=lambda st: st.denoised))(jax.random.PRNGKey(1))
         se = np.asarray(mc_standard_error(s.chain_mean))
         assert np.all(np.abs(np.asarray(s.mean) - np.asarray(clean)) < 5 * se)
         assert np.all(np.abs(np.asarray(s.mean) - np.asarray(noisy)) > 5 * se)  # the two estimands differ
@@ -108,7 +108,7 @@ def test_tweedie_variance_is_sigma2_jacobian_diagonal():
 def test_pnp_box_projection_keeps_chain_near_box():
     algo = pnp_ula(lambda x: x, 1.0, 0.01, likelihood_score_fn=lambda x: jnp.zeros_like(x) + 50.0,
                    box=(0.0, 1.0), lam=0.02)
-    s = run_chains(algo, jax.random.PRNGKey(0), jnp.full((4, 10), 0.5), 500)
+    s = run_chains(algo, jax.random.PRNGKey(0), jnp.full((4, 10), 0.5), 500, progress=False)
     # the likelihood pushes x up; the projection term holds it at ~ hi + λ·50 = 2
     assert float(jnp.max(s.mean)) < 2.5
     with pytest.raises(ValueError, match="box"):
@@ -122,7 +122,7 @@ def test_annealed_langevin_ends_on_last_level_law():
     algo = annealed_langevin(score, sigmas, eps=0.01, n_steps_each=300)
     with jax.enable_x64(True):
         x0 = 10.0 * jax.random.normal(jax.random.PRNGKey(1), (256, 2), jnp.float64)
-        s = jax.jit(lambda k: run_chains(algo, k, x0, 500, burn_in=1200))(jax.random.PRNGKey(0))
+        s = jax.jit(lambda k: chains_summary(algo, k, x0, 500, burn_in=1200))(jax.random.PRNGKey(0))
         v = 1.0 + 0.01
         v_ula = v / (1 - 0.01 / (2 * v))
         se_v = np.asarray(mc_standard_error(s.chain_var))
