@@ -71,8 +71,9 @@ class DivergenceError(RuntimeError):
         self.state = state
 
 
-def nonfinite(state: PyTree) -> jax.Array:
-    """True when any inexact leaf of ``state`` holds a NaN or an infinity."""
+def nonfinite(state: PyTree, info: PyTree = None) -> jax.Array:
+    """True when any inexact leaf of ``state`` holds a NaN or an infinity (``info`` is ignored, so
+    ``is_bad=nonfinite`` serves :func:`rollout` and :func:`evolve` alike)."""
     leaves = [
         jnp.any(~jnp.isfinite(x))
         for x in jax.tree_util.tree_leaves(state)

@@ -16,7 +16,7 @@ Rectangles (finite differences):
 Every stepper follows the algorithm protocol (``û, info = stepper.step(û, key=None)``) and runs
 through :func:`jaxhybrid.rollout.evolve` (``evolve(stepper, stepper.init(u0), n, save_every=k,
 observe=stepper.to_physical)``): ``vmap`` over initial conditions or parameters, ``grad`` with
-``checkpoint=True``, and ``is_bad=lambda s, info: nonfinite(s)`` to stop a blow-up at the last
+``checkpoint=True``, and ``is_bad=nonfinite`` to stop a blow-up at the last
 good state.
 """
 

@@ -35,7 +35,7 @@ in physical space. Trajectories run through the shared loop::
     res = evolve(stepper, stepper.init(u0), n, save_every=k, observe=stepper.to_physical)
 
 (``res.saved``: the physical field every ``k`` steps; ``res.final``: the spectral state;
-``checkpoint=True`` for gradients through long runs, ``is_bad=lambda s, info: nonfinite(s)`` to
+``checkpoint=True`` for gradients through long runs, ``is_bad=nonfinite`` to
 stop a blow-up at the last good state).
 """
 
