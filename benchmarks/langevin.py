@@ -36,18 +36,12 @@ Usage: ``python benchmarks/langevin.py [--quick] [--json PATH] [--repeats R]``
 
 from __future__ import annotations
 
-import argparse
-import json
-import os
-import pathlib
-import sys
 import time
 
+import harness  # noqa: E402  (benchmarks/harness.py: puts the work tree first on sys.path)
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from jaxhybrid.algorithm import Algorithm  # noqa: E402
 from jaxhybrid.rollout import evolve  # noqa: E402
@@ -57,11 +51,6 @@ try:
     import blackjax
 except ImportError as e:  # pragma: no cover
     raise SystemExit("benchmarks/langevin.py needs blackjax (pip install 'jaxhybrid[bench]').") from e
-
-
-def _device() -> str:
-    d = jax.devices()[0]
-    return f"{d.platform}:{getattr(d, 'device_kind', d.platform)}"
 
 
 def _scales(d):
@@ -174,17 +163,9 @@ def bench_case(name, logdensity, init, d, n_chains, n_steps, step_size, repeats,
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--json", type=pathlib.Path, default=None,
-                   help="output path (default benchmarks/results/langevin-<cpu|gpu>.json)")
-    p.add_argument("--quick", action="store_true", help="5x fewer steps (smoke run)")
-    p.add_argument("--repeats", type=int, default=None, help="timed repeats per side (default 7, quick 3)")
-    p.add_argument("--cases", nargs="*", default=None, help="subset of case names")
-    a = p.parse_args(argv)
-    repeats = a.repeats or (3 if a.quick else 7)
-    gpu = jax.devices()[0].platform == "gpu"
-    print(f"device: {_device()}   blackjax {blackjax.__version__}   load: "
-          f"{os.getloadavg() if hasattr(os, 'getloadavg') else 'n/a'}", flush=True)
+    a = harness.parser(__doc__, repeats=7).parse_args(argv)
+    repeats = 3 if a.quick else a.repeats
+    print(f"device: {harness.device()}   blackjax {blackjax.__version__}   load: {harness.load()}", flush=True)
     rows = []
     for c in cases(a.quick):
         if a.cases and c[0] not in a.cases:
@@ -194,12 +175,7 @@ def main(argv=None):
         print(f"{r['case']:<12} d={r['d']:>8} chains={r['chains']:>5}  ours {r['ours']:>10.1f}  blackjax "
               f"{r['peer']:>10.1f} steps/s  ratio {r['ratio']:.3f} (median {r['ratio_median']:.3f}, cpu-time {r['ratio_cpu_time']:.3f})  acceptance {r['acceptance_ours']:.3f} vs "
               f"{r['acceptance_peer']:.3f}", flush=True)
-    result = {"area": "langevin", "device": _device(), "quick": a.quick, "blackjax": blackjax.__version__,
-              "cases": rows}
-    path = a.json or pathlib.Path(__file__).resolve().parent / "results" / f"langevin-{'gpu' if gpu else 'cpu'}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
-    print(f"wrote {path}")
+    harness.write_result("langevin", rows, a.json, quick=a.quick, blackjax=blackjax.__version__)
 
 
 if __name__ == "__main__":

@@ -30,18 +30,13 @@ Usage: ``python benchmarks/pde_spectral.py [--quick] [--json PATH] [--repeats R]
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import pathlib
-import sys
 import time
 
+import harness  # noqa: E402  (benchmarks/harness.py: puts the work tree first on sys.path)
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from jaxhybrid import pde  # noqa: E402
 from jaxhybrid.rollout import evolve  # noqa: E402
@@ -50,11 +45,6 @@ try:
     import exponax as ex
 except ImportError as e:  # pragma: no cover
     raise SystemExit("benchmarks/pde_spectral.py needs exponax (pip install exponax).") from e
-
-
-def _device() -> str:
-    d = jax.devices()[0]
-    return f"{d.platform}:{getattr(d, 'device_kind', d.platform)}"
 
 
 def _bandlimited(key, n, batch=(), kmax=4, amp=1.0, ndim=2):
@@ -191,10 +181,7 @@ def memory_ns_grad(n=256, steps=1000, block=40, dt=2e-3, run=False):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    p.add_argument("--json", type=pathlib.Path, default=None, help="output path (default benchmarks/results/pde_spectral-<cpu|gpu>.json)")
-    p.add_argument("--quick", action="store_true", help="small/fast smoke run")
-    p.add_argument("--repeats", type=int, default=None)
+    p = harness.parser(__doc__, repeats=9)
     p.add_argument("--big", type=int, default=1024, help="size of the large NS case (0: skip)")
     p.add_argument("--batch", type=int, default=1024, help="KS ensemble size (>= 1024 for the acceptance case)")
     p.add_argument("--run-grad", action="store_true", help="also execute the 1000-step gradient (checkpointed; on GPU both)")
@@ -202,8 +189,8 @@ def main(argv=None):
     a = p.parse_args(argv)
     platform = jax.devices()[0].platform
     gpu = platform == "gpu"
-    reps = a.repeats or (3 if a.quick else 9)
-    print(f"device: {_device()}   load: {os.getloadavg() if hasattr(os, 'getloadavg') else 'n/a'}")
+    reps = 3 if a.quick else a.repeats
+    print(f"device: {harness.device()}   load: {harness.load()}")
 
     cases = []
     if a.quick:
@@ -221,18 +208,14 @@ def main(argv=None):
         print(f"{c['case']:>22s}  ours {c['ours']:9.3f} {c['unit']}  exponax {c['peer']:9.3f}  "
               f"ratio {c['ratio']:5.2f}  agreement {c['agreement']:.2e}", flush=True)
 
-    result = {"area": "pde_spectral", "device": _device(), "quick": a.quick, "cases": cases}
+    extra = {"quick": a.quick}
     if not a.no_memory:
         mem = memory_ns_grad(n=128 if a.quick else 256, run=a.run_grad or gpu)
-        result["memory"] = mem
+        extra["memory"] = mem
         print("memory (grad through 1000-step NS):", json.dumps({k: mem[k] for k in ("checkpointed", "no_checkpoint")}))
-    if hasattr(os, "getloadavg"):
-        result["load_avg_after"] = list(os.getloadavg())
-    path = a.json or pathlib.Path(__file__).resolve().parent / "results" / f"pde_spectral-{'gpu' if gpu else 'cpu'}.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
-    print(f"wrote {path}")
-    return result
+    extra["load_avg_after"] = harness.load()
+    path = harness.write_result("pde_spectral", cases, a.json, **extra)
+    return json.loads(path.read_text())
 
 
 if __name__ == "__main__":
