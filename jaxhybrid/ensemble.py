@@ -9,7 +9,9 @@ unsharded one for any batch size. Across hosts the same code runs after
 ``jax.distributed.initialize()`` (the mesh then spans every process's devices).
 
 This is the single way jaxhybrid shards: engines and examples call :func:`ensemble` rather than
-building meshes of their own.
+building meshes of their own. Drivers whose *state* carries the batch axis — many Langevin
+chains, MD replicas — place it with :func:`shard_batch` (the same mesh and ``P("batch")``) and
+let ``jit`` keep the sharding from step to step.
 """
 
 from __future__ import annotations
@@ -22,7 +24,7 @@ import jax.numpy as jnp
 import numpy as np
 from jax.sharding import Mesh, NamedSharding, PartitionSpec as P
 
-__all__ = ["ensemble", "batch_mesh"]
+__all__ = ["ensemble", "batch_mesh", "shard_batch"]
 
 
 def batch_mesh(devices: Optional[Sequence[jax.Device]] = None) -> Mesh:
@@ -93,3 +95,23 @@ def ensemble(
         return jax.tree_util.tree_map(lambda y: y[:size], out) if pad else out
 
     return run
+
+
+def shard_batch(tree, size: int, *, devices: Optional[Sequence[jax.Device]] = None):
+    """Place ``tree`` on the batch mesh: leaves whose leading axis has length ``size`` are split
+    over the devices (``P("batch")``), every other leaf is replicated. With one device, or when
+    ``size`` does not divide the device count, ``tree`` is returned as it is (a batch of chains
+    cannot be padded without changing what it computes). Results are those of the unsharded run:
+    only per-member work is split; reductions across members are done by ``jit`` over the whole."""
+    devs = list(jax.devices() if devices is None else devices)
+    if len(devs) < 2 or size % len(devs):
+        return tree
+    mesh = batch_mesh(devs)
+    batched, replicated = NamedSharding(mesh, P("batch")), NamedSharding(mesh, P())
+
+    def place(x):
+        if not isinstance(x, (jax.Array, np.ndarray)):
+            return x
+        return jax.device_put(x, batched if (np.ndim(x) and np.shape(x)[0] == size) else replicated)
+
+    return jax.tree_util.tree_map(place, tree)

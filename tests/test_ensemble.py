@@ -65,3 +65,32 @@ def test_sharded_over_four_cpu_devices_equals_unsharded(batch):
     assert res["max_abs_diff"] == 0.0
     if batch % 4 == 0:
         assert res["n_shards"] == 4
+
+
+CHAINS = textwrap.dedent(
+    """
+    import json
+    import jax, jax.numpy as jnp, numpy as np
+    from jaxhybrid import sampling
+
+    algo = sampling.mala(lambda x: -0.5 * jnp.sum(x**2 / jnp.arange(1.0, 4.0)), 0.4)
+    x0 = jax.random.normal(jax.random.PRNGKey(0), (8, 3))
+    sharded = sampling.run_chains(algo, jax.random.PRNGKey(1), x0, 200, burn_in=50, progress=False)
+    plain = sampling.chains_summary(algo, jax.random.PRNGKey(1), x0, 200, burn_in=50)
+    shards = len(sharded.final.position.sharding.device_set)
+    print(json.dumps({"n_devices": jax.device_count(), "shards": shards,
+                      "diff": float(max(np.max(np.abs(np.asarray(a) - np.asarray(b)))
+                                        for a, b in [(sharded.chain_mean, plain.chain_mean),
+                                                     (sharded.chain_accept, plain.chain_accept),
+                                                     (sharded.mean, plain.mean)]))}))
+    """
+)
+
+
+def test_langevin_chains_sharded_over_four_cpu_devices_equal_the_unsharded_run():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", CHAINS], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["n_devices"] == 4 and res["shards"] == 4
+    assert res["diff"] < 1e-5

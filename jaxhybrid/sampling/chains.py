@@ -13,7 +13,7 @@ draws from ``fold_in(key, n)``, :func:`jaxhybrid.rollout.evolve`) and hence the 
   inside ``jit``/``vmap`` (a batch of inverse problems, a sampler inside a loss). A chain that
   diverges makes the moments NaN (no host check is possible there).
 * :func:`run_chains` — the host driver: compiled chunks through :func:`jaxhybrid.driver.drive`
-  with a progress bar (postfix: the acceptance rate so far) and a divergence guard — a step that
+  (the chains split over all devices by :func:`jaxhybrid.ensemble.shard_batch`) with a progress bar (postfix: the acceptance rate so far) and a divergence guard — a step that
   leaves any chain's position non-finite raises :class:`~jaxhybrid.rollout.DivergenceError`
   with that step and the last good chain states.
 """
@@ -29,6 +29,7 @@ import numpy as np
 
 from jaxhybrid.algorithm import Algorithm
 from jaxhybrid.driver import chunked, drive
+from jaxhybrid.ensemble import shard_batch
 from jaxhybrid.rollout import evolve, nonfinite
 
 from .stats import RunningMoments, moments_init, moments_update, pool
@@ -195,6 +196,7 @@ def run_chains(
         raise ValueError("run_chains: called under a JAX transformation (jit/vmap/grad); it is the host "
                          "driver. Use jaxhybrid.sampling.chains_summary there (same arguments, same numbers).")
     algo, cs, total = _setup(algorithm, positions, n_samples, burn_in, thin, observe, init_state)
+    cs = shard_batch(cs, jnp.shape(positions)[0])   # chains split over all devices (one device: as is)
     chunk = _default_chunk(total) if chunk_size is None else chunk_size
     _check_int("chunk_size", chunk, 1)
     run_chunk = chunked(algo, key=key, observe=lambda c: None,
