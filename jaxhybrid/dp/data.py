@@ -16,7 +16,6 @@ DeePMD-kit does.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import NamedTuple, Optional, Sequence
 

@@ -25,10 +25,10 @@ import numpy as np
 
 from jaxhybrid.ensemble import ensemble
 
-from .data import Packed
+from .data import Packed, System, pack
 from .model import DeepPot
 
-__all__ = ["make_ensemble", "member", "ensemble_forces", "frame_forces", "force_deviation"]
+__all__ = ["make_ensemble", "member", "ensemble_forces", "frame_forces", "force_deviation", "model_deviation"]
 
 
 def make_ensemble(n_models: int, key, **model_kwargs) -> DeepPot:
@@ -92,3 +92,18 @@ def force_deviation(forces: jax.Array) -> jax.Array:
     mean = jnp.mean(forces, axis=-3, keepdims=True)
     var = jnp.mean(jnp.sum((forces - mean) ** 2, axis=-1), axis=-2)  # (..., N)
     return jnp.max(jnp.sqrt(var), axis=-1)
+
+
+def model_deviation(ens: DeepPot, frames, cell, types, *, k_max: int | None = None, chunk: int = 16) -> np.ndarray:
+    """``ε_f`` of every frame of a trajectory ``frames`` (F, N, 3) in the periodic ``cell``
+    (3, 3), atom types ``types`` (N,) (indices into ``ens.type_map``): member forces on
+    neighbour tables of ``k_max`` slots (:func:`frame_forces`; a fixed ``k_max``, e.g. the
+    model's ``sel``, keeps every call at one compiled shape), then :func:`force_deviation`."""
+    frames, cell, types = np.asarray(frames), np.asarray(cell, np.float64), np.asarray(types, int)
+    if frames.ndim != 3 or frames.shape[1:] != (len(types), 3) or cell.shape != (3, 3):
+        raise ValueError(f"model_deviation: need frames (F, N, 3), cell (3, 3) and types (N,); got {frames.shape}, "
+                         f"{cell.shape}, {types.shape}.")
+    F = len(frames)
+    dummy = System(tuple(ens.type_map), types, frames, np.tile(cell, (F, 1, 1)), np.zeros(F), np.zeros_like(frames))
+    data = pack([dummy], ens.rcut, k_max=k_max)
+    return np.asarray(force_deviation(jnp.asarray(frame_forces(ens, data, chunk))))

@@ -12,7 +12,8 @@ reference MD. Two implementations:
 
 :func:`reference_md` samples frames by ASE Langevin MD at several temperatures and strains and
 caches each labelled trajectory as a DeePMD-kit system directory (``cache_dir()/<tag>``), so a
-second run reads labels instead of recomputing them.
+second run reads labels instead of recomputing them. :func:`timed_reference_md` is one uncached
+reference Langevin run, its positions and its wall time per step (the reference's MD cost).
 """
 
 from __future__ import annotations
@@ -28,10 +29,12 @@ from typing import Callable, Optional, Sequence
 
 import numpy as np
 
+from jaxhybrid.cache import cache_dir as _cache_dir
+
 from .data import System, from_ase, read_deepmd, write_deepmd
 
 __all__ = ["EMTLabeller", "PySCFLabeller", "cache_dir", "cached_system", "publish_system", "spec_tag", "reference_md",
-           "HARTREE_EV", "BOHR_A"]
+           "timed_reference_md", "HARTREE_EV", "BOHR_A"]
 
 HARTREE_EV = 27.211386245988
 BOHR_A = 0.529177210903
@@ -39,11 +42,9 @@ EMT_ELEMENTS = ("Cu", "Al", "Ni", "Ag", "Au", "Pd", "Pt")
 
 
 def cache_dir() -> Path:
-    """``$JAXHYBRID_CACHE/dp`` or ``~/.cache/jaxhybrid/dp`` (created on demand)."""
-    root = os.environ.get("JAXHYBRID_CACHE")
-    d = Path(root) / "dp" if root else Path.home() / ".cache" / "jaxhybrid" / "dp"
-    d.mkdir(parents=True, exist_ok=True)
-    return d
+    """The label store ``jaxhybrid.cache.cache_dir("dp")`` (``$JAXHYBRID_CACHE/dp`` or
+    ``~/.cache/jaxhybrid/dp``, created on demand)."""
+    return _cache_dir("dp")
 
 
 class EMTLabeller:
@@ -178,6 +179,39 @@ def cached_system(name: str, spec: dict, make: Callable[[], System], cache: Opti
     return system
 
 
+def _thermalize():
+    try:  # ASE >= 3.29; MaxwellBoltzmannDistribution, which calls it, is deprecated there
+        from ase.md.velocitydistribution import thermalize_momenta
+    except ImportError:  # older ASE
+        from ase.md.velocitydistribution import MaxwellBoltzmannDistribution as thermalize_momenta
+    return thermalize_momenta
+
+
+def timed_reference_md(labeller, atoms, *, temperature: float, n_steps: int, every: int, equilibrate: int = 0,
+                       dt_fs: float = 2.0, friction_per_fs: float = 0.01, seed: int = 0) -> tuple[np.ndarray, np.ndarray, float]:
+    """ASE Langevin MD with ``labeller``'s calculator at ``temperature`` (K): Maxwell–Boltzmann
+    momenta and the thermostat noise from ``default_rng(seed)``, ``equilibrate`` steps, then
+    ``n_steps`` timed steps saving the positions every ``every``. Returns ``(positions
+    (n_steps // every, N, 3), cell (3, 3), wall seconds per timed step)``; nothing is cached."""
+    from ase import units
+    from ase.md.langevin import Langevin
+
+    if n_steps < 1 or every < 1 or equilibrate < 0:
+        raise ValueError(f"timed_reference_md: need n_steps >= 1, every >= 1, equilibrate >= 0; got {n_steps}, {every}, "
+                         f"{equilibrate}.")
+    a = atoms.copy()
+    a.calc = labeller.calculator()
+    rng = np.random.default_rng(seed)
+    _thermalize()(a, temperature_K=temperature, rng=rng)
+    dyn = Langevin(a, dt_fs * units.fs, temperature_K=temperature, friction=friction_per_fs / units.fs, rng=rng)
+    dyn.run(equilibrate)
+    frames, t0 = [], time.perf_counter()
+    for _ in range(n_steps // every):
+        dyn.run(every)
+        frames.append(a.get_positions().copy())
+    return np.asarray(frames), np.asarray(a.get_cell()), (time.perf_counter() - t0) / n_steps
+
+
 def reference_md(labeller, atoms, *, temperatures: Sequence[float], strains: Sequence[float] = (0.0,), n_frames: int = 10,
                  every: int = 20, equilibrate: int = 100, dt_fs: float = 5.0, friction: float = 0.02, seed: int = 0,
                  name: str = "ref", cache: Optional[Path] = None, log=None) -> list[System]:
@@ -188,11 +222,7 @@ def reference_md(labeller, atoms, *, temperatures: Sequence[float], strains: Seq
     from ase import units
     from ase.md.langevin import Langevin
 
-    try:  # ASE >= 3.29; MaxwellBoltzmannDistribution, which calls it, is deprecated there
-        from ase.md.velocitydistribution import thermalize_momenta
-    except ImportError:  # older ASE
-        from ase.md.velocitydistribution import MaxwellBoltzmannDistribution as thermalize_momenta
-
+    thermalize_momenta = _thermalize()
     if n_frames < 1 or every < 1:
         raise ValueError("reference_md: n_frames and every must be positive.")
     out = []

@@ -32,7 +32,8 @@ truncated, a difference from DeePMD-kit, which drops neighbours beyond ``sel``).
 
 The model plugs into the MD engine's energy contract ``E(positions, neighbours, box, species)``
 (a dense neighbour list of cutoff ``model.cutoff``), and into training through
-:meth:`DeepPot.energy_from_pairs` on precomputed, padded neighbour tables.
+:meth:`DeepPot.energy_from_pairs` on precomputed, padded neighbour tables;
+:func:`molecule_energy_fn` is ``E(R)`` of an isolated molecule (every other atom a neighbour).
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["DeepPot", "ResNet", "switch", "environment", "cast"]
+__all__ = ["DeepPot", "ResNet", "switch", "environment", "cast", "molecule_energy_fn"]
 
 
 def switch(r: jax.Array, rcut_smth: float, rcut: float) -> jax.Array:
@@ -246,3 +247,21 @@ class DeepPot(eqx.Module):
 def cast(model: eqx.Module, dtype) -> eqx.Module:
     """Copy of ``model`` with every floating-point array cast to ``dtype`` (e.g. float64)."""
     return jax.tree_util.tree_map(lambda a: a.astype(dtype) if eqx.is_inexact_array(a) else a, model)
+
+
+def molecule_energy_fn(model: DeepPot, types: Sequence[int], cell: float = 100.0):
+    """``E(R)`` of an isolated molecule of atom types ``types``: every other atom is a neighbour
+    (no periodic images; pairs beyond ``r_c`` get zero environment rows from the switching
+    function), the same numbers as the training path on a nominal cubic cell of side ``cell``.
+    Pass it to :func:`jaxhybrid.md.energy_force_fn` for MD."""
+    n = len(types)
+    if n < 2:
+        raise ValueError(f"molecule_energy_fn: a molecule needs at least 2 atoms, got {n}.")
+    idx = jnp.asarray([[j for j in range(n) if j != i] for i in range(n)], jnp.int32).reshape(n, n - 1)
+    shifts = jnp.zeros((n, n - 1, 3), jnp.int8)
+    types = jnp.asarray(types, jnp.int32)
+
+    def energy(R):
+        return model.energy_from_pairs(R, jnp.eye(3, dtype=R.dtype) * cell, types, idx, shifts)
+
+    return energy

@@ -4,7 +4,9 @@ and EAM energies, a plug-in contract for learned energies, integrators that are
 :class:`~jaxhybrid.algorithm.Algorithm` objects (velocity Verlet, Langevin BAOAB, Nosé–Hoover chain,
 FIRE: ``init(positions, momenta=None, mass=1.0, aux=None)``, ``step(state, key) -> (state,
 info)``), observables, extended XYZ and setfl I/O, and the high-level :func:`simulate` driver
-built on the shared :func:`~jaxhybrid.rollout.evolve` and :func:`~jaxhybrid.driver.drive`.
+built on the shared :func:`~jaxhybrid.rollout.evolve` and :func:`~jaxhybrid.driver.drive`;
+batched Langevin programs of small systems (:func:`langevin_program`) and the per-atom-step cost
+of an energy function (:func:`cost_per_atom_step`).
 
 Quick start::
 
@@ -33,7 +35,9 @@ from .langevin import LangevinState, langevin
 from .neighbours import NeighborList, NeighborListFn, neighbor_list, pair_vectors, to_sparse
 from .nose_hoover import NHCState, conserved_energy, nose_hoover_chain
 from .nve import NVEState, nve
-from .observables import kinetic_energy, msd, pressure_kinetic, rdf, temperature
+from .batch import Program, langevin_program, langevin_trajectory
+from .observables import (bond_lengths, histogram_edges, histogram_l1, kinetic_energy, msd, pressure_kinetic, rdf,
+                          rdf_peak, temperature)
 from .pair import (
     PairPotential,
     brute_force_energy,
@@ -46,6 +50,7 @@ from .pair import (
     stress,
 )
 from .simulate import SimulationResult, minimize, simulate
+from .timing import cost_per_atom_step
 from .space import Box, displacement, make_box, min_image_ok, orthorhombic, perpendicular_widths, triclinic, volume, wrap
 from .units import LJ, METAL, Units
 
@@ -56,7 +61,8 @@ __all__ = [
     "brute_force_energy", "EAM", "eam_analytic", "eam_from_setfl", "hermite_table",
     "NVEState", "nve", "LangevinState", "langevin", "NHCState", "nose_hoover_chain", "conserved_energy",
     "FIREState", "fire", "neighbor_force_fn", "energy_force_fn",
-    "kinetic_energy", "temperature", "pressure_kinetic", "rdf", "msd",
+    "kinetic_energy", "temperature", "pressure_kinetic", "rdf", "rdf_peak", "msd", "bond_lengths", "histogram_edges", "histogram_l1",
+    "langevin_program", "langevin_trajectory", "Program", "cost_per_atom_step",
     "write_extxyz", "read_extxyz", "read_setfl", "write_setfl", "SetflTables",
     "simulate", "SimulationResult", "minimize",
     "fcc_lattice", "lj_liquid_box", "maxwell_boltzmann", "random_positions",

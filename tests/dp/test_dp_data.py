@@ -2,7 +2,6 @@
 against brute force; EMT labels; DeePMD loss schedule inside train.fit."""
 
 import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jaxhybrid import md
-from jaxhybrid.dp import DeepPot, ensemble_forces, force_deviation, make_ensemble, member
+from jaxhybrid.dp import ensemble_forces, force_deviation, make_ensemble, member
 
 
 def test_force_deviation_formula_and_identical_members_give_zero():
@@ -46,3 +46,16 @@ def test_dpmd_quick_record(tmp_path):
     # even the quick model beats the MLP on raw coordinates on forces, and DP-MD holds 600 K
     assert m["force_rmse_meV_per_A"] < b["data_only"]["force_rmse_meV_per_A"]
     assert abs(m["dp_md_temperature_K"] - 600.0) < 100.0
+
+
+@pytest.mark.slow
+def test_dpgen_quick_record(tmp_path):
+    from jaxhybrid.examples import dpgen
+
+    rec = dpgen.run(quick=True, seed=0, out=tmp_path)
+    m, b = rec["metrics"], rec["baselines"]
+    assert (tmp_path / "dpgen.png").exists() and rec["paradigm"] == 3
+    assert {"random_selection", "seed_only"} <= set(b) and set(rec["goal"]) <= set(m)
+    assert m["rounds"] == len(rec["history"]) == len(m["labels_per_iteration"]) >= 1
+    assert m["labelled_frames"] == sum(m["labels_per_iteration"]) == b["random_selection"]["labelled_frames"]
+    assert all(0.0 <= f <= 1.0 for f in m["accurate_fraction_per_iteration"])

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxhybrid import md
-from jaxhybrid.dp import DeepPot, System, cast, pack
+from jaxhybrid.dp import DeepPot, System, cast, dft_force_fn, dft_md, molecule_energy_fn, one_thread, pack
 from jaxhybrid.examples import dpmd_dft as ex
 
 
@@ -22,6 +22,7 @@ class HarmonicWater:
     """Stand-in labeller: harmonic O–H and H–H springs (eV, Å), counting its calls."""
 
     name, xc, basis, grid_level, conv_tol = "harmonic", "none", "none", 0, 0.0
+    type_map = ("O", "H")
     pairs = ((0, 1, 0.97, 45.0), (0, 2, 0.97, 45.0), (1, 2, 1.55, 10.0))
 
     def __init__(self):
@@ -49,18 +50,25 @@ class HarmonicWater:
 def test_dft_md_is_cached_on_disk_and_not_recomputed(tmp_path, monkeypatch):
     monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path))
     lab = HarmonicWater()
-    a = ex.dft_md(lab, 300.0, 12, seed=3, name="t")
+    water = (lab, ex.SYMBOLS, ex.WATER, ex.MASSES)
+    a = dft_md(*water, 300.0, 12, seed=3, name="t")
     first = lab.calls
     assert first >= 12 + 1 and a.n_frames == 12 and not a.pbc
-    b = ex.dft_md(lab, 300.0, 12, seed=3, name="t")
+    assert list(a.types) == [0, 1, 1] and a.type_map == ("O", "H")
+    b = dft_md(*water, 300.0, 12, seed=3, name="t")
     assert lab.calls == first  # second call read the labels from disk
     for k in ("coord", "energy", "force"):
         np.testing.assert_array_equal(getattr(a, k), getattr(b, k))
     assert len(list((tmp_path / "dp").glob("t-*/done.json"))) == 1
-    ex.dft_md(lab, 600.0, 12, seed=3, name="t")  # other arguments: a new trajectory
+    dft_md(*water, 600.0, 12, seed=3, name="t")  # other arguments: a new trajectory
     assert lab.calls > first and len(list((tmp_path / "dp").glob("t-*/done.json"))) == 2
+    n = lab.calls
+    dft_md(lab, ex.SYMBOLS, ex.WATER * 1.02, ex.MASSES, 300.0, 12, seed=3, name="t")  # another start geometry
+    assert lab.calls > n and len(list((tmp_path / "dp").glob("t-*/done.json"))) == 3
     with pytest.raises(ValueError, match="n_steps"):
-        ex.dft_md(lab, 300.0, 0, name="t")
+        dft_md(*water, 300.0, 0, name="t")
+    with pytest.raises(ValueError, match="one per symbol"):
+        dft_md(lab, ex.SYMBOLS, ex.WATER[:2], ex.MASSES, 300.0, 5, name="t")
 
 
 def test_callback_dynamics_equal_native_dynamics_and_labels_match_positions(tmp_path, monkeypatch):
@@ -69,9 +77,10 @@ def test_callback_dynamics_equal_native_dynamics_and_labels_match_positions(tmp_
     lab = HarmonicWater()
     R0 = ex.WATER
     e_ref = lab.energy_forces(ex.SYMBOLS, R0)[0]
-    Rc, Ec, Fc = ex.langevin_md(ex.dft_force_fn(lab, ex.SYMBOLS, e_ref), R0, 600.0, 30, 0.5, 20.0, seed=1)
+    kw = dict(dt=0.5e-3, gamma=20.0, mass=ex.MASSES, seed=1)
+    Rc, Ec, Fc = md.langevin_trajectory(dft_force_fn(lab, ex.SYMBOLS, e_ref), R0, 600.0, 30, **kw)
     native = md.energy_force_fn(lambda R: lab.jax_energy(R) - e_ref)
-    Rn, En, Fn = ex.langevin_md(native, R0, 600.0, 30, 0.5, 20.0, seed=1)
+    Rn, En, Fn = md.langevin_trajectory(native, R0, 600.0, 30, **kw)
     np.testing.assert_allclose(Rc, Rn, atol=2e-5)
     np.testing.assert_allclose(Fc, Fn, atol=2e-3)
     assert float(np.max(np.abs(Rc[-1] - R0))) > 1e-2  # it moved
@@ -91,7 +100,7 @@ def test_pyscf_forces_are_minus_energy_gradient_in_eV_per_A():
 
     lab = PySCFLabeller(("O", "H"), xc="PBE", basis="sto-3g", grid_level=3)
     R = ex.WATER + np.array([[0.0, 0.0, 0.0], [0.0, 0.05, 0.02], [0.0, 0.0, 0.0]])
-    with ex.one_thread():
+    with one_thread():
         e, f = lab.energy_forces(ex.SYMBOLS, R)
         h = 2e-3
         for atom, axis in ((1, 1), (0, 2)):
@@ -100,7 +109,7 @@ def test_pyscf_forces_are_minus_energy_gradient_in_eV_per_A():
             fd = -(lab.energy_forces(ex.SYMBOLS, R + dR)[0] - lab.energy_forces(ex.SYMBOLS, R - dR)[0]) / (2 * h)
             assert abs(fd - f[atom, axis]) < 2e-3, (atom, axis, fd, f[atom, axis])
     assert np.abs(f).max() > 0.3  # a distorted geometry: non-trivial forces
-    ec, fc, _ = ex.dft_force_fn(lab, ex.SYMBOLS, e)(jnp.asarray(R, jnp.float32))
+    ec, fc, _ = dft_force_fn(lab, ex.SYMBOLS, e)(jnp.asarray(R, jnp.float32))
     np.testing.assert_allclose(np.asarray(fc), f, atol=2e-3)
     assert abs(float(ec)) < 1e-2
 
@@ -116,7 +125,7 @@ def _model():
 def test_molecule_energy_matches_training_path_and_is_invariant(x64):
     model = cast(_model(), jnp.float64)
     types = [ex.TYPE_MAP.index(s) for s in ex.SYMBOLS]
-    ef = jax.jit(jax.value_and_grad(ex.molecule_energy_fn(model, types)))  # one compilation for every call below
+    ef = jax.jit(jax.value_and_grad(molecule_energy_fn(model, types)))  # one compilation for every call below
     energy = lambda r: ef(r)[0]  # noqa: E731
     rng = np.random.default_rng(0)
     R = np.stack([ex.WATER + 0.08 * rng.normal(size=(3, 3)) for _ in range(4)])
@@ -132,9 +141,8 @@ def test_molecule_energy_matches_training_path_and_is_invariant(x64):
     np.testing.assert_allclose(e_mol, e_pack, atol=1e-10)
     np.testing.assert_allclose(f_mol, f_pack, atol=1e-10)
     assert np.std(e_mol) > 1e-4
-    Q = ex.random_rotation(np.random.default_rng(5))
-    np.testing.assert_allclose(Q @ Q.T, np.eye(3), atol=1e-12)
-    assert abs(np.linalg.det(Q) - 1) < 1e-12
+    Q, _ = np.linalg.qr(np.random.default_rng(5).normal(size=(3, 3)))
+    Q = Q if np.linalg.det(Q) > 0 else -Q
     r = jnp.asarray(R[1])
     moved = r @ jnp.asarray(Q).T + jnp.asarray([1.0, -2.0, 0.5])
     np.testing.assert_allclose(float(energy(moved)), float(energy(r)), atol=1e-10)
@@ -144,12 +152,16 @@ def test_molecule_energy_matches_training_path_and_is_invariant(x64):
 def test_hist_l1_known_cases_and_bond_lengths():
     edges = np.linspace(0.0, 4.0, 5)
     a = np.array([0.5, 1.5, 2.5, 3.5])
-    assert ex.hist_l1(a, a[::-1], edges) == 0.0
-    assert ex.hist_l1(np.array([0.5, 0.6]), np.array([3.5, 3.6]), edges) == pytest.approx(2.0)
-    assert ex.hist_l1(np.array([0.5, 1.5]), np.array([0.5, 3.5]), edges) == pytest.approx(1.0)
-    assert ex.hist_l1(np.array([0.5, 9.0]), np.array([0.5, 0.5]), edges) == pytest.approx(1.0)  # out of range: disjoint
+    assert md.histogram_l1(a, a[::-1], edges) == 0.0
+    assert md.histogram_l1(np.array([0.5, 0.6]), np.array([3.5, 3.6]), edges) == pytest.approx(2.0)
+    assert md.histogram_l1(np.array([0.5, 1.5]), np.array([0.5, 3.5]), edges) == pytest.approx(1.0)
+    assert md.histogram_l1(np.array([0.5, 9.0]), np.array([0.5, 0.5]), edges) == pytest.approx(1.0)  # out of range: disjoint
+    e = md.histogram_edges(np.array([1.0, 2.0]), np.array([3.0]), n_bins=4, pad=0.5)
+    np.testing.assert_allclose(e, np.linspace(0.0, 4.0, 5))
     R = np.stack([ex.WATER, ex.WATER * 2])
-    np.testing.assert_allclose(ex.oh_lengths(R), [0.95778, 0.95778, 1.91555, 1.91555], atol=1e-4)
+    np.testing.assert_allclose(md.bond_lengths(R, ex.OH_PAIRS).ravel(), [0.95778, 0.95778, 1.91555, 1.91555], atol=1e-4)
+    with pytest.raises(ValueError, match="pairs"):
+        md.bond_lengths(R, [(0, 3)])
 
 
 @pytest.mark.slow

@@ -30,3 +30,14 @@ def test_msd_and_temperature():
     P = md.maxwell_boltzmann(jax.random.PRNGKey(0), m, kT, 1000)
     np.testing.assert_allclose(float(md.temperature(P, m, kB=md.METAL.kB)), 300.0, rtol=1e-4)
     np.testing.assert_allclose(np.asarray(jnp.sum(P, 0)), 0.0, atol=1e-6)
+
+
+def test_rdf_peak_finds_the_first_shell():
+    r = np.linspace(0.0, 4.0, 161)
+    g = np.where(r < 0.9, 0.0, 1 + 2 * np.exp(-((r - 1.1) / 0.08) ** 2) - 0.5 * np.exp(-((r - 1.6) / 0.1) ** 2)
+                 + 0.3 * np.exp(-((r - 2.1) / 0.15) ** 2))
+    rp, h, rm = md.rdf_peak(r, g)
+    assert abs(rp - 1.1) < 0.026 and abs(h - 3.0) < 0.02 and abs(rm - 1.6) < 0.03
+    assert md.rdf_peak(r, g, search=5)[2] == r[np.argmax(g) + 4]   # the window limits the search
+    with pytest.raises(ValueError, match="rdf_peak"):
+        md.rdf_peak(r, g[:-1])
