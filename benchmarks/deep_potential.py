@@ -19,22 +19,15 @@ Usage: ``python benchmarks/deep_potential.py [--json PATH] [--quick] [--repeats 
 
 from __future__ import annotations
 
-import argparse
-import json
-import pathlib
-import sys
 import time
 
+import harness  # noqa: E402  (benchmarks/harness.py: puts the work tree first on sys.path)
 import jax
 import jax.numpy as jnp
-import numpy as np
 import optax
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from jaxhybrid import md  # noqa: E402
 from jaxhybrid.dp import DeepPot  # noqa: E402
-from jaxhybrid.rollout import evolve  # noqa: E402
 
 A0, MASS = 3.61, 63.546
 
@@ -70,22 +63,8 @@ def train_runner(model, cells, steps):
     return lambda: run(*state), n
 
 
-def md_runner(model, cells, steps):
-    R, box, nl, nbrs = setup(cells, model)
-    integ = md.nve(md.neighbor_force_fn(model, nl, box), 0.002)
-    m = md.METAL.mass(MASS)
-    P = md.maxwell_boltzmann(jax.random.PRNGKey(1), m, md.METAL.kT(600.0), R.shape[0])
-    s0 = integ.init(R, P, m, nbrs)
-    run = jax.jit(lambda s: evolve(integ, s, steps).final)
-    return lambda: run(s0), R.shape[0]
-
-
 def main(argv=None):
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--json", default=str(pathlib.Path(__file__).parent / "results" / "deep_potential-cpu.json"))
-    ap.add_argument("--quick", action="store_true")
-    ap.add_argument("--repeats", type=int, default=3)
-    args = ap.parse_args(argv)
+    args = harness.parser(__doc__, repeats=3).parse_args(argv)
     cfg = dict(rcut=5.5, rcut_smth=4.0, sel=80, embedding=(25, 50, 100), fitting=(240, 240, 240), axis=16, atom_block=256)
     if args.quick:
         cfg.update(embedding=(8, 16, 32), fitting=(64, 64, 64), axis=4)
@@ -93,12 +72,11 @@ def main(argv=None):
     steps = {"train": 2 if args.quick else 3, "md": 5 if args.quick else 10}
     cases = []
     runners = {}
-    for kind, make in (("train", train_runner), ("md", md_runner)):
-        for cells in (4, 10):
-            f, n = make(model, cells, steps[kind])
-            t = time.perf_counter()
-            jax.block_until_ready(f())  # compile + first run
-            runners[(kind, n)] = (f, time.perf_counter() - t)
+    for cells in (4, 10):
+        f, n = train_runner(model, cells, steps["train"])
+        t = time.perf_counter()
+        jax.block_until_ready(f())  # compile + first run
+        runners[("train", n)] = (f, time.perf_counter() - t)
     times = {k: [] for k in runners}
     for _ in range(args.repeats):  # interleaved repeats
         for k, (f, _) in runners.items():
@@ -111,16 +89,22 @@ def main(argv=None):
                       "agreement": None, "atom_steps_per_s": n / best, "us_per_atom_step": best / n * 1e6,
                       "steps_per_call": steps[kind], "times_s": ts, "compile_plus_first_s": runners[(kind, n)][1]})
         print(f"{kind:>5} N={n:5d}  {1.0 / best:9.3f} steps/s  {best / n * 1e6:9.2f} us/atom-step")
+    configs = [setup(cells, model)[:2] for cells in (4, 10)]   # MD: NVE at 600 K, the md engine's own timing
+    per_atom = md.cost_per_atom_step(model, configs, n_steps=steps["md"], dt=0.002, mass=MASS, temperature=600.0,
+                                     key=jax.random.PRNGKey(1), repeats=args.repeats)
+    for (R, _), best in zip(configs, per_atom):
+        n = R.shape[0]
+        cases.append({"case": f"md-N{n}", "n_atoms": n, "ours": 1.0 / (best * n), "peer": None, "unit": "steps/s",
+                      "ratio": None, "agreement": None, "atom_steps_per_s": 1.0 / best, "us_per_atom_step": best * 1e6,
+                      "steps_per_call": steps["md"]})
+        print(f"   md N={n:5d}  {1.0 / (best * n):9.3f} steps/s  {best * 1e6:9.2f} us/atom-step")
     for kind in ("train", "md"):
         a, b = [c for c in cases if c["case"].startswith(kind)]
         print(f"{kind}: cost per atom-step ratio N={b['n_atoms']} / N={a['n_atoms']}: {b['us_per_atom_step'] / a['us_per_atom_step']:.2f}")
-    rec = {"area": "deep_potential", "device": f"{jax.default_backend()}:{jax.devices()[0].device_kind}",
-           "peer_note": "no peer installed (DeePMD-kit not available here): peer and ratio are null",
-           "model_config": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}, "dtype": "float32",
-           "quick": args.quick, "cases": cases}
-    pathlib.Path(args.json).parent.mkdir(parents=True, exist_ok=True)
-    pathlib.Path(args.json).write_text(json.dumps(rec, indent=2))
-    print("wrote", args.json)
+    harness.write_result("deep_potential", cases, args.json,
+                         peer_note="no peer installed (DeePMD-kit not available here): peer and ratio are null",
+                         model_config={k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()},
+                         dtype="float32", quick=args.quick)
 
 
 if __name__ == "__main__":
