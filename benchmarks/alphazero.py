@@ -18,23 +18,13 @@ Usage: ``python benchmarks/alphazero.py [--quick] [--json PATH] [--repeats R]``
 
 from __future__ import annotations
 
-import argparse
-import json
-import pathlib
-import sys
 import time
 
+import harness  # noqa: E402  (benchmarks/harness.py: puts the work tree first on sys.path)
 import jax
 import jax.numpy as jnp
 
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
-
 from jaxhybrid.alphazero import alphazero_policy, connect4, make_network, mcts_policy  # noqa: E402
-
-
-def _device() -> str:
-    d = jax.devices()[0]
-    return f"{d.platform}:{getattr(d, 'device_kind', d.platform)}"
 
 
 def build(game, policy, batch, plies):
@@ -63,11 +53,7 @@ def bench(play, repeats, key):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--quick", action="store_true")
-    p.add_argument("--json", default=None)
-    p.add_argument("--repeats", type=int, default=3)
-    args = p.parse_args(argv)
+    args = harness.parser(__doc__, repeats=3).parse_args(argv)
     repeats = 1 if args.quick else args.repeats
     game = connect4()
     model = make_network(game, jax.random.PRNGKey(0), channels=32, blocks=2)
@@ -84,14 +70,8 @@ def main(argv=None):
                      "peer": None, "unit": "positions/s", "ratio": None, "agreement": None,
                      "all_times_s": [round(t, 4) for t in times]})
         print(f"{name:<36} {rows[-1]['ours']:>12.1f} positions/s   (best of {repeats}: {best:.3f} s)", flush=True)
-    device = _device()
-    result = {"area": "alphazero", "device": device, "quick": args.quick, "network": "PolicyValueNet(32 ch, 2 blocks)",
-              "note": "no peer: peer, ratio and agreement are null", "cases": rows}
-    path = pathlib.Path(args.json) if args.json else (
-        pathlib.Path(__file__).parent / "results" / f"alphazero-{'gpu' if jax.default_backend() == 'gpu' else 'cpu'}.json")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(result, indent=2))
-    print(f"wrote {path}")
+    harness.write_result("alphazero", rows, args.json, quick=args.quick, network="PolicyValueNet(32 ch, 2 blocks)",
+                         note="no peer: peer, ratio and agreement are null")
 
 
 if __name__ == "__main__":

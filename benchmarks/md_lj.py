@@ -34,19 +34,14 @@ nearest); the case name carries the actual atom count.
 
 from __future__ import annotations
 
-import argparse
 import gc
-import json
-import pathlib
 import statistics
-import sys
 import time
 
+import harness  # noqa: E402  (benchmarks/harness.py: puts the work tree first on sys.path)
 import jax
 import jax.numpy as jnp
 import numpy as np
-
-sys.path.insert(0, str(pathlib.Path(__file__).resolve().parents[1]))
 
 from jaxhybrid import md  # noqa: E402
 from jaxhybrid.rollout import evolve  # noqa: E402
@@ -60,11 +55,6 @@ except ImportError as e:  # pragma: no cover
     raise SystemExit("benchmarks/md_lj.py needs jax-md (pip install jax-md).") from e
 
 RHO, KT, DT, RC, R_ON, SKIN = 0.8442, 0.72, 0.005, 2.5, 2.0, 0.5
-
-
-def _device() -> str:
-    d = jax.devices()[0]
-    return f"{d.platform}:{getattr(d, 'device_kind', d.platform)}"
 
 
 def _bandwidth_gbs() -> float:
@@ -246,26 +236,20 @@ def run_case(n_req, steps, repeats, block):
 
 
 def main(argv=None):
-    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    ap.add_argument("--json", type=pathlib.Path, default=None)
+    ap = harness.parser(__doc__, repeats=3)
     ap.add_argument("--sizes", type=int, nargs="+", default=[4000])
     ap.add_argument("--steps", type=int, default=None, help="steps per timed run (default: by size and device)")
-    ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--block", type=int, default=50, help="energy sampling interval (steps)")
     args = ap.parse_args(argv)
-    platform = jax.devices()[0].platform
-    path = args.json or pathlib.Path(__file__).resolve().parent / "results" / f"md_lj-{'cpu' if platform == 'cpu' else 'gpu'}.json"
     bw = _bandwidth_gbs()
-    print(f"device {_device()}; memory bandwidth (x+1, read+write) {bw:.1f} GB/s", flush=True)
+    print(f"device {harness.device()}; memory bandwidth (x+1, read+write) {bw:.1f} GB/s", flush=True)
     cases = []
     for n in args.sizes:
         c = run_case(n, args.steps, args.repeats, args.block)
         c["bandwidth_GBps"] = bw
         c["atom_steps_per_s_bandwidth_limit"] = bw * 1e9 / c["bytes_per_atom_step_est"]
         cases.append(c)
-        result = {"area": "md_lj", "device": _device(), "bandwidth_GBps": bw, "cases": cases}
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=2))
+        path = harness.write_result("md_lj", cases, args.json, bandwidth_GBps=bw)   # after every size
     print(f"\n{'case':<14}{'ours st/s':>11}{'peer st/s':>11}{'ratio':>7}{'atom-st/s ours':>16}{'atom-st/s peer':>16}"
           f"{'agree':>9}{'drift ours':>12}{'drift peer':>12}{'BW limit':>12}")
     for c in cases:
