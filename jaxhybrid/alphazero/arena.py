@@ -12,7 +12,7 @@ agent, then second), finished games being no-ops. Results are from the first age
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, NamedTuple
+from typing import Any, Callable, Mapping, NamedTuple
 
 import jax
 import jax.numpy as jnp
@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxhybrid.alphazero.games import Game, GameState
 
-__all__ = ["Agent", "play_match", "MatchResult", "evaluate"]
+__all__ = ["Agent", "play_match", "MatchResult", "evaluate", "evaluate_agents"]
 
 Agent = Callable[[Any, jax.Array, GameState], jax.Array]
 
@@ -85,3 +85,15 @@ def evaluate(game: Game, agent: Agent, opponent: Agent, key: jax.Array, n_per_si
     f = side(agent, agent_params, opponent, opponent_params, k1, 1)
     s = side(opponent, opponent_params, agent, agent_params, k2, -1)
     return MatchResult(f[0] + s[0], f[1] + s[1], f[2] + s[2], f, s)
+
+
+def evaluate_agents(game: Game, agents: Mapping[str, Agent], opponent: Agent, key: jax.Array,
+                    n_per_side: int | Mapping[str, int], params: Any = None) -> dict[str, MatchResult]:
+    """:func:`evaluate` of every agent of ``agents`` (name → agent, e.g. :func:`~jaxhybrid.
+    alphazero.search.agents`) against one ``opponent``, all with the same ``key`` and the
+    network ``params``; ``n_per_side`` is one game count for all or a count per agent name."""
+    counts = n_per_side if isinstance(n_per_side, Mapping) else {name: n_per_side for name in agents}
+    missing = set(agents) - set(counts)
+    if missing:
+        raise ValueError(f"evaluate_agents: no game count for {sorted(missing)}; give n_per_side one per agent.")
+    return {name: evaluate(game, agent, opponent, key, counts[name], params) for name, agent in agents.items()}

@@ -14,7 +14,9 @@ Models (pure step functions): lorenz63, lorenz96, two_scale_l96 (Wilks 2005), pd
 simulate. Filters: enkf (perturbed obs), etkf, letkf (Gaspari–Cohn), particle_filter, var3d,
 var4d (adjoint by JAX, L-BFGS), ssls (score-based sequential Langevin). Metrics: rmse, crps_ensemble,
 rank_histogram, coverage, scores, lead_rmse. Closures and MOS (closure.py): subgrid_tendency,
-two_scale_truth, coarse_model, LocalClosure, poly_closure, forecast_batch, linear_mos.
+two_scale_truth, coarse_model, LocalClosure, poly_closure, forecast_batch, linear_mos, ResidualMOS,
+trajectory_windows, lead_targets. Twin experiments
+(experiment.py): twin, run_filter, free_run.
 """
 
 from .models import (rk4, lorenz63, lorenz63_rhs, lorenz96, lorenz96_rhs, two_scale_l96, two_scale_l96_rhs,
@@ -28,8 +30,9 @@ from .particle import effective_sample_size, normalise_log_weights, particle_fil
 from .variational import obs_windows, var3d, var4d, var4d_cost
 from .ssls import ssls
 from .metrics import coverage, crps_ensemble, lead_rmse, rank_histogram, rmse, rmse_series, scores
-from .closure import (LocalClosure, coarse_model, forecast_batch, linear_mos, poly_closure, stencil,
-                      subgrid_tendency, two_scale_truth)
+from .closure import (LocalClosure, ResidualMOS, coarse_model, forecast_batch, lead_targets, linear_mos, poly_closure,
+                      stencil, subgrid_tendency, trajectory_windows, two_scale_truth)
+from .experiment import Twin, free_run, run_filter, twin
 
 __all__ = [
     "rk4", "lorenz63", "lorenz63_rhs", "lorenz96", "lorenz96_rhs", "two_scale_l96", "two_scale_l96_rhs",
@@ -42,4 +45,5 @@ __all__ = [
     "particle_filter", "systematic_resample", "obs_windows", "var3d", "var4d", "var4d_cost", "coverage",
     "crps_ensemble", "rank_histogram", "rmse", "rmse_series", "scores", "lead_rmse", "ssls", "LocalClosure",
     "coarse_model", "forecast_batch", "linear_mos", "poly_closure", "stencil", "subgrid_tendency", "two_scale_truth",
+    "Twin", "twin", "run_filter", "free_run", "ResidualMOS", "trajectory_windows", "lead_targets",
 ]

@@ -14,7 +14,12 @@ gradients flow through it, so a closure can be trained *through* the solver with
 :func:`jaxhybrid.paradigms.refine`.
 
 MOS (Glahn & Lowry 1972): a map from a biased model's forecast to the truth fitted on past
-forecast/truth pairs; :func:`linear_mos` is the least-squares affine map.
+forecast/truth pairs; :func:`linear_mos` is the least-squares affine map, :class:`ResidualMOS` a
+network correction ``f + s·net(f/s)`` to be trained.
+
+Data for training and verification from a truth run ``X`` (n, d): :func:`trajectory_windows`
+(start states and the following ``length`` states, the targets of training *through* the solver)
+and :func:`lead_targets` (the truth at the lead times of forecasts started at given indices).
 """
 
 from __future__ import annotations
@@ -31,7 +36,7 @@ from jaxhybrid.rollout import rollout
 from .models import lorenz96_rhs, rk4, two_scale_l96
 
 __all__ = ["subgrid_tendency", "two_scale_truth", "coarse_model", "stencil", "LocalClosure", "poly_closure",
-           "forecast_batch", "linear_mos"]
+           "forecast_batch", "linear_mos", "ResidualMOS", "trajectory_windows", "lead_targets"]
 
 
 def subgrid_tendency(state, K: int = 8, J: int = 32, h: float = 1.0, b: float = 10.0, c: float = 10.0):
@@ -99,3 +104,35 @@ def linear_mos(forecasts, truths) -> Callable:
     W, *_ = np.linalg.lstsq(np.concatenate([fc, np.ones((len(fc), 1))], 1), tr, rcond=None)
     W = jnp.asarray(W, jnp.asarray(forecasts).dtype)
     return lambda f: jnp.asarray(f) @ W[:-1] + W[-1]
+
+
+class ResidualMOS(eqx.Module):
+    """Network MOS ``x̂ = f + scale · net(f / scale)`` of one forecast ``f`` (d,): a correction of
+    the forecast, zero when ``net`` outputs zero; ``net`` maps d inputs to d."""
+
+    net: Callable
+    scale: float = eqx.field(static=True, default=10.0)
+
+    def __call__(self, f):
+        return f + self.scale * self.net(f / self.scale)
+
+
+def trajectory_windows(X, length: int, stride: int):
+    """Start states ``X[i]`` and targets ``X[i+1 .. i+length]`` for ``i = 0, stride, …`` while
+    ``i < n − length − 1``: shapes ``(m, d)`` and ``(m, length, d)``."""
+    X = jnp.asarray(X)
+    if X.ndim != 2 or length < 1 or stride < 1 or X.shape[0] < length + 2:
+        raise ValueError(f"trajectory_windows: need X (n, d) with n >= length + 2, length >= 1 and stride >= 1; "
+                         f"got {X.shape}, {length}, {stride}.")
+    idx = np.arange(0, X.shape[0] - length - 1, stride)
+    return X[idx], jnp.stack([X[i + 1: i + length + 1] for i in idx])
+
+
+def lead_targets(X, starts, n_steps: int, save_every: int) -> np.ndarray:
+    """The truth at the saved lead times of forecasts started at ``X[s]`` for ``s`` in ``starts``:
+    ``X[s + save_every], X[s + 2·save_every], …, X[s + n_steps]``, shape ``(M, n_steps / save_every, d)``
+    (the reference of :func:`forecast_batch` and :func:`~jaxhybrid.assimilation.lead_rmse`)."""
+    starts = np.asarray(starts)
+    if save_every < 1 or n_steps % save_every or starts.max() + n_steps >= len(X):
+        raise ValueError(f"lead_targets: need save_every >= 1 dividing n_steps and starts + n_steps < len(X) = {len(X)}.")
+    return np.stack([np.asarray(X[s + save_every: s + n_steps + 1: save_every]) for s in starts])

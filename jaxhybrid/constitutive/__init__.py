@@ -21,4 +21,4 @@ from .kinematics import (cauchy_from_pk1, from_mandel, from_voigt, green_lagrang
                          right_cauchy_green, to_mandel, to_voigt)
 from .laws import (HardeningHypoelastic, Hyperelastic, cubic_hyperelastic, mandel_projectors, mooney_rivlin,
                    neo_hookean, st_venant_kirchhoff)
-from .spd import SPDNN, MLPIncrement, one_step_loss, rollout_stress
+from .spd import SPDNN, MLPIncrement, one_step_loss, rollout_errors, rollout_stress

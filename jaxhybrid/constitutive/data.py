@@ -9,6 +9,9 @@
   window keeps its own starting stress, so a rollout from ``σ`` at the window start is exact).
 * :func:`sample_F` — deformation gradients ``F = I + δ``, ``δ_ij ~ U(−s, s)`` with a per-sample
   scale ``s ~ U(0, s_max)`` (so small and large strains are both represented), ``det F > 0``.
+* :func:`sample_rotations` — rotations uniform on SO(3) (Haar measure): the QR factor of a
+  Gaussian matrix with the signs of ``diag R`` moved into ``Q`` (Mezzadri 2007, Notices AMS 54,
+  592), then ``det Q = +1`` by flipping the first column where needed.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ import numpy as np
 
 from .spd import rollout_stress
 
-__all__ = ["strain_paths", "stress_paths", "path_windows", "sample_F"]
+__all__ = ["strain_paths", "stress_paths", "path_windows", "sample_F", "sample_rotations"]
 
 
 def strain_paths(seed: int, n_paths: int, n_steps: int, amplitude: float = 0.02, dim: int = 6, k_max: int = 3) -> np.ndarray:
@@ -67,3 +70,14 @@ def sample_F(seed: int, n: int, s_max: float = 0.12) -> np.ndarray:
     rng = np.random.default_rng(seed)
     s = rng.uniform(0.0, s_max, (n, 1, 1))
     return (np.eye(3) + s * rng.uniform(-1.0, 1.0, (n, 3, 3))).astype(np.float32)
+
+
+def sample_rotations(seed: int, n: int) -> np.ndarray:
+    """``(n, 3, 3)`` float64 rotation matrices, uniform on SO(3) (see module docstring)."""
+    if n < 1:
+        raise ValueError(f"sample_rotations: need n >= 1, got {n}.")
+    rng = np.random.default_rng(seed)
+    q, r = np.linalg.qr(rng.standard_normal((n, 3, 3)))
+    q = q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
+    q[:, :, 0] *= np.linalg.det(q)[:, None]
+    return q

@@ -32,8 +32,8 @@ import numpy as np
 
 from .kinematics import plane_strain_F
 
-__all__ = ["Mesh", "rectangle_mesh", "plate_with_hole_mesh", "Precomputed", "precompute", "residual",
-           "solve", "SolveResult", "plane_strain_law"]
+__all__ = ["Mesh", "rectangle_mesh", "plate_with_hole_mesh", "plate_tension_bc", "Precomputed", "precompute",
+           "residual", "solve", "SolveResult", "plane_strain_law"]
 
 _GP = np.array([[-1, -1], [1, -1], [1, 1], [-1, 1]]) / np.sqrt(3.0)
 
@@ -83,6 +83,22 @@ def plate_with_hole_mesh(half_width: float = 1.0, radius: float = 0.3, n_radial:
     # counter-clockwise: ξ increases then θ increases
     elems = np.stack([idx[:-1, :-1], idx[:-1, 1:], idx[1:, 1:], idx[1:, :-1]], -1).reshape(-1, 4)
     return Mesh(nodes, elems)
+
+
+def plate_tension_bc(mesh: Mesh, displacement: float, half_width: float = 1.0) -> tuple[np.ndarray, np.ndarray]:
+    """Dirichlet data ``(fixed, prescribed)`` of a quarter plate (:func:`plate_with_hole_mesh`)
+    stretched along x: symmetry planes ``u_x = 0`` on x = 0 and ``u_y = 0`` on y = 0, and
+    ``u_x = displacement`` on the loaded edge x = ``half_width`` (nominal strain
+    ``displacement / half_width``); every other component is free."""
+    X = np.asarray(mesh.nodes)
+    right = np.isclose(X[:, 0], half_width)
+    if not right.any():
+        raise ValueError(f"plate_tension_bc: no node at x = half_width = {half_width}; pass the mesh's half-width.")
+    fixed, prescribed = np.zeros_like(X, bool), np.zeros_like(X)
+    fixed[np.isclose(X[:, 0], 0), 0] = True
+    fixed[np.isclose(X[:, 1], 0), 1] = True
+    fixed[right, 0], prescribed[right, 0] = True, displacement
+    return fixed, prescribed
 
 
 class Precomputed(NamedTuple):

@@ -28,12 +28,13 @@ from typing import Callable
 import equinox as eqx
 import jax
 import jax.numpy as jnp
+import numpy as np
 from jaxtyping import Array, Float, PRNGKeyArray
 
 from jaxhybrid.nn import MLP
 from jaxhybrid.rollout import rollout
 
-__all__ = ["SPDNN", "MLPIncrement", "one_step_loss", "rollout_stress"]
+__all__ = ["SPDNN", "MLPIncrement", "one_step_loss", "rollout_stress", "rollout_errors"]
 
 
 class SPDNN(eqx.Module):
@@ -113,3 +114,29 @@ def rollout_stress(step: Callable, eps_path: Float[Array, "T1 m"], sigma0=None) 
     res = rollout(lambda s, x: step(s, x[0], x[1]), sigma0, eps_path.shape[0] - 1,
                   inputs=(eps_path[:-1], eps_path[1:]), include_initial=True)
     return res.saved
+
+
+def rollout_errors(model, eps, sig) -> tuple[dict, np.ndarray]:
+    """Score an incremental law (``model.step(σ, ε_old, ε_new)``) on reference paths ``eps``,
+    ``sig`` ``(P, T+1, m)``; returns ``(errors, rollout)`` with the rollout ``(P, T+1, m)`` from
+    ``σ⁰ = 0`` (:func:`rollout_stress`) and, with ``σ̂`` the rollout:
+
+    * ``rollout_rel_error`` = ``(Σ‖σ̂ − σ‖² / Σ‖σ‖²)^{1/2}`` over all paths and increments;
+    * ``final_rel_error`` — the same at the last increment only;
+    * ``max_stress_ratio`` = ``max‖σ̂‖ / max‖σ‖`` (boundedness of the rollout);
+    * ``one_step_rel_error`` = ``(Σ‖step(σⁿ, εⁿ, εⁿ⁺¹) − σⁿ⁺¹‖² / Σ‖σⁿ⁺¹ − σⁿ‖²)^{1/2}`` (teacher forced).
+
+    The rollout scores are ``inf`` when the rollout is not finite."""
+    eps, sig = np.asarray(eps), np.asarray(sig)
+    if eps.ndim != 3 or eps.shape != sig.shape or eps.shape[1] < 2:
+        raise ValueError(f"rollout_errors: eps and sig must both be (P, T+1, m) with T >= 1; got {eps.shape}, {sig.shape}.")
+    pred = np.asarray(eqx.filter_jit(jax.vmap(lambda p: rollout_stress(model.step, p)))(jnp.asarray(eps)))
+    one = np.asarray(eqx.filter_jit(jax.vmap(jax.vmap(model.step)))(sig[:, :-1], eps[:, :-1], eps[:, 1:]))
+    finite, err, inf = bool(np.all(np.isfinite(pred))), pred - sig, float("inf")
+    return {
+        "rollout_rel_error": float(np.sqrt(np.sum(err**2) / np.sum(sig**2))) if finite else inf,
+        "final_rel_error": float(np.sqrt(np.sum(err[:, -1] ** 2) / np.sum(sig[:, -1] ** 2))) if finite else inf,
+        "max_stress_ratio": float(np.nanmax(np.linalg.norm(pred, axis=-1)) / np.max(np.linalg.norm(sig, axis=-1)))
+        if finite else inf,
+        "one_step_rel_error": float(np.sqrt(np.sum((one - sig[:, 1:]) ** 2) / np.sum((sig[:, 1:] - sig[:, :-1]) ** 2))),
+    }, pred

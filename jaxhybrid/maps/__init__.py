@@ -10,20 +10,20 @@
 * :mod:`~jaxhybrid.maps.metrics` — element matching, F1, position and lane errors.
 """
 
-from jaxhybrid.maps.classify import PointClassifier, point_features, train_classifier
+from jaxhybrid.maps.classify import PointClassifier, classify_passes, point_features, train_classifier
 from jaxhybrid.maps.cluster import dbscan, voxel_downsample
 from jaxhybrid.maps.fit import (FreeLanes, LaneModel, fit_lanes, fit_lanes_free, free_lane_points, lane_points,
                                 pole_free, pole_vertical)
 from jaxhybrid.maps.icp import ICPResult, local_icp, nearest  # rigid ICP: jaxhybrid.maps.icp.icp (the module keeps the name)
-from jaxhybrid.maps.metrics import element_scores, lane_lateral_error, match_elements, polyline_distance
+from jaxhybrid.maps.metrics import element_scores, lane_lateral_error, map_scores, match_elements, polyline_distance
 from jaxhybrid.maps.pipeline import (MapResult, apply_gauged, build_map, consensus, register_between_passes,
-                                     register_to_controls, time_grid)
+                                     register_to_controls, survey_map, time_grid)
 from jaxhybrid.maps.procrustes import Transform, apply, apply_local, compose, inverse, kabsch, local_rigid, umeyama
 from jaxhybrid.maps.scene import (CLASS_NAMES, Drift, Pass, Scene, make_passes, make_scene, road_points, scan_pass,
                                   survey_elements, survey_lines)
 
 __all__ = [
-    "PointClassifier", "point_features", "train_classifier", "dbscan", "voxel_downsample", "FreeLanes", "LaneModel",
+    "PointClassifier", "point_features", "train_classifier", "classify_passes", "map_scores", "survey_map", "dbscan", "voxel_downsample", "FreeLanes", "LaneModel",
     "fit_lanes", "fit_lanes_free", "free_lane_points", "lane_points", "pole_free", "pole_vertical", "ICPResult",
     "local_icp", "nearest", "element_scores", "lane_lateral_error", "match_elements", "polyline_distance", "MapResult", "apply_gauged",
     "build_map", "consensus", "register_between_passes", "register_to_controls", "time_grid", "Transform", "apply",

@@ -26,7 +26,7 @@ import optax
 from jaxhybrid.nn import MLP
 from jaxhybrid.train import fit
 
-__all__ = ["point_features", "PointClassifier", "train_classifier", "N_FEATURES"]
+__all__ = ["point_features", "PointClassifier", "train_classifier", "classify_passes", "N_FEATURES"]
 
 N_FEATURES = 7
 
@@ -129,3 +129,18 @@ def train_classifier(
               batch_size=min(batch_size, len(f)), key=k2, log_every=max(1, steps // 10),
               progress=progress, desc="point classifier")
     return res.params, res.history
+
+
+def classify_passes(labelled, passes, n_classes: int, *, key: jax.Array, rng: np.random.Generator,
+                    max_points: int = 8000, steps: int = 1500, batch_size: int = 512) -> tuple[list, PointClassifier]:
+    """Train a :class:`PointClassifier` (:func:`train_classifier`) on the points of the
+    ``labelled`` passes (``points``, ``intensity``, ``labels``; at most ``max_points`` drawn
+    without replacement by ``rng``) and label every pass of ``passes`` with it. Returns
+    ``(labels per pass, model)``."""
+    if len(labelled) == 0:
+        raise ValueError("classify_passes: need at least one labelled pass to train on.")
+    f = np.concatenate([point_features(p.points, p.intensity) for p in labelled])
+    y = np.concatenate([p.labels for p in labelled])
+    sub = rng.choice(len(y), min(len(y), max_points), replace=False)
+    model, _ = train_classifier(f[sub], y[sub], n_classes, key=key, steps=steps, batch_size=batch_size)
+    return [model.predict(point_features(p.points, p.intensity)) for p in passes], model

@@ -9,13 +9,16 @@
 * Lane error: for each true marking (dense samples), the mean distance to the nearest point of
   the closest predicted marking polyline (exact point-to-segment distance); averaged over markings. Lane width
   error: ``|ŵ − w|``.
+* :func:`map_scores` — all of them for one map against the scene's truth.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-__all__ = ["match_elements", "element_scores", "lane_lateral_error", "polyline_distance"]
+from jaxhybrid.maps.scene import Scene, road_points
+
+__all__ = ["match_elements", "element_scores", "lane_lateral_error", "polyline_distance", "map_scores"]
 
 
 def match_elements(pred: np.ndarray, pred_cls: np.ndarray, true: np.ndarray, true_cls: np.ndarray, gate: float):
@@ -81,3 +84,20 @@ def lane_lateral_error(pred_curves, true_curves) -> float:
         return float("nan")
     errs = [min(float(np.mean(polyline_distance(t, c))) for c in pred_curves) for t in true_curves]
     return float(np.mean(errs))
+
+
+def map_scores(map_result, scene: Scene, radius: float = 0.5, gate: float = 2.0, n_lane: int = 400,
+               margin: float = 3.0) -> dict:
+    """Scores of a :class:`~jaxhybrid.maps.pipeline.MapResult` against ``scene``:
+    ``median_position_error_m``, ``element_f1``, ``precision``, ``recall`` (:func:`element_scores`)
+    and, when the map has lane curves, ``lane_lateral_error_m`` (:func:`lane_lateral_error`
+    against the true markings sampled at ``n_lane`` stations, ``margin`` m in from the road's
+    ends) and ``lane_width_error_m`` = ``|ŵ − w|``. Python floats."""
+    e = element_scores(map_result.elements, map_result.element_class, scene.elements, scene.element_class, radius, gate)
+    out = {k: float(e[k]) for k in ("median_position_error_m", "element_f1", "precision", "recall")}
+    if len(map_result.lane_curves):
+        st = np.linspace(margin, scene.length - margin, n_lane)
+        truth = [road_points(scene, st, o)[:, :2] for o in scene.marking_offsets]
+        out.update(lane_lateral_error_m=lane_lateral_error(map_result.lane_curves, truth),
+                   lane_width_error_m=abs(float(map_result.lane_width) - scene.lane_width))
+    return out

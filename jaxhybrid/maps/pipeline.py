@@ -15,6 +15,8 @@ clustering and constrained fitting.
 * :func:`build_map` — fuses registered passes, clusters pole and sign points (DBSCAN, requiring
   support from a share of the passes), fits element positions (vertical poles or free axes) and
   the lanes (constrained model or independent markings).
+* :func:`survey_map` — the **mechanism-only** map: what a field survey measured (a share of the
+  elements; the markings at cross-sections joined by straight segments).
 """
 
 from __future__ import annotations
@@ -30,10 +32,10 @@ from jaxhybrid.maps import fit as F
 from jaxhybrid.maps.cluster import dbscan, voxel_downsample
 from jaxhybrid.maps.icp import local_icp
 from jaxhybrid.maps.procrustes import Transform, apply_local, local_rigid
-from jaxhybrid.maps.scene import KERB, MARKING, POLE, SIGN, TARGET
+from jaxhybrid.maps.scene import KERB, MARKING, POLE, SIGN, TARGET, Scene, survey_elements, survey_lines
 
 __all__ = ["MapResult", "time_grid", "register_to_controls", "register_between_passes", "consensus", "apply_gauged",
-           "build_map"]
+           "build_map", "survey_map"]
 
 STRUCTURE = (MARKING, KERB, POLE, SIGN, TARGET)
 
@@ -179,12 +181,13 @@ def _clusters(points, pass_id, eps, min_samples, min_passes, dims):
 
 
 def build_map(points: Sequence[np.ndarray], labels: Sequence[np.ndarray], n_markings: int, *, constrained: bool,
-              support: float = 0.25, max_line_points: int = 8000, seed: int = 0) -> MapResult:
+              support: float = 0.25, max_line_points: int = 8000, seed: int = 0, lanes: bool = True) -> MapResult:
     """Fuse registered passes and fit the map (module docstring).
 
     ``constrained=True``: vertical poles and the parallel, constant-width lane model;
     ``False``: free pole axes and independently fitted markings. An element needs points from at
-    least ``max(1, ceil(support · #passes))`` passes.
+    least ``max(1, ceil(support · #passes))`` passes. ``lanes=False`` skips the (slower) lane
+    fit: the result has the same elements, ``lanes=None``, no curves and a NaN width.
     """
     if len(points) == 0 or len(points) != len(labels):
         raise ValueError("build_map: need one label array per registered pass, and at least one pass.")
@@ -201,6 +204,8 @@ def build_map(points: Sequence[np.ndarray], labels: Sequence[np.ndarray], n_mark
             else:
                 elems.append(np.median(cl, 0))
             cls.append(c_id)
+    if not lanes:
+        return MapResult(np.asarray(elems).reshape(-1, 3), np.asarray(cls, int), None, [], float("nan"))
     mk = X[Y == MARKING][:, :2]
     mk = voxel_downsample(mk, 0.1)[0]
     if len(mk) > max_line_points:
@@ -209,9 +214,23 @@ def build_map(points: Sequence[np.ndarray], labels: Sequence[np.ndarray], n_mark
         kb = voxel_downsample(X[Y == KERB][:, :2], 0.1)[0]
         if len(kb) > 2000:
             kb = kb[rng.choice(len(kb), 2000, replace=False)]
-        lanes = F.fit_lanes(mk, n_markings, kerbs=kb)
-        curves = [F.lane_points(lanes, k, 800) for k in range(n_markings)]
+        model = F.fit_lanes(mk, n_markings, kerbs=kb)
+        curves = [F.lane_points(model, k, 800) for k in range(n_markings)]
     else:
-        lanes = F.fit_lanes_free(mk, n_markings)
-        curves = [F.free_lane_points(lanes, k, 800) for k in range(n_markings)]
-    return MapResult(np.asarray(elems).reshape(-1, 3), np.asarray(cls, int), lanes, curves, float(lanes.width))
+        model = F.fit_lanes_free(mk, n_markings)
+        curves = [F.free_lane_points(model, k, 800) for k in range(n_markings)]
+    return MapResult(np.asarray(elems).reshape(-1, 3), np.asarray(cls, int), model, curves, float(model.width))
+
+
+def survey_map(scene: Scene, seed: int = 0, every: int = 4, spacing: float = 50.0) -> MapResult:
+    """The map a field survey alone gives: every ``every``-th element
+    (:func:`~jaxhybrid.maps.scene.survey_elements`) and each marking measured at cross-sections
+    ``spacing`` apart (:func:`~jaxhybrid.maps.scene.survey_lines`, kept as ``lanes``) joined by
+    straight segments (``lane_curves``, 100 samples per segment); the lane width is the mean
+    horizontal distance between neighbouring markings at the stations."""
+    pos, cls = survey_elements(scene, seed, every=every)
+    lines = survey_lines(scene, seed, spacing)
+    width = float(np.mean(np.linalg.norm(np.diff(lines[..., :2], axis=0), axis=-1)))
+    curves = [np.concatenate([np.linspace(a, b, 100, endpoint=False) for a, b in zip(l[:-1, :2], l[1:, :2])])
+              for l in lines]
+    return MapResult(pos, cls, lines, curves, width)

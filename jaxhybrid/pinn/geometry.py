@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["Box", "Disk", "Union", "Difference", "Shape"]
+__all__ = ["Box", "Disk", "Union", "Difference", "Shape", "Rescaled"]
 
 
 class Shape:
@@ -110,6 +110,14 @@ class Box(Shape):
         outside = jnp.linalg.norm(jnp.maximum(q, 0.0), axis=-1)
         inside = jnp.minimum(jnp.max(q, axis=-1), 0.0)
         return outside + inside
+
+    def grid(self, n: int):
+        """``n`` points per axis over the closed box, ``linspace(lo_i, hi_i, n)``: an ``(n^d, d)``
+        array of rows in ``meshgrid(..., indexing="ij")`` order (the last coordinate varies fastest)."""
+        if n < 2:
+            raise ValueError(f"Box.grid: need n >= 2 points per axis, got {n}.")
+        axes = [jnp.linspace(l, h, n) for l, h in zip(self.lo, self.hi)]
+        return jnp.stack([a.ravel() for a in jnp.meshgrid(*axes, indexing="ij")], -1)
 
     def sample_interior(self, key, n):
         self._check_n(n, "sample_interior")
@@ -234,3 +242,19 @@ class Difference(_CSG):
         keep_a = keep_a & (self.b.sdf(xa) > 0)
         keep_b = keep_b & (self.a.sdf(xb) < 0)
         return jnp.where(from_a[:, None], xa, xb), jnp.where(from_a, keep_a, keep_b)
+
+
+class Rescaled(eqx.Module):
+    """``x ↦ net(2 (x − lo) / (hi − lo) − 1)``: a network defined on [−1, 1]^d applied to the points
+    of the box ``∏_i [lo_i, hi_i]`` (inputs of order one whatever the box)."""
+
+    net: eqx.Module
+    lo: tuple = eqx.field(static=True)
+    hi: tuple = eqx.field(static=True)
+
+    def __init__(self, net, box: Box):
+        self.net, self.lo, self.hi = net, box.lo, box.hi
+
+    def __call__(self, x):
+        lo, hi = jnp.asarray(self.lo, x.dtype), jnp.asarray(self.hi, x.dtype)
+        return self.net(2 * (x - lo) / (hi - lo) - 1)

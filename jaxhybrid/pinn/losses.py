@@ -29,7 +29,7 @@ import jax.numpy as jnp
 
 from jaxhybrid.paradigms import constrain
 
-__all__ = ["Problem", "least_squares", "grad_norm_weights", "causal_weights", "causal_loss", "rel_l2"]
+__all__ = ["Problem", "least_squares", "grad_norm_weights", "causal_weights", "causal_loss"]
 
 PyTree = Any
 Residual = Callable[[PyTree, Mapping[str, jax.Array]], jax.Array]
@@ -98,9 +98,3 @@ def causal_loss(residual_sq: jax.Array, t: jax.Array, n_slabs: int, t_range: tup
     slab_losses = sums / counts
     w = causal_weights(slab_losses, eps)
     return jnp.mean(w * slab_losses), w
-
-
-def rel_l2(pred, ref) -> float:
-    """Relative L2 error ``‖p − r‖ / ‖r‖``."""
-    pred, ref = jnp.asarray(pred), jnp.asarray(ref)
-    return float(jnp.linalg.norm((pred - ref).ravel()) / jnp.linalg.norm(ref.ravel()))

@@ -22,7 +22,9 @@ r"""Optimisers for PINNs beyond first order, all driven by :func:`jaxhybrid.trai
   the same time. :func:`fit` runs it in compiled chunks with its NaN/Inf guard and progress bar;
   ``until=until_lm_converged(tol)`` stops at the end of the chunk where ``F ≤ tol`` or ``μ`` has
   passed :data:`MU_MAX` (no descent left; from then on steps are no-ops). Open
-  :func:`one_blas_thread` around the ``fit`` call on CPU.
+  :func:`one_blas_thread` around the ``fit`` call on CPU. :func:`lm_fit` is that whole recipe
+  in one call, optionally keeping the iterate with the smallest held-out misfit (early stopping
+  on validation data, split off by :func:`holdout`).
 """
 
 from __future__ import annotations
@@ -37,9 +39,9 @@ import numpy as np
 from jax.flatten_util import ravel_pytree
 
 from jaxhybrid.rollout import DivergenceError
-from jaxhybrid.train import Trainer, TrainState
+from jaxhybrid.train import Trainer, TrainState, fit
 
-__all__ = ["levenberg_marquardt", "LMState", "MU_MAX", "until_lm_converged", "until_stalled", "one_blas_thread"]
+__all__ = ["levenberg_marquardt", "LMState", "MU_MAX", "until_lm_converged", "until_stalled", "one_blas_thread", "lm_fit", "holdout"]
 
 PyTree = Any
 RowResidual = Callable[[PyTree, Any], jax.Array]
@@ -191,3 +193,40 @@ def levenberg_marquardt(terms: Mapping[str, tuple[RowResidual, PyTree]], *, mu0:
         return TrainState(params, o2, state.step + 1), info
 
     return Trainer(init, step, lambda state: state.params)
+
+
+def lm_fit(terms: Mapping[str, tuple[RowResidual, PyTree]], params: PyTree, steps: int, *,
+           val_fn: Callable[[PyTree], Any] | None = None, log_every: int | None = None, tol: float = 0.0,
+           progress: bool = True, desc: str = "lm"):
+    """``steps`` iterations of :func:`levenberg_marquardt` on ``terms`` from ``params`` through
+    :func:`jaxhybrid.train.fit` (inside :func:`one_blas_thread`, stopped early by
+    :func:`until_lm_converged` with ``tol``); chunks of ``log_every`` (default 50, or 10 with
+    ``val_fn``). With ``val_fn`` (e.g. the misfit on held-out observations) the iterate with
+    the smallest ``val_fn`` among the start and the chunk ends is returned instead of the last.
+    Returns ``(params, result)`` with ``result`` the :class:`~jaxhybrid.train.FitResult`
+    (``result.opt_state`` is the final :class:`LMState`: loss ``Σ r²`` and damping ``mu``)."""
+    if steps < 0:
+        raise ValueError(f"lm_fit: steps must be >= 0, got {steps}.")
+    log_every = log_every or (50 if val_fn is None else 10)
+    best = {"val": np.inf if val_fn is None else float(val_fn(params)), "params": params}
+
+    def keep_best(step, p, record):
+        if val_fn is not None and (v := float(val_fn(p))) < best["val"]:
+            best.update(val=v, params=p)
+
+    with one_blas_thread():
+        res = fit(None, params, None, levenberg_marquardt(terms), steps=steps, log_every=log_every, progress=progress,
+                  desc=desc, callback=keep_best, until=until_lm_converged(tol))
+    return (res.params if val_fn is None else best["params"]), res
+
+
+def holdout(key, x, y, fraction: float, predictor: Callable[[PyTree], Callable]):
+    """Split observations ``(x (n, d), y (n,))`` at random: ``round(fraction · n)`` held out.
+    Returns ``(train_index, val_fn)`` with ``val_fn(params)`` the mean squared misfit
+    ``mean_j (u(x_j) − y_j)²`` of ``u = predictor(params)`` on the held-out rows (jit-compiled;
+    ``None`` when nothing is held out), the ``val_fn`` of :func:`lm_fit`."""
+    if not 0 <= fraction < 1:
+        raise ValueError(f"holdout: fraction must be in [0, 1), got {fraction}.")
+    val, trn = jnp.split(jax.random.permutation(key, x.shape[0]), [int(round(fraction * x.shape[0]))])
+    val_fn = jax.jit(lambda p: jnp.mean((jax.vmap(predictor(p))(x[val]) - y[val]) ** 2)) if val.size else None
+    return trn, val_fn

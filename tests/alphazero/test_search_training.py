@@ -279,3 +279,17 @@ def test_exact_evaluation_against_brute_force_and_sampled_games():
         assert r[side]["p_loss"] == 0 and r[side]["p_win"] == 0 and not r[side]["blunders"]
     with pytest.raises(ValueError, match="not deterministic"):
         exact_vs_perfect(TTT, perfect_agent(TTT))
+
+
+def test_evaluate_agents_equals_evaluate_per_agent_and_checks_counts():
+    from jaxhybrid.alphazero import evaluate_agents
+
+    perfect = perfect_agent(TTT)
+    pool = {"blind": _centre_blind, "perfect": perfect}
+    key = jax.random.PRNGKey(4)
+    res = evaluate_agents(TTT, pool, perfect, key, {"blind": 6, "perfect": 3})
+    assert res["blind"] == evaluate(TTT, _centre_blind, perfect, key, 6) and res["blind"].games == 12
+    assert res["perfect"].games == 6 and res["perfect"].losses == 0   # perfect play never loses
+    assert evaluate_agents(TTT, pool, perfect, key, 3)["blind"] == evaluate(TTT, _centre_blind, perfect, key, 3)
+    with pytest.raises(ValueError, match="game count"):
+        evaluate_agents(TTT, pool, perfect, key, {"blind": 2})

@@ -63,3 +63,24 @@ def test_climatology_and_scores():
     assert set(sc) == {"rmse_a", "rmse_f", "spread_a", "crps_a"}
     np.testing.assert_allclose(sc["rmse_a"], float(da.rmse(r.mean_a, truth, 10)), rtol=1e-6)
     assert 0.0 < sc["crps_a"] < sc["rmse_a"]
+
+
+def test_trajectory_windows_lead_targets_and_residual_mos():
+    X = jnp.arange(60.0).reshape(30, 2)
+    Xn = np.asarray(X)
+    x0, tgt = da.trajectory_windows(X, 4, 10)
+    np.testing.assert_array_equal(x0, Xn[[0, 10, 20]])
+    np.testing.assert_array_equal(tgt[1], X[11:15])
+    assert tgt.shape == (3, 4, 2)
+    ref = da.lead_targets(X, np.array([0, 5]), 6, 3)
+    np.testing.assert_array_equal(ref, np.stack([Xn[[3, 6]], Xn[[8, 11]]]))
+    for bad in (lambda: da.trajectory_windows(X, 29, 1), lambda: da.lead_targets(X, [25], 6, 3),
+                lambda: da.lead_targets(X, [0], 5, 3)):
+        with pytest.raises(ValueError):
+            bad()
+    net = MLP(2, 2, width=4, depth=1, key=jax.random.PRNGKey(0))
+    mos = da.ResidualMOS(net)
+    f = jnp.array([3.0, -4.0])
+    np.testing.assert_allclose(mos(f), f + 10.0 * net(f / 10.0), rtol=1e-6)
+    zero = da.ResidualMOS(lambda z: 0.0 * z, scale=2.0)
+    np.testing.assert_array_equal(zero(f), f)          # a zero correction returns the forecast

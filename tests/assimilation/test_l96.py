@@ -52,3 +52,25 @@ def test_quick_run_meets_the_benchmark_targets(tmp_path):
     assert m["etkf_rmse_a"] <= 0.21 and m["enkf_rmse_a"] <= 0.25
     for k in ("etkf_rmse_a", "enkf_rmse_a", "var3d_rmse_a", "var4d_rmse_a"):
         assert m[k] < b["data_only"][k] < b["mechanism_only"][k]
+
+
+def test_twin_run_filter_and_free_run_match_their_definitions():
+    hmm = ex.make_hmm()
+    t = da.twin(hmm, jax.random.PRNGKey(0), jax.random.PRNGKey(1), 60, ex.INIT_STD, burn_in=50)
+    truth0, obs = da.simulate(hmm, jax.random.PRNGKey(0), 60, burn_in=50, include_initial=True)
+    np.testing.assert_array_equal(t.truth, truth0[1:])
+    np.testing.assert_array_equal(t.obs, obs)
+    np.testing.assert_allclose(t.x_init, truth0[0] + ex.INIT_STD * jax.random.normal(jax.random.PRNGKey(1), (40,)))
+    f = da.etkf(hmm.forecast, hmm.obs, 8, 1.05)
+    sc, series, r = da.run_filter(f, t.x_init, ex.INIT_STD, t.obs, t.truth, jax.random.PRNGKey(2),
+                                  jax.random.PRNGKey(3), 10, keep_ensemble=True, progress=False)
+    ref = da.assimilate(f, f.init(t.x_init, ex.INIT_STD, key=jax.random.PRNGKey(2)), t.obs, jax.random.PRNGKey(3),
+                        keep_ensemble=True, progress=False)
+    np.testing.assert_array_equal(r.mean_a, ref.mean_a)
+    assert {k: v for k, v in sc.items() if k != "wall_s"} == da.scores(ref, t.truth, 10) and sc["wall_s"] > 0
+    np.testing.assert_allclose(series, da.rmse_series(ref.mean_a, t.truth))
+    free = da.free_run(hmm, t.x_init, jax.random.PRNGKey(4), 60)
+    np.testing.assert_allclose(free[0], hmm.step(t.x_init), rtol=1e-6)    # no perturbation of x0
+    assert float(da.rmse(free, t.truth, 30)) > 5 * ex.INIT_STD              # uncorrected chaos drifts away
+    with pytest.raises(ValueError, match="init_std"):
+        da.twin(hmm, jax.random.PRNGKey(0), jax.random.PRNGKey(1), 5, -1.0)

@@ -6,6 +6,7 @@ import pytest
 
 from jaxhybrid import constitutive as C
 from jaxhybrid import md
+from jaxhybrid.constitutive.data import sample_rotations
 
 
 def _random_F(key, n, scale=0.3):
@@ -16,11 +17,7 @@ def _random_F(key, n, scale=0.3):
 def _rotations64(seed, n):
     """Haar rotations built in float64 (then rounded): float32 QR alone leaves ~2e-7 of
     non-orthogonality, which is input error rather than a property of the law."""
-    rng = np.random.default_rng(seed)
-    q, r = np.linalg.qr(rng.standard_normal((n, 3, 3)))
-    q = q * np.sign(np.diagonal(r, axis1=1, axis2=2))[:, None, :]
-    q[:, :, 0] *= np.linalg.det(q)[:, None]
-    return q
+    return sample_rotations(seed, n)
 
 
 @pytest.mark.parametrize("group", ["cubic", "hexagonal"])

@@ -108,3 +108,17 @@ def test_hypoelastic_tangent_spd_and_hardening():
     H0, H1 = tangent(jnp.zeros(6)), tangent(0.02 * shear)
     assert float(H1[5, 5]) > 2 * float(H0[5, 5])  # strain hardening
     np.testing.assert_allclose(H0, 3 * law.K0 * C.mandel_projectors()[0] + 2 * law.G0 * C.mandel_projectors()[1], rtol=1e-6)
+
+
+def test_sample_rotations_are_proper_rotations_and_reproducible():
+    from jaxhybrid.constitutive.data import sample_rotations
+
+    Q = sample_rotations(3, 200)
+    assert Q.shape == (200, 3, 3) and Q.dtype == np.float64
+    np.testing.assert_allclose(np.einsum("nki,nkj->nij", Q, Q), np.broadcast_to(np.eye(3), Q.shape), atol=1e-12)
+    np.testing.assert_allclose(np.linalg.det(Q), 1.0, atol=1e-12)
+    np.testing.assert_array_equal(Q, sample_rotations(3, 200))
+    # Haar measure: E[Q] = 0 (each entry mean 0, variance 1/3)
+    assert np.abs(Q.mean(0)).max() < 0.15 and abs(np.mean(Q**2) - 1 / 3) < 0.03
+    with pytest.raises(ValueError, match="sample_rotations"):
+        sample_rotations(0, 0)

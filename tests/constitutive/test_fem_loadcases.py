@@ -36,11 +36,13 @@ def test_fe_newton_converges_quadratically_plate_with_hole(x64):
     law = C.neo_hookean(1.0, 2.0)
     mesh = fem.plate_with_hole_mesh(1.0, 0.3, 4, 6)
     X = mesh.nodes
-    fixed, pres = np.zeros_like(X, bool), np.zeros_like(X)
-    fixed[np.isclose(X[:, 0], 0), 0] = True
-    fixed[np.isclose(X[:, 1], 0), 1] = True
-    right = np.isclose(X[:, 0], 1.0)
-    fixed[right, 0], pres[right, 0] = True, 0.15
+    fixed, pres = fem.plate_tension_bc(mesh, 0.15)
+    # symmetry planes and the loaded edge, nothing else
+    assert fixed[:, 0].sum() == (np.isclose(X[:, 0], 0) | np.isclose(X[:, 0], 1.0)).sum()
+    assert fixed[:, 1].sum() == np.isclose(X[:, 1], 0).sum() and np.all(pres[fixed[:, 0] & (X[:, 0] > 0.5), 0] == 0.15)
+    assert np.all(pres[~fixed] == 0) and np.all(pres[:, 1] == 0)
+    with pytest.raises(ValueError, match="half_width"):
+        fem.plate_tension_bc(mesh, 0.1, half_width=2.0)
     res = fem.solve(law.pk1, mesh, fixed, pres, tol=1e-13, max_iter=12)
     assert res.converged
     e = np.asarray(res.residual_norms[0]) / res.residual_norms[0][0]

@@ -71,3 +71,27 @@ def test_spd_one_step_training_on_windows_generalises_to_unseen_paths():
     # measured: one-step loss 0.66 -> 0.012, rollout error on the unseen paths 0.91 -> 0.32
     assert l1 < 0.05 * l0, (l0, l1)
     assert after < 0.5 * before, (before, after)
+
+
+def test_rollout_errors_zero_for_the_reference_law_and_scale_with_a_wrong_one(paths):
+    law, eps, sig = paths
+    e, pred = C.rollout_errors(law, eps, sig)
+    assert pred.shape == sig.shape and e["rollout_rel_error"] < 1e-5 and e["one_step_rel_error"] < 1e-4
+    assert abs(e["max_stress_ratio"] - 1) < 1e-5
+
+    class Stiffer(eqx.Module):  # every increment 10% too large: the rollout is off by 10%
+        def step(self, s, e0, e1):
+            return s + 1.1 * (law.step(s, e0, e1) - s)
+
+    w, _ = C.rollout_errors(Stiffer(), eps, sig)
+    np.testing.assert_allclose([w["rollout_rel_error"], w["one_step_rel_error"]], [0.1, 0.1], rtol=0.05)
+    assert w["max_stress_ratio"] > 1.05
+
+    class Blowup(eqx.Module):  # overflows within the 120 increments
+        def step(self, s, e0, e1):
+            return 10.0 * s + 1.0
+
+    b, _ = C.rollout_errors(Blowup(), eps, sig)
+    assert b["rollout_rel_error"] == b["final_rel_error"] == b["max_stress_ratio"] == float("inf")
+    with pytest.raises(ValueError, match="rollout_errors"):
+        C.rollout_errors(law, eps, sig[:, :-1])

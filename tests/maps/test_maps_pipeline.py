@@ -31,3 +31,16 @@ def test_consensus_of_identical_transforms_is_that_transform():
     x = np.random.default_rng(0).standard_normal((20, 3))
     out = P.apply_gauged(T, M, x, np.linspace(0, 4, 20), np.arange(5.0))
     np.testing.assert_allclose(out, x, atol=1e-5)  # M⁻¹ T = identity
+
+
+def test_build_map_without_lanes_keeps_the_elements():
+    scene = S.make_scene(4, length=80.0)
+    passes, _ = S.make_passes(scene, 3, seed=4, common_translation=0.0, pass_translation=0.0,
+                              common_rotation_deg=0.0, pass_rotation_deg=0.0)
+    pts, lab = [p.true_points for p in passes], [p.labels for p in passes]
+    full = P.build_map(pts, lab, len(scene.marking_offsets), constrained=True)
+    only = P.build_map(pts, lab, len(scene.marking_offsets), constrained=True, lanes=False)
+    np.testing.assert_array_equal(only.elements, full.elements)
+    np.testing.assert_array_equal(only.element_class, full.element_class)
+    assert len(full.elements) > 0 and only.lanes is None and only.lane_curves == [] and np.isnan(only.lane_width)
+    assert len(full.lane_curves) == len(scene.marking_offsets)

@@ -44,3 +44,23 @@ def test_element_scores():
     assert s["precision"] == pytest.approx(1 / 4) and s["recall"] == pytest.approx(1 / 3)
     assert s["median_position_error_m"] == pytest.approx(0.4)  # matches 0.1 and 0.7 within the gate
     assert M.element_scores(true, tc, true, tc)["element_f1"] == 1.0
+
+
+def test_survey_map_and_map_scores():
+    from jaxhybrid.maps import pipeline as P
+
+    scene = S.make_scene(2, length=150.0)
+    sv = P.survey_map(scene, seed=2, every=4, spacing=50.0)
+    assert len(sv.elements) == len(range(0, len(scene.elements), 4)) and sv.lanes.shape[:2] == (len(scene.marking_offsets), 4)
+    assert abs(sv.lane_width - scene.lane_width) < 0.05      # survey noise is 1 cm
+    s = M.map_scores(sv, scene)
+    assert set(s) == {"median_position_error_m", "element_f1", "precision", "recall", "lane_lateral_error_m",
+                      "lane_width_error_m"}
+    assert s["precision"] == 1.0 and s["recall"] == pytest.approx(len(sv.elements) / len(scene.elements))
+    assert s["median_position_error_m"] < 0.05 and s["lane_width_error_m"] < 0.05
+    assert s["lane_lateral_error_m"] > 0.01     # straight chords of a curved road
+    # the true map scores perfectly; a map without lane curves has element scores only
+    exact = P.MapResult(scene.elements, scene.element_class, None, [], float("nan"))
+    e = M.map_scores(exact, scene)
+    assert set(e) == {"median_position_error_m", "element_f1", "precision", "recall"}
+    assert e["element_f1"] == 1.0 and e["median_position_error_m"] == 0.0

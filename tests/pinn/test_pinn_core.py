@@ -284,3 +284,22 @@ def test_adam_and_lbfgs_through_fit_stop_on_nan_keeping_last_good_state():
     with pytest.raises(DivergenceError) as e:
         fit(loss, {"w": jnp.asarray(3.0)}, None, optax.lbfgs(memory_size=5), steps=40, log_every=20, progress=False)
     assert e.value.step == 1 and float(e.value.state["w"]) == 3.0
+
+
+def test_adaptive_fit_keeps_the_point_budget_per_strategy():
+    from jaxhybrid.pinn import adaptive_fit
+
+    dom = Box([-1.0, -1.0], [1.0, 1.0])
+    make = lambda k: HardConstraint(MLP(2, 1, 8, 1, key=k), lambda x: 0.0, lambda x: 1 - x[0] ** 2)  # noqa: E731
+    res = lambda net: jax.vmap(lambda x: net(x)[0] - jnp.exp(-10 * (x[0] - 0.5) ** 2))  # noqa: E731
+    loss = lambda net, p: jnp.mean(res(net)(p) ** 2)  # noqa: E731
+    kw = dict(n_points=40, rounds=2, adam_steps=5, lbfgs_steps=5, components=2, candidates=200, progress=False)
+    out = {s: adaptive_fit(loss, res, make, dom, jax.random.PRNGKey(0), strategy=s, **kw) for s in ("uniform", "rar", "adaptive")}
+    assert all(p.shape == (40, 2) for _, p in out.values())
+    # uniform keeps its first draw; rar keeps its 30 first points and adds 10 from the candidates
+    first = dom.sample_interior(jax.random.split(jax.random.PRNGKey(0), 3)[1], 40)
+    np.testing.assert_array_equal(out["uniform"][1], first)
+    assert not np.array_equal(np.asarray(out["adaptive"][1]), np.asarray(first))
+    assert float(loss(*out["uniform"])) < float(loss(make(jax.random.split(jax.random.PRNGKey(0), 3)[0]), first))
+    with pytest.raises(ValueError, match="strategy"):
+        adaptive_fit(loss, res, make, dom, jax.random.PRNGKey(0), strategy="rad", **kw)

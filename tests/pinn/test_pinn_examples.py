@@ -4,7 +4,8 @@ import numpy as np
 import pytest
 
 from jaxhybrid.examples import pinn_poisson_source as ps
-from jaxhybrid.pinn import Chebyshev2D
+from jaxhybrid.metrics import rel_l2
+from jaxhybrid.pinn import Box, Chebyshev2D, Rescaled, holdout, lm_fit, source_terms
 from jaxhybrid.pinn.optim import MU_MAX, levenberg_marquardt, one_blas_thread, until_lm_converged
 from jaxhybrid.rollout import DivergenceError
 from jaxhybrid.train import fit
@@ -88,10 +89,10 @@ def test_poisson_source_residuals_vanish_at_truth_and_source_basis_resolves_f(x6
     key = jax.random.PRNGKey(3)
     x = jax.random.uniform(key, (64, 2), jnp.float64)
     truth = SimpleNamespace(u=ps.u_true, f=ps.f_true)
-    for name, (r, rows) in ps.pinn_terms(x, jax.vmap(ps.u_true)(x), x).items():
+    for name, (r, rows) in source_terms(x, jax.vmap(ps.u_true)(x), x, 1.0, ps.F_SCALE).items():
         assert float(jnp.max(jnp.abs(jax.vmap(lambda row: r(truth, row))(rows)))) < 1e-12, name
     wrong = SimpleNamespace(u=ps.u_true, f=lambda z: 0.9 * ps.f_true(z))
-    r, rows = ps.pinn_terms(x, jax.vmap(ps.u_true)(x), x)["pde"]
+    r, rows = source_terms(x, jax.vmap(ps.u_true)(x), x, 1.0, ps.F_SCALE)["pde"]
     assert float(jnp.max(jnp.abs(jax.vmap(lambda row: r(wrong, row))(rows)))) > 1e-2
     # Chebyshev2D: T_n(cos θ) = cos nθ, and degree 12 resolves f* to < 1e-7 (least squares on 900 points)
     c = jnp.zeros((4, 4)).at[3, 2].set(1.0)
@@ -106,7 +107,7 @@ def test_poisson_source_residuals_vanish_at_truth_and_source_basis_resolves_f(x6
     ft = np.asarray(jax.vmap(ps.f_true)(pts))
     coef = np.linalg.lstsq(basis, ft, rcond=None)[0]
     np.testing.assert_allclose(jax.vmap(Chebyshev2D(jnp.asarray(coef.reshape(13, 13)), ps.F_SCALE))(pts), basis @ coef, rtol=1e-10)
-    assert ps.rel_l2(basis @ coef, ft) < 1e-7
+    assert rel_l2(basis @ coef, ft) < 1e-7
     with pytest.raises(ValueError, match="square"):
         Chebyshev2D(jnp.zeros((3, 4)))
     with pytest.raises(ValueError, match="degree"):
@@ -114,18 +115,58 @@ def test_poisson_source_residuals_vanish_at_truth_and_source_basis_resolves_f(x6
     assert Chebyshev2D.zeros(12, ps.F_SCALE).coef.shape == (13, 13)
 
 
-def test_pinn_terms_data_weight_scales_only_the_data_rows(x64):
+def test_source_terms_data_weight_scales_only_the_data_rows(x64):
     from types import SimpleNamespace
 
     x = jax.random.uniform(jax.random.PRNGKey(4), (16, 2), jnp.float64)
     off = SimpleNamespace(u=lambda z: 1.1 * ps.u_true(z), f=ps.f_true)  # nonzero data and PDE residuals
-    rows = {w: {k: jax.vmap(lambda row: r(off, row))(rw) for k, (r, rw) in ps.pinn_terms(x, jax.vmap(ps.u_true)(x), x, w).items()}
-            for w in (1.0, 100.0)}
+    rows = {w: {k: jax.vmap(lambda row: r(off, row))(rw)
+                for k, (r, rw) in source_terms(x, jax.vmap(ps.u_true)(x), x, w, ps.F_SCALE).items()} for w in (1.0, 100.0)}
     np.testing.assert_allclose(rows[100.0]["data"], 10.0 * rows[1.0]["data"], rtol=1e-12)
     np.testing.assert_allclose(rows[100.0]["pde"], rows[1.0]["pde"], rtol=1e-12)
     assert float(jnp.min(jnp.abs(rows[1.0]["pde"]))) > 0
     with pytest.raises(ValueError, match="data_weight"):
-        ps.pinn_terms(x, x[:, 0], x, 0.0)
+        source_terms(x, x[:, 0], x, 0.0)
+    with pytest.raises(ValueError, match="observation"):
+        source_terms(x, x[:3, 0], x)
+
+
+def test_lm_fit_keeps_the_iterate_with_the_smallest_held_out_misfit(x64):
+    # fit y = w·x to training rows whose slope differs from the held-out rows': the last iterate
+    # has the training slope, the kept one is the start or a chunk end closer to the held-out slope
+    x = jnp.linspace(0.0, 1.0, 20)
+    y = jnp.where(jnp.arange(20) < 10, 2.0, 1.0) * x
+    val_fn = lambda p: jnp.mean((p["w"] * x[10:] - y[10:]) ** 2)  # noqa: E731
+    terms = {"fit": (lambda p, row: p["w"] * row[0] - row[1], (x[:10], y[:10]))}
+    last, res = lm_fit(terms, {"w": jnp.asarray(1.2)}, 30, progress=False)
+    assert abs(float(last["w"]) - 2.0) < 1e-8 and res.step <= 30
+    best, res = lm_fit(terms, {"w": jnp.asarray(1.2)}, 30, val_fn=val_fn, log_every=1, progress=False)
+    assert float(val_fn(best)) <= float(val_fn({"w": jnp.asarray(1.2)})) and abs(float(best["w"]) - 1.2) < 1e-12
+    with pytest.raises(ValueError, match="steps"):
+        lm_fit(terms, {"w": jnp.asarray(0.0)}, -1)
+
+
+def test_holdout_splits_and_scores_the_held_out_rows(x64):
+    x = jnp.arange(20.0)[:, None]
+    y = 3.0 * x[:, 0]
+    trn, val_fn = holdout(jax.random.PRNGKey(0), x, y, 0.25, lambda a: (lambda z: a * z[0]))
+    assert trn.shape == (15,) and len(set(np.asarray(trn).tolist())) == 15
+    assert float(val_fn(3.0)) == 0.0 and float(val_fn(2.0)) > 0
+    val = np.setdiff1d(np.arange(20), np.asarray(trn))
+    np.testing.assert_allclose(float(val_fn(2.0)), np.mean(np.asarray(x[val, 0]) ** 2), rtol=1e-12)
+    assert holdout(jax.random.PRNGKey(0), x, y, 0.0, lambda a: a)[1] is None
+    with pytest.raises(ValueError, match="fraction"):
+        holdout(jax.random.PRNGKey(0), x, y, 1.0, lambda a: a)
+
+
+def test_box_grid_and_rescaled_network():
+    b = Box([0.0, -1.0], [2.0, 3.0])
+    g = b.grid(3)
+    np.testing.assert_allclose(g, [[0, -1], [0, 1], [0, 3], [1, -1], [1, 1], [1, 3], [2, -1], [2, 1], [2, 3]])
+    r = Rescaled(lambda z: z, b)
+    np.testing.assert_allclose(np.asarray(jax.vmap(r)(g))[[0, 4, 8]], [[-1, -1], [0, 0], [1, 1]], atol=1e-7)
+    with pytest.raises(ValueError, match="grid"):
+        b.grid(1)
 
 
 @pytest.mark.slow

@@ -18,7 +18,7 @@ def test_multistage_targets_and_boundary_lift():
         d2 = jax.vmap(jax.grad(jax.grad(ms.u_true)))(x)
         np.testing.assert_allclose(jax.vmap(ms.f_true)(x), -d2, rtol=1e-12)
         for b in (-1.0, 1.0):  # the lift g carries the exact boundary values
-            np.testing.assert_allclose(ms._g(jnp.asarray([b])), ms.u_true(b), rtol=1e-14)
+            np.testing.assert_allclose(ms.lift(jnp.asarray([b])), ms.u_true(b), rtol=1e-14)
 
 
 @pytest.mark.slow
@@ -45,3 +45,13 @@ def test_multistage_regression_rejects_a_stage_that_does_not_help(x64):
     assert len(model.stages) == 1 and errs[1] == errs[0] and train[1] == train[0]
     assert diag[0]["kept"] and not diag[1]["kept"]
     assert train[0] < 1e-2
+
+
+def test_stage_loops_reject_mismatched_or_non_1d_grids(x64):
+    from jaxhybrid.pinn import pinn_stages, regression_stages
+
+    x = jnp.linspace(-1.0, 1.0, 11)[:, None]
+    with pytest.raises(ValueError, match="per stage"):
+        regression_stages(lambda z: z[0], jax.random.PRNGKey(0), [x, x], x, (4,), (1,), (1,))
+    with pytest.raises(ValueError, match="1D grid"):
+        pinn_stages(None, None, None, None, None, jax.random.PRNGKey(0), [jnp.zeros((11, 2))], x, (4,), (1,), (1,))
