@@ -31,10 +31,10 @@ from .eam import EAM, eam_analytic, eam_from_setfl, hermite_table
 from .fire import FIREState, fire
 from .forces import energy_force_fn, neighbor_force_fn
 from .io import SetflTables, read_extxyz, read_setfl, write_extxyz, write_setfl
-from .langevin import LangevinState, langevin
+from .langevin import langevin
 from .neighbours import NeighborList, NeighborListFn, neighbor_list, pair_vectors, to_sparse
 from .nose_hoover import NHCState, conserved_energy, nose_hoover_chain
-from .nve import NVEState, nve
+from .nve import MDState, nve
 from .batch import Program, langevin_program, langevin_trajectory
 from .observables import (bond_lengths, histogram_edges, histogram_l1, kinetic_energy, msd, pressure_kinetic, rdf,
                           rdf_peak, temperature)
@@ -59,7 +59,7 @@ __all__ = [
     "NeighborList", "NeighborListFn", "neighbor_list", "pair_vectors", "to_sparse",
     "PairPotential", "lennard_jones", "morse", "pair_potential", "pair_components", "energy_and_forces", "stress", "pressure",
     "brute_force_energy", "EAM", "eam_analytic", "eam_from_setfl", "hermite_table",
-    "NVEState", "nve", "LangevinState", "langevin", "NHCState", "nose_hoover_chain", "conserved_energy",
+    "MDState", "nve", "langevin", "NHCState", "nose_hoover_chain", "conserved_energy",
     "FIREState", "fire", "neighbor_force_fn", "energy_force_fn",
     "kinetic_energy", "temperature", "pressure_kinetic", "rdf", "rdf_peak", "msd", "bond_lengths", "histogram_edges", "histogram_l1",
     "langevin_program", "langevin_trajectory", "Program", "cost_per_atom_step",

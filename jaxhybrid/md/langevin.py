@@ -23,7 +23,7 @@ reproducible and resumable exactly and no key lives in the state.
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -31,18 +31,9 @@ import jax.numpy as jnp
 from jaxhybrid.algorithm import Algorithm
 from jaxhybrid.random import normal as fused_normal
 
-from .nve import check_dt, check_init, drift, kick, step_info
+from .nve import MDState, check_dt, check_init, drift, kick, step_info
 
-__all__ = ["LangevinState", "langevin"]
-
-
-class LangevinState(NamedTuple):
-    positions: jax.Array
-    momenta: jax.Array
-    forces: jax.Array
-    energy: jax.Array
-    mass: jax.Array
-    aux: Any
+__all__ = ["langevin"]
 
 
 def _concrete(x):
@@ -56,8 +47,8 @@ def langevin(force_fn: Callable, dt: float, kT: float, gamma: float) -> Algorith
     """BAOAB Langevin integrator for ``force_fn(R, aux) -> (U, F, aux)`` at temperature ``kT``
     (energy units) and friction ``gamma`` (1/time).
 
-    ``init(positions, momenta=None, mass=1.0, aux=None) -> LangevinState``;
-    ``step(state, key) -> (LangevinState, info)``, the noise drawn from ``key`` (required).
+    ``init(positions, momenta=None, mass=1.0, aux=None) -> MDState``;
+    ``step(state, key) -> (MDState, info)``, the noise drawn from ``key`` (required).
     ``dt``, ``kT`` and ``gamma`` may be traced values (a ``jit`` argument, or ``vmap``-ed over an
     ensemble of temperatures); they are validated when concrete."""
     check_dt(dt)
@@ -67,12 +58,12 @@ def langevin(force_fn: Callable, dt: float, kT: float, gamma: float) -> Algorith
     if gamma_value is not None and not gamma_value > 0:
         raise ValueError(f"langevin: gamma (friction, 1/time) must be positive, got {gamma}.")
 
-    def init(positions, momenta=None, mass=1.0, aux=None) -> LangevinState:
+    def init(positions, momenta=None, mass=1.0, aux=None) -> MDState:
         positions, momenta, m = check_init(positions, momenta, mass)
         e, f, aux = force_fn(positions, aux)
-        return LangevinState(positions, momenta, f, e, m, aux)
+        return MDState(positions, momenta, f, e, m, aux)
 
-    def step(state: LangevinState, key: jax.Array) -> tuple[LangevinState, dict]:
+    def step(state: MDState, key: jax.Array) -> tuple[MDState, dict]:
         if key is None:
             raise ValueError("langevin: step(state, key) needs a PRNG key for the thermostat noise; "
                              "pass key= to the driver (evolve, chunked, simulate).")
@@ -87,6 +78,6 @@ def langevin(force_fn: Callable, dt: float, kT: float, gamma: float) -> Algorith
         r = drift(r, p, state.mass, 0.5 * h)
         e, f, aux = force_fn(r, state.aux)
         p = kick(p, f, 0.5 * h)
-        return LangevinState(r, p, f, e, state.mass, aux), step_info(aux)
+        return MDState(r, p, f, e, state.mass, aux), step_info(aux)
 
     return Algorithm(init, step)

@@ -27,10 +27,13 @@ import jax.numpy as jnp
 
 from jaxhybrid.algorithm import Algorithm
 
-__all__ = ["NVEState", "nve", "check_init", "step_info"]
+__all__ = ["MDState", "nve", "check_init", "step_info"]
 
 
-class NVEState(NamedTuple):
+class MDState(NamedTuple):
+    """Phase-space state of velocity Verlet and Langevin BAOAB (thermostats with more variables,
+    Nosé–Hoover and FIRE, extend it)."""
+
     positions: jax.Array  # (N, 3), unwrapped
     momenta: jax.Array  # (N, 3)
     forces: jax.Array  # (N, 3)
@@ -81,22 +84,22 @@ def drift(r, p, m, h):
 
 def nve(force_fn: Callable, dt: float) -> Algorithm:
     """Velocity Verlet for ``force_fn(R, aux) -> (U, F, aux)`` (see :mod:`.forces`):
-    ``init(positions, momenta=None, mass=1.0, aux=None) -> NVEState``,
-    ``step(state, key) -> (NVEState, info)`` (the key is ignored; ``None`` is fine)."""
+    ``init(positions, momenta=None, mass=1.0, aux=None) -> MDState``,
+    ``step(state, key) -> (MDState, info)`` (the key is ignored; ``None`` is fine)."""
     check_dt(dt)
 
-    def init(positions, momenta=None, mass=1.0, aux=None) -> NVEState:
+    def init(positions, momenta=None, mass=1.0, aux=None) -> MDState:
         positions, momenta, m = check_init(positions, momenta, mass)
         e, f, aux = force_fn(positions, aux)
-        return NVEState(positions, momenta, f, e, m, aux)
+        return MDState(positions, momenta, f, e, m, aux)
 
-    def step(state: NVEState, key: Any = None) -> tuple[NVEState, dict]:
+    def step(state: MDState, key: Any = None) -> tuple[MDState, dict]:
         del key  # deterministic
         h = jnp.asarray(dt, state.positions.dtype)
         p = kick(state.momenta, state.forces, 0.5 * h)
         r = drift(state.positions, p, state.mass, h)
         e, f, aux = force_fn(r, state.aux)
         p = kick(p, f, 0.5 * h)
-        return NVEState(r, p, f, e, state.mass, aux), step_info(aux)
+        return MDState(r, p, f, e, state.mass, aux), step_info(aux)
 
     return Algorithm(init, step)

@@ -234,7 +234,7 @@ def simulate(
     missing = [f for f in _STATE_FIELDS if not hasattr(state, f)]
     if missing:
         raise ValueError(f"simulate: the integrator's state lacks the MD fields {missing}; a state needs "
-                         f"{list(_STATE_FIELDS)} (as md.NVEState), aux being the neighbour list it was given.")
+                         f"{list(_STATE_FIELDS)} (as md.MDState), aux being the neighbour list it was given.")
     n_dof = 3 * n - 3
     vol = volume(box)
 

@@ -15,7 +15,7 @@ Gaussian targets at any stable step (h < 2/√λ_max): the linear-Gaussian test 
 variance to the exact posterior with no bias term.
 
 The sampler keeps its own thin state (``position``, ``momentum``, ``score``: what the chain
-drivers observe) and maps it onto :class:`~jaxhybrid.md.langevin.LangevinState` for the step;
+drivers observe) and maps it onto :class:`~jaxhybrid.md.MDState` for the step;
 the mapping is free under ``jit``.
 """
 
@@ -27,7 +27,8 @@ import jax
 import jax.numpy as jnp
 
 from jaxhybrid.algorithm import Algorithm
-from jaxhybrid.md.langevin import LangevinState, langevin
+from jaxhybrid.md.langevin import langevin
+from jaxhybrid.md.nve import MDState
 from jaxhybrid.random import normal as fused_normal
 
 from .base import check_positive, score_of
@@ -77,7 +78,7 @@ def underdamped_langevin(logdensity_fn: Optional[Callable] = None, step_size: fl
 
     def step(state: UnderdampedState, key) -> tuple[UnderdampedState, dict]:
         x = state.position
-        md_state = LangevinState(x, state.momentum, state.score, jnp.zeros((), x.dtype), jnp.ones((), x.dtype), None)
+        md_state = MDState(x, state.momentum, state.score, jnp.zeros((), x.dtype), jnp.ones((), x.dtype), None)
         new, info = baoab.step(md_state, key)
         return UnderdampedState(new.positions, new.momenta, new.forces), info
 
