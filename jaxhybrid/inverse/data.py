@@ -3,7 +3,8 @@
 * :func:`load_images` — grey-level sample images that ship inside scikit-image (no download),
   as float32 in [0, 1].
 * :func:`extract_patches` — random square patches (training data of a patch prior), with
-  random flips / 90° rotations (the statistics of natural images are invariant to them).
+  random flips / 90° rotations (the statistics of natural images are invariant to them);
+  :func:`textured_patches` keeps the most textured of many (a hard test set for a denoiser).
 * :func:`random_source_fields` — random source fields for the Poisson inverse-source problem:
   a sum of ``K`` Gaussian bumps with random centres, widths and signed amplitudes, vanishing
   near the boundary. Sparse, localised, non-Gaussian: a learned prior can exploit that
@@ -19,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["IMAGE_NAMES", "load_images", "extract_patches", "random_source_fields", "psnr"]
+__all__ = ["IMAGE_NAMES", "load_images", "extract_patches", "textured_patches", "random_source_fields", "psnr"]
 
 #: sample images that ship with scikit-image (converted to grey; "motorcycle" is the left view of
 #: ``stereo_motorcycle``) and, for "grace_hopper", with matplotlib (``mpl-data/sample_data``)
@@ -77,6 +78,15 @@ def extract_patches(images: Sequence[np.ndarray], size: int, n: int, seed: int =
                 p = p[:, ::-1]
         out[j] = p
     return out
+
+
+def textured_patches(image: np.ndarray, size: int, n: int, n_candidates: int, seed: int = 0) -> np.ndarray:
+    """The ``n`` patches of largest pixel standard deviation among ``n_candidates`` random
+    ``size × size`` patches of ``image`` (no flips or rotations), ordered by increasing std."""
+    if not 1 <= n <= n_candidates:
+        raise ValueError(f"textured_patches: need 1 <= n <= n_candidates, got n={n}, n_candidates={n_candidates}.")
+    cand = extract_patches([image], size, n_candidates, seed=seed, augment=False)
+    return cand[np.argsort(cand.std(axis=(1, 2)))[-n:]]
 
 
 def random_source_fields(key, n: int, shape: Sequence[int], n_bumps: int = 4, width=(0.04, 0.12),

@@ -3,6 +3,8 @@
     log p(y|x) = −‖y − F(x)‖² / (2σ²) + const,
     ∇ log p(y|x) = Aᵀ(y − A x)/σ²           (linear F = A, explicit adjoint; no autodiff)
                  = J_F(x)ᵀ(y − F(x))/σ²      (nonlinear F, by JAX's VJP).
+
+:func:`noisy_observations` draws data from this model for a batch of unknowns.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ import jax.numpy as jnp
 
 from .operators import LinearOperator
 
-__all__ = ["GaussianLikelihood", "gaussian_likelihood"]
+__all__ = ["GaussianLikelihood", "gaussian_likelihood", "noisy_observations"]
 
 
 class GaussianLikelihood(NamedTuple):
@@ -44,3 +46,13 @@ def gaussian_likelihood(forward, y, sigma: float) -> GaussianLikelihood:
     else:
         score = jax.grad(log_density)
     return GaussianLikelihood(log_density, score, inv)
+
+
+def noisy_observations(forward, xs, sigma: float, key) -> jax.Array:
+    """``y_i = F(x_i) + σ η_i``, ``η_i ~ N(0, I)`` drawn with ``key``, for a batch ``xs`` ``(n, ...)``;
+    ``forward`` is a :class:`LinearOperator` or any function of one unknown."""
+    if not sigma >= 0:
+        raise ValueError(f"noisy_observations: sigma must be >= 0 (noise std), got {sigma}.")
+    fwd = forward.apply if isinstance(forward, LinearOperator) else forward
+    u = jax.vmap(fwd)(jnp.asarray(xs))
+    return u + sigma * jax.random.normal(key, u.shape)

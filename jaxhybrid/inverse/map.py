@@ -17,12 +17,15 @@
 ``div = −∇ᵀ``.
 
 :func:`denoising_psnr` measures a (learned) denoiser against this baseline: TV denoising is
-``tv_prox`` of the noisy image, ``argmin ½‖x − b‖² + θ TV(x)``.
+``tv_prox`` of the noisy image, ``argmin ½‖x − b‖² + θ TV(x)``. :func:`tune_weight` picks a
+baseline's weight λ on the truth (oracle tuning, which favours the baseline);
+:func:`gradient_precision` is the dense matrix ``∇ᵀ∇`` of the gradient penalty, i.e. the prior
+precision ``λ∇ᵀ∇`` whose Gaussian posterior gives Tikhonov's own error bar.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple
 
 import jax
 import jax.numpy as jnp
@@ -31,7 +34,8 @@ from jax.scipy.sparse.linalg import cg
 from .data import psnr
 from .operators import LinearOperator, operator_norm
 
-__all__ = ["grad2d", "div2d", "total_variation", "tikhonov", "tv_prox", "tv_map", "denoising_psnr"]
+__all__ = ["grad2d", "div2d", "total_variation", "tikhonov", "tv_prox", "tv_map", "denoising_psnr", "tune_weight",
+           "gradient_precision"]
 
 
 def grad2d(x):
@@ -141,3 +145,30 @@ def denoising_psnr(denoise: Callable, clean, sigma: float, key, *, tv_weights: S
     tvd = jax.jit(lambda th: jax.vmap(lambda a: tv_prox(a, th, n_iter=tv_iter)[0])(noisy))
     return {"noisy": psnr(noisy, clean), "denoiser": psnr(denoise(noisy), clean),
             "tv": max(psnr(tvd(th), clean) for th in tv_weights)}
+
+
+def tune_weight(estimate: Callable[[Any], Any], weights: Sequence[float], truth, *,
+                score: Callable[[Any, Any], float] = psnr, best: str = "max") -> Tuple[float, float, Any]:
+    """Oracle tuning of a regularisation weight: ``(score, weight, estimate)`` of the weight ``w``
+    of ``weights`` whose ``estimate(w)`` scores best against ``truth``.
+
+    ``score(estimate, truth) -> float`` (default :func:`psnr`); ``best="max"`` (a PSNR) or
+    ``"min"`` (an error); the first of equal scores wins. Choosing λ on the test truth gives the
+    baseline its best possible accuracy: use it for baselines only, never for the method under test.
+    """
+    if best not in ("max", "min"):
+        raise ValueError(f"tune_weight: best must be 'max' or 'min', got {best!r}.")
+    if len(weights) == 0:
+        raise ValueError("tune_weight: weights is empty; pass at least one candidate weight.")
+    trials = [(float(score(x, truth)), float(w), x) for w in weights for x in [estimate(w)]]
+    return (max if best == "max" else min)(trials, key=lambda t: t[0])
+
+
+def gradient_precision(shape: Tuple[int, int]) -> jax.Array:
+    """Dense ``∇ᵀ∇ = −div ∘ ∇`` of :func:`grad2d` on ``(H, W)`` images, ``(HW, HW)``: ``xᵀ(∇ᵀ∇)x =
+    ‖∇x‖²`` (symmetric positive semi-definite, constants in its null space). ``λ∇ᵀ∇`` is the prior
+    precision of Tikhonov's gradient penalty (for a few thousand pixels: the matrix is dense)."""
+    if len(shape) != 2 or min(shape) < 1:
+        raise ValueError(f"gradient_precision: shape must be (H, W) with H, W >= 1, got {shape!r}.")
+    n = int(shape[0]) * int(shape[1])
+    return jax.vmap(lambda e: -div2d(grad2d(e)))(jnp.eye(n).reshape(-1, *shape)).reshape(n, n)

@@ -12,6 +12,8 @@ network and the data as traced arguments) and return running moments — nothing
       std = (Var_π[D_σ(X)] + σ² diag ∂D_σ/∂x)^½,
 
   the Jacobian term averaged over the chains' final states (:func:`~jaxhybrid.sampling.tweedie_variance`).
+  :func:`score_pnp_posterior` runs it with a score network as the prior (Tweedie's ``D_σ(x) = x +
+  σ² s_θ(x, σ)``), compiled with the network and the data as arguments.
 * :func:`annealed_posterior` — annealed Langevin over noise levels σ₁ > … > σ_L (Song & Ermon
   2019; for inverse problems Jalal et al. 2021) with a noise-conditional prior score
   ``s(f, σ)`` and the noise-level-aware Gaussian likelihood: at level σ the state is ``f_σ = f +
@@ -36,14 +38,16 @@ from __future__ import annotations
 
 from typing import Callable, NamedTuple, Optional, Sequence, Tuple
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxhybrid.sampling import annealed_langevin, chains_summary, pnp_ula, tweedie_variance
+from jaxhybrid.sampling import annealed_langevin, chains_summary, denoiser_from_score, pnp_ula, tweedie_variance
 from jaxhybrid.sampling.base import check_positive
 
-__all__ = ["PosteriorSummary", "pnp_posterior", "annealed_posterior", "linear_gaussian_posterior"]
+__all__ = ["PosteriorSummary", "pnp_posterior", "score_pnp_posterior", "annealed_posterior",
+           "linear_gaussian_posterior"]
 
 
 class PosteriorSummary(NamedTuple):
@@ -87,6 +91,28 @@ def pnp_posterior(denoiser: Callable, sigma: float, step_size: float, likelihood
     s = chains_summary(algo, k_run, x0, n_samples, burn_in=burn_in, observe=lambda st: st.denoised)
     inner = jnp.maximum(tweedie_variance(denoiser, sigma, s.final.position, k_var, n_probes), 0.0)
     return PosteriorSummary(s.mean, jnp.sqrt(s.var + inner))
+
+
+def score_pnp_posterior(score_net, sigma: float, step_size: float, likelihood_score_fn: Callable, x_start,
+                        data, key: jax.Array, **kw) -> PosteriorSummary:
+    """:func:`pnp_posterior` with a noise-conditional score network ``s_θ(x, σ)`` as the prior.
+
+    The denoiser is Tweedie's ``D_σ(x) = x + σ² s_θ(x, σ)`` (:func:`~jaxhybrid.sampling.denoiser_from_score`);
+    ``likelihood_score_fn(x, data)`` reads the observations (and e.g. a mask) from ``data``. The
+    network, ``x_start`` and ``data`` are traced arguments of one compiled program, so a new image,
+    mask or network does not bake constants into it. ``kw``: :func:`pnp_posterior`'s keywords
+    (``n_chains``, ``n_samples``, ``burn_in``, ``alpha``, ``box``, ``lam``, ``n_probes``). Runs on
+    the host: returns NumPy arrays.
+    """
+    check_positive("score_pnp_posterior", "sigma", sigma)
+    out = _score_pnp(score_net, jnp.asarray(x_start), data, key, likelihood_score_fn, sigma, step_size, kw)
+    return PosteriorSummary(np.asarray(out.mean), np.asarray(out.std))
+
+
+@eqx.filter_jit
+def _score_pnp(net, x_start, data, key, lik, sigma, step_size, kw):
+    den = denoiser_from_score(lambda x: net(x, sigma), sigma)
+    return pnp_posterior(den, sigma, step_size, lambda x: lik(x, data), x_start, key, **kw)
 
 
 def annealed_posterior(prior_score: Callable, op, noise: float, y: jax.Array, key: jax.Array, *,

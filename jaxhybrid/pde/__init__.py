@@ -2,6 +2,7 @@
 
 Periodic pseudo-spectral (exponential integrators):
     Grid, SpectralSpace                      — grids, real-FFT operators, 2/3 de-aliasing
+    fourier_basis                            — real trigonometric basis of a band-limited 1-D field
     ETDRKStepper, etdrk_coefficients         — ETDRK1–4 (Cox & Matthews 2002; Kassam & Trefethen 2005)
     advection_diffusion, heat, burgers, kuramoto_sivashinsky, korteweg_de_vries,
     navier_stokes_2d, kolmogorov_forcing     — ready-made equations (return ETDRKStepper)
@@ -12,6 +13,8 @@ Rectangles (finite differences):
     ode_solve, reaction_diffusion_rhs, dirichlet_laplacian, mol_coords
                                               — method of lines through diffrax (stiff / non-stiff,
                                                 adaptive or fixed step); ode_solve serves any ODE
+    trajectory_windows, fit_windows, Windows — learn a vector field through the solve on short
+                                                windows of observed trajectories
 
 Every stepper follows the algorithm protocol (``û, info = stepper.step(û, key=None)``) and runs
 through :func:`jaxhybrid.rollout.evolve` (``evolve(stepper, stepper.init(u0), n, save_every=k,
@@ -21,7 +24,7 @@ good state.
 """
 
 from .grid import Grid
-from .spectral import SpectralSpace, dealias_cutoff
+from .spectral import SpectralSpace, dealias_cutoff, fourier_basis
 from .etdrk import ETDRKStepper, etdrk_coefficients
 from .equations import (
     advection_diffusion,
@@ -35,11 +38,12 @@ from .equations import (
 from .poisson import poisson_fd, laplacian_fd, fd_coords
 from .variable_coefficient import solve_variable_coefficient, variable_coefficient_operator
 from .mol import ode_solve, reaction_diffusion_rhs, dirichlet_laplacian, mol_coords
+from .windows import Windows, trajectory_windows, fit_windows
 
 __all__ = [
-    "Grid", "SpectralSpace", "dealias_cutoff", "ETDRKStepper", "etdrk_coefficients",
+    "Grid", "SpectralSpace", "dealias_cutoff", "fourier_basis", "ETDRKStepper", "etdrk_coefficients",
     "advection_diffusion", "heat", "burgers", "kuramoto_sivashinsky", "korteweg_de_vries",
     "navier_stokes_2d", "kolmogorov_forcing", "poisson_fd", "laplacian_fd", "fd_coords",
     "solve_variable_coefficient", "variable_coefficient_operator", "ode_solve",
-    "reaction_diffusion_rhs", "dirichlet_laplacian", "mol_coords",
+    "reaction_diffusion_rhs", "dirichlet_laplacian", "mol_coords", "Windows", "trajectory_windows", "fit_windows",
 ]

@@ -17,6 +17,9 @@ padding back to the full rfft layout happens only right before an inverse FFT. M
 cut are projected out when a physical field enters (:meth:`SpectralSpace.forward`); under a
 2/3-de-aliased ETDRK scheme they would evolve uncoupled and purely linearly, so for band-limited
 initial data (anything resolved) this is exact. With ``dealias=None`` the full spectrum is kept.
+
+:func:`fourier_basis` is the real trigonometric basis of a band-limited 1-D field (a few Fourier
+coefficients as the unknowns of an inverse or design problem).
 """
 
 from __future__ import annotations
@@ -31,7 +34,25 @@ import numpy as np
 
 from .grid import Grid
 
-__all__ = ["SpectralSpace", "dealias_cutoff"]
+__all__ = ["SpectralSpace", "dealias_cutoff", "fourier_basis"]
+
+
+def fourier_basis(kmax: int, x) -> tuple:
+    """``(B, k)``: the real Fourier basis on 1-D points ``x``, rows ``[1, cos x, sin x, …, cos kx,
+    sin kx]`` (``(2 kmax + 1, N)``), and each row's wavenumber ``[0, 1, 1, …, kmax, kmax]``.
+
+    A band-limited field is ``u = c @ B``; on a uniform periodic grid the rows are orthogonal
+    (``B Bᵀ = N diag(1, ½, ½, …)`` for ``kmax < N/2``), and ``Σ k² c²`` is its H¹ seminorm up to that scale.
+    """
+    if not isinstance(kmax, (int, np.integer)) or kmax < 0:
+        raise ValueError(f"fourier_basis: kmax must be an int >= 0, got {kmax!r}.")
+    x = jnp.asarray(x)
+    if x.ndim != 1:
+        raise ValueError(f"fourier_basis: x must be 1-D grid points, got shape {x.shape}.")
+    rows = [jnp.ones_like(x)]
+    for k in range(1, kmax + 1):
+        rows += [jnp.cos(k * x), jnp.sin(k * x)]
+    return jnp.stack(rows), jnp.asarray([0.0] + [float(k) for k in range(1, kmax + 1) for _ in range(2)])
 
 
 def dealias_cutoff(n: int, fraction: float) -> int:

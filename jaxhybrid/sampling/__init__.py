@@ -12,9 +12,10 @@ Running many chains (``vmap`` + :func:`jaxhybrid.rollout.evolve`, running moment
     chains_algorithm, ChainsState, ChainSummary, RunningMoments, moments_init, moments_update,
     pool, mc_standard_error
 Score learning (Vincent 2011 DSM; trained with :func:`jaxhybrid.train.fit`):
-    ConvScore (images, any size), MLPScore (vectors), GaussianScore, ResidualScore (base +
-    learned correction), WeightedCorrection (its prior weight), dsm_loss, train_score,
-    score_from_denoiser, denoiser_from_score
+    ConvScore (images, any size), BiasFreeDnCNN, BiasFreeUNet (noise predictors, NoisePredictor),
+    MLPScore (vectors), GaussianScore, ResidualScore (base + learned correction),
+    WeightedCorrection (its prior weight), score_network (from a configuration), dsm_loss,
+    dsm_loss_by_sigma (held-out, per noise level), train_score, score_from_denoiser, denoiser_from_score
 """
 
 from .ula import ULAState, ula
@@ -24,7 +25,8 @@ from .annealed import AnnealedState, annealed_langevin, geometric_sigmas
 from .underdamped import UnderdampedState, underdamped_langevin
 from .stats import RunningMoments, moments_init, moments_update, pool, mc_standard_error
 from .chains import ChainSummary, ChainsState, chains_algorithm, chains_summary, run_chains
-from .score import ConvScore, MLPScore, GaussianScore, ResidualScore, WeightedCorrection, dsm_loss, train_score
+from .score import (ConvScore, NoisePredictor, BiasFreeDnCNN, BiasFreeUNet, MLPScore, GaussianScore, ResidualScore,
+                    WeightedCorrection, score_network, dsm_loss, dsm_loss_by_sigma, train_score)
 
 __all__ = [
     "ULAState", "ula", "MALAState", "mala", "mala_log_proposal", "PnPState", "pnp_ula", "pnp_step_size", "tweedie_variance",
@@ -32,5 +34,6 @@ __all__ = [
     "geometric_sigmas", "UnderdampedState", "underdamped_langevin", "RunningMoments",
     "moments_init", "moments_update", "pool", "mc_standard_error", "ChainSummary", "ChainsState",
     "chains_algorithm", "chains_summary", "run_chains",
-    "ConvScore", "MLPScore", "GaussianScore", "ResidualScore", "WeightedCorrection", "dsm_loss", "train_score",
+    "ConvScore", "NoisePredictor", "BiasFreeDnCNN", "BiasFreeUNet", "MLPScore", "GaussianScore", "ResidualScore",
+    "WeightedCorrection", "score_network", "dsm_loss", "dsm_loss_by_sigma", "train_score",
 ]

@@ -1,5 +1,3 @@
-import jax
-import jax.numpy as jnp
 import numpy as np
 import pytest
 
@@ -8,26 +6,19 @@ from jaxhybrid.examples import closure_ode as ex
 
 def test_fixed_step_solver_matches_reference_with_true_friction():
     # the mechanism with the true friction law, Tsit5 at dt = 0.05, vs the tight Dopri8 reference
-    y0 = jnp.asarray([[1.0, -0.5], [-2.0, 1.2]])
-    ts = jnp.arange(0.0, 10.0 + 1e-9, 0.1)
+    y0 = np.asarray([[1.0, -0.5], [-2.0, 1.2]])
+    ts = np.arange(0.0, 10.0 + 1e-9, 0.1)
     ref = ex.truth(y0, ts)
-    field = ex.pendulum(lambda _, w: ex.true_friction(w))
-    ours = jax.vmap(lambda a: ex.solve(field, None, a, 0.0, ts, 10.0))(y0)
-    assert ex.cylinder_rel_l2(np.asarray(ours), np.asarray(ref)) < 1e-4
+    ours = ex.simulate(ex.pendulum(lambda _, w: ex.true_friction(w)), None, y0, ts)
+    assert ex.cylinder_rel_l2(ours, ref) < 1e-4
+    # the test can fail: friction omitted is far off
+    assert ex.cylinder_rel_l2(ex.simulate(ex.pendulum(lambda _, w: 0.0 * w), None, y0, ts), ref) > 0.1
 
 
 def test_cylinder_metric_ignores_full_turns():
     y = np.stack([np.linspace(0, 3, 50), np.linspace(-1, 1, 50)], -1)
     assert ex.cylinder_rel_l2(y + np.asarray([2 * np.pi, 0.0]), y) < 1e-6
     assert ex.cylinder_rel_l2(y + np.asarray([0.5, 0.0]), y) > 0.1
-
-
-def test_windows_start_from_observed_states():
-    obs = np.random.default_rng(0).standard_normal((2, 101, 2))
-    ts = np.arange(101) * ex.OBS_DT
-    y0, t0, tgt, k = ex.windows(obs, ts, 3.0)
-    assert k == 30 and tgt.shape[1:] == (30, 2) and len(y0) == len(t0) == len(tgt)
-    np.testing.assert_allclose(tgt[0, 0], obs[0, 1])  # first target is one sample after the start
 
 
 @pytest.mark.slow

@@ -18,6 +18,21 @@ def test_deblur_problem_holds_out_the_test_image():
         assert set(cfg["images"]) <= set(ex.TRAIN_IMAGES)  # loaded by make_problem
 
 
+def test_score_network_builds_each_architecture():
+    import jax
+
+    from jaxhybrid.sampling import BiasFreeDnCNN, BiasFreeUNet, ConvScore, score_network
+
+    k = jax.random.PRNGKey(0)
+    assert isinstance(score_network(load("prior-deblur").PRIOR_FULL, k), BiasFreeUNet)
+    assert isinstance(score_network(load("prior-deblur").PRIOR_QUICK, k), ConvScore)
+    assert isinstance(score_network({"arch": "bf-dncnn", "width": 8, "depth": 3}, k), BiasFreeDnCNN)
+    with pytest.raises(ValueError, match="arch"):
+        score_network({"arch": "vit"}, k)
+    with pytest.raises(ValueError, match="widths"):
+        score_network({"arch": "bf-unet"}, k)
+
+
 @pytest.mark.slow
 def test_prior_deblur_quick(tmp_path, check_record):
     rec = load("prior-deblur").run(quick=True, seed=0, out=tmp_path)
@@ -39,7 +54,7 @@ def test_bias_free_networks_are_homogeneous_and_translation_equivariant(arch):
     import jax
     import jax.numpy as jnp
 
-    from jaxhybrid.sampling.score import BiasFreeDnCNN, BiasFreeUNet
+    from jaxhybrid.sampling import BiasFreeDnCNN, BiasFreeUNet
 
     if arch == "dncnn":  # receptive-field radius 4: any shift, 8 px from the border
         net, shape, shift, border = BiasFreeDnCNN(8, 4, key=jax.random.PRNGKey(0)), (24, 20), (3, 2), 8
@@ -74,8 +89,7 @@ def test_bias_free_networks_learn_to_denoise(arch):
     import jax.numpy as jnp
 
     from jaxhybrid.inverse import psnr
-    from jaxhybrid.sampling import train_score
-    from jaxhybrid.sampling.score import BiasFreeDnCNN, BiasFreeUNet
+    from jaxhybrid.sampling import BiasFreeDnCNN, BiasFreeUNet, train_score
 
     k = jax.random.split(jax.random.PRNGKey(0), 3)
     u = jax.random.uniform(k[0], (128, 4, 4))

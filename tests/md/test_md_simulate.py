@@ -115,7 +115,7 @@ def test_user_built_integrator_runs_through_simulate():
         def init(positions, momenta=None, mass=1.0, aux=None):
             e, f, aux = force_fn(positions, aux)
             m = jnp.broadcast_to(jnp.asarray(mass, positions.dtype), (positions.shape[0], 1))
-            return md.NVEState(positions, momenta, f, e, m, aux)
+            return md.MDState(positions, momenta, f, e, m, aux)
 
         def step(s, key):
             r = s.positions + 0.5 * dt * s.momenta / s.mass
@@ -123,7 +123,7 @@ def test_user_built_integrator_runs_through_simulate():
             p = s.momenta + dt * f
             r = r + 0.5 * dt * p / s.mass
             e, f, aux = force_fn(r, aux)
-            return md.NVEState(r, p, f, e, s.mass, aux), {}
+            return md.MDState(r, p, f, e, s.mass, aux), {}
 
         return Algorithm(init, step)
 

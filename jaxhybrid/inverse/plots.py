@@ -1,0 +1,42 @@
+"""Image panels of an inverse problem: truth, data, estimates, error bars and error maps, one per axis.
+
+A panel is ``(image, title, kind)`` or ``(image, title, kind, vmax)``:
+
+* ``"image"`` — grey levels on the fixed range [0, 1] (photographs), no colour bar;
+* ``"signed"`` — a diverging map symmetric about 0 (``RdBu_r`` on ``±vmax``, default
+  ``max |image|``), with a colour bar (fields such as a source term);
+* ``"map"`` — a non-negative quantity (a posterior std, ``|estimate − truth|``): ``magma``,
+  auto-scaled, with a colour bar.
+
+Matplotlib is imported by the caller (:func:`jaxhybrid.examples.record.figure`); nothing here
+opens a window.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+__all__ = ["show_images"]
+
+_KINDS = ("image", "signed", "map")
+
+
+def show_images(fig, axes, panels: Sequence[tuple], *, fontsize: int = 9) -> None:
+    """Draw ``panels`` (module docstring) on ``axes`` (any array of axes, filled in order)."""
+    axes = np.ravel(axes)
+    if len(panels) > axes.size:
+        raise ValueError(f"show_images: {len(panels)} panels for {axes.size} axes; make a larger figure.")
+    for a, panel in zip(axes, panels):
+        im, title, kind = np.asarray(panel[0]), panel[1], panel[2]
+        if kind not in _KINDS:
+            raise ValueError(f"show_images: kind must be one of {_KINDS}, got {kind!r} (panel {title!r}).")
+        if kind == "image":
+            a.imshow(im, cmap="gray", vmin=0, vmax=1)
+        else:
+            v = panel[3] if len(panel) > 3 else float(np.abs(im).max())
+            kw = {"cmap": "RdBu_r", "vmin": -v, "vmax": v} if kind == "signed" else {"cmap": "magma"}
+            fig.colorbar(a.imshow(im, **kw), ax=a, fraction=0.046)
+        a.set_title(title, fontsize=fontsize)
+        a.axis("off")
