@@ -17,7 +17,7 @@ let ``jit`` keep the sharding from step to step.
 from __future__ import annotations
 
 import functools
-from typing import Any, Callable, Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 import jax
 import jax.numpy as jnp

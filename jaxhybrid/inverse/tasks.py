@@ -15,7 +15,7 @@ fixed gradient-penalty weight (a cheap warm start that shortens burn-in; not a t
 
 from __future__ import annotations
 
-from typing import Any, Callable, NamedTuple, Optional
+from typing import Any, Callable, NamedTuple
 
 import jax
 import jax.numpy as jnp
