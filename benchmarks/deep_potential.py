@@ -28,6 +28,8 @@ import optax
 
 from jaxhybrid import md  # noqa: E402
 from jaxhybrid.dp import DeepPot  # noqa: E402
+from jaxhybrid.rollout import evolve  # noqa: E402
+from jaxhybrid.train import trainer  # noqa: E402
 
 A0, MASS = 3.61, 63.546
 
@@ -40,27 +42,21 @@ def setup(cells, model):
 
 
 def train_runner(model, cells, steps):
+    """``steps`` optimisation steps of an energy + force loss on one frame: the library's
+    trainer (one Adam step, ``train.trainer``) run by ``rollout.evolve`` in one compiled call."""
     import equinox as eqx
 
     R, box, nl, nbrs = setup(cells, model)
     n = R.shape[0]
-    opt = optax.adam(1e-3)
-    params, static = eqx.partition(model, eqx.is_inexact_array)
 
-    def loss(p):
-        m = eqx.combine(p, static)
+    def loss(m, batch):
         e, g = jax.value_and_grad(lambda x: m(x, nbrs, box))(R)
         return (e / n) ** 2 + jnp.mean(g**2)
 
-    def step(carry, _):
-        p, s = carry
-        gr = jax.grad(loss)(p)
-        u, s = opt.update(gr, s, p)
-        return (optax.apply_updates(p, u), s), None
-
-    run = jax.jit(lambda p, s: jax.lax.scan(step, (p, s), None, length=steps)[0])
-    state = (params, opt.init(params))
-    return lambda: run(*state), n
+    tr = trainer(loss, optax.adam(1e-3))
+    run = eqx.filter_jit(lambda s: evolve(tr, s, steps, observe=lambda c: None).final.params)
+    state = tr.init(model)
+    return lambda: eqx.filter(run(state), eqx.is_array), n
 
 
 def main(argv=None):
