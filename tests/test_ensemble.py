@@ -94,3 +94,32 @@ def test_langevin_chains_sharded_over_four_cpu_devices_equal_the_unsharded_run()
     res = json.loads(out.stdout.strip().splitlines()[-1])
     assert res["n_devices"] == 4 and res["shards"] == 4
     assert res["diff"] < 1e-5
+
+
+REPLICAS = textwrap.dedent(
+    """
+    import json
+    import jax, jax.numpy as jnp, numpy as np
+    from jaxhybrid import md
+
+    R0 = np.array([[0.0, 0.0, 0.0], [1.0, 0.0, 0.0], [0.0, 1.1, 0.2]])
+    i, j = np.triu_indices(3, 1)
+    force = md.energy_force_fn(lambda R: 2.0 * jnp.sum((jnp.linalg.norm(R[j] - R[i], axis=-1) - 1.0) ** 2))
+    kw = dict(dt=5e-4, gamma=20.0, mass=(16.0, 1.0, 1.0))
+    temps, seeds = [300.0, 600.0, 900.0, 1200.0], [1, 2, 3, 4]
+    prog = md.langevin_program(force, R0, temps, 30, seeds=seeds, batched=True, **kw)
+    R = prog()[0]
+    single = [md.langevin_trajectory(force, R0, T, 30, seed=s, **kw)[0] for T, s in zip(temps, seeds)]
+    print(json.dumps({"n_devices": jax.device_count(), "shards": len(R.sharding.device_set),
+                      "diff": float(np.max(np.abs(np.asarray(R) - np.stack(single))))}))
+    """
+)
+
+
+def test_md_replicas_sharded_over_four_cpu_devices_equal_the_single_runs():
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", REPLICAS], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    res = json.loads(out.stdout.strip().splitlines()[-1])
+    assert res["n_devices"] == 4 and res["shards"] == 4
+    assert res["diff"] < 1e-5

@@ -4,7 +4,8 @@
 of a neighbour-free force function ``force_fn(R, aux) -> (E, F, aux)`` — a molecule, a cluster,
 a host-callback reference such as DFT — through :func:`~jaxhybrid.rollout.evolve`, compiled
 ahead of time, so that calling it times the dynamics alone. With ``batched=True`` one program
-runs every (start, temperature, seed) as a ``vmap``: the temperature is a traced argument, so
+runs every (start, temperature, seed) as a ``vmap`` through :func:`jaxhybrid.ensemble.ensemble`
+(the replicas split over all devices when there are several): the temperature is a traced argument, so
 runs at several temperatures share one compilation. Seed ``s`` gives
 ``k1, k2 = split(PRNGKey(s))``: the Maxwell–Boltzmann momenta from ``k1``, step ``n``'s
 thermostat noise from ``fold_in(k2, n)``.
@@ -22,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxhybrid.ensemble import ensemble
 from jaxhybrid.rollout import evolve
 
 from .configurations import maxwell_boltzmann
@@ -100,10 +102,14 @@ def langevin_program(force_fn: Callable, positions, temperature, n_steps: int, *
     def one(s, kT, key):
         return evolve(langevin(force_fn, dt, kT, gamma), s, n_steps, key=key, observe=observe).saved
 
-    if batched:
+    if batched:   # replicas through the one vmap/shard path: split over all devices when there are several
         s0 = jax.tree_util.tree_map(lambda *a: jnp.stack(a), *states)
-        compiled = jax.jit(jax.vmap(one)).lower(s0, kTs, keys).compile()
-        return Program(lambda s: compiled(s, kTs, keys), s0)
+        batch = ensemble(one)
+        if hasattr(batch, "lower"):      # one device: compile ahead, so the program times dynamics only
+            batch = batch.lower(s0, kTs, keys).compile()
+        else:                            # sharded: compiled by a first (untimed) call
+            jax.block_until_ready(batch(s0, kTs, keys))
+        return Program(lambda s: batch(s, kTs, keys), s0)
     compiled = jax.jit(one).lower(states[0], kTs[0], keys[0]).compile()
     return Program(lambda s: compiled(s, kTs[0], keys[0]), states[0])
 
