@@ -54,12 +54,17 @@ SCRIPT = textwrap.dedent(
 )
 
 
+def on_four_devices(script: str, *args: str) -> dict:
+    """Run ``script`` in a subprocess with 4 forced CPU devices; its last stdout line is JSON."""
+    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
+    out = subprocess.run([sys.executable, "-c", script, *args], env=env, capture_output=True, text=True, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
 @pytest.mark.parametrize("batch", [8, 7])  # divisible and non-divisible by 4 devices
 def test_sharded_over_four_cpu_devices_equals_unsharded(batch):
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", SCRIPT, str(batch)], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = on_four_devices(SCRIPT, str(batch))
     assert res["n_devices"] == 4
     assert res["shape"] == [batch, 5, 3]
     assert res["max_abs_diff"] == 0.0
@@ -88,10 +93,7 @@ CHAINS = textwrap.dedent(
 
 
 def test_langevin_chains_sharded_over_four_cpu_devices_equal_the_unsharded_run():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", CHAINS], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = on_four_devices(CHAINS)
     assert res["n_devices"] == 4 and res["shards"] == 4
     assert res["diff"] < 1e-5
 
@@ -117,9 +119,6 @@ REPLICAS = textwrap.dedent(
 
 
 def test_md_replicas_sharded_over_four_cpu_devices_equal_the_single_runs():
-    env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")
-    out = subprocess.run([sys.executable, "-c", REPLICAS], env=env, capture_output=True, text=True, timeout=300)
-    assert out.returncode == 0, out.stderr[-2000:]
-    res = json.loads(out.stdout.strip().splitlines()[-1])
+    res = on_four_devices(REPLICAS)
     assert res["n_devices"] == 4 and res["shards"] == 4
     assert res["diff"] < 1e-5
