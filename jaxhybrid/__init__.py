@@ -1,8 +1,12 @@
 """jaxhybrid: data- and mechanism-driven hybrid scientific computing in JAX.
 
-Core (small, generic): :mod:`jaxhybrid.rollout`, :mod:`jaxhybrid.train`, :mod:`jaxhybrid.nn`,
-:mod:`jaxhybrid.ensemble`, :mod:`jaxhybrid.paradigms`. Mechanism engines and hybrid
-applications live in sub-packages and are imported explicitly (``from jaxhybrid import pde``).
+Core (small, generic): :mod:`jaxhybrid.algorithm` (the one ``(init, step)`` protocol),
+:mod:`jaxhybrid.rollout` (``rollout``, ``evolve``), :mod:`jaxhybrid.driver` (``drive``, the host
+driver), :mod:`jaxhybrid.train` (``trainer``, ``fit``), :mod:`jaxhybrid.nn`,
+:mod:`jaxhybrid.ensemble`, :mod:`jaxhybrid.paradigms`, :mod:`jaxhybrid.metrics`,
+:mod:`jaxhybrid.cache`. Mechanism engines and hybrid applications live in sub-packages and are
+imported explicitly (``from jaxhybrid import pde``). README, section "Design", describes the
+layers and the protocol.
 """
 
 import os as _os
