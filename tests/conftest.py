@@ -3,3 +3,48 @@ import os
 # keep the test processes on the CPU and quiet
 os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TQDM_DISABLE", "1")
+
+
+import pytest  # noqa: E402
+
+
+@pytest.fixture(scope="session")
+def record_store(tmp_path_factory):
+    """Folder where quick example runs are stored and shared: ``$JAXHYBRID_RECORDS`` (``make test``
+    sets it, so notebooks reuse the tests' runs) or one folder shared by the xdist workers of this
+    session."""
+    env = os.environ.get("JAXHYBRID_RECORDS")
+    if env:
+        return env
+    base = tmp_path_factory.getbasetemp()
+    return str((base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base) / "example-records")
+
+
+@pytest.fixture
+def quick_record(record_store):
+    """``quick_record(name) -> (record, folder)``: the quick run of example ``name`` (seed 0),
+    run once per test session and shared (:func:`jaxhybrid.examples.run_or_load`)."""
+    from pathlib import Path
+
+    from jaxhybrid.examples import run_or_load
+
+    return lambda name: (run_or_load(name, quick=True, seed=0, store=record_store), Path(record_store))
+
+
+def _assert_hybrid_wins(rec, allow=()):
+    """The example's headline claim: the hybrid strictly beats every competing baseline on its
+    headline metric (``allow``: baselines excused, each with its reason in the calling test)."""
+    from jaxhybrid.examples.record import verdicts
+
+    v = {b: x for b, x in verdicts(rec).items() if b not in allow}
+    assert v, f"{rec['name']}: no competing baseline carries the headline metric {rec.get('headline')!r}"
+    lost = {b: x for b, x in v.items() if x != "won"}
+    head = rec["headline"]
+    assert not lost, (f"{rec['name']}: hybrid {head} = {rec['metrics'][head]} does not beat "
+                      + ", ".join(f"{b} ({rec['baselines'][b][head]})" for b in lost))
+
+
+@pytest.fixture
+def assert_hybrid_wins():
+    """The check of :func:`_assert_hybrid_wins`, as a fixture (conftest modules are not importable)."""
+    return _assert_hybrid_wins

@@ -99,3 +99,30 @@ def test_records_with_array_values_are_written_as_json(tmp_path):
     rec = {"a": np.arange(3), "b": jnp.ones((2, 2)), "c": np.float32(1.5), "d": jnp.asarray(float("nan")), "e": (np.int64(3),), "p": tmp_path}
     _write_json(tmp_path / "r.json", rec)
     assert json.loads((tmp_path / "r.json").read_text()) == {"a": [0, 1, 2], "b": [[1.0, 1.0], [1.0, 1.0]], "c": 1.5, "d": None, "e": [3], "p": str(tmp_path)}
+
+
+def test_tour_summary_marks_verdicts_and_memory(tmp_path, monkeypatch, capsys):
+    _fake_example(monkeypatch)
+    assert cli.main(["tour", "--quick", "--only", "fake", "--out", str(tmp_path)]) == 0
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    e = summary["examples"]["fake"]
+    assert e["verdicts"] == {"data_only": "won"} and e["headline"] == "err_rel_l2"
+    assert e["peak_rss_mib"] > 10 and summary["peak_rss_mib"] >= e["peak_rss_mib"]
+    out = capsys.readouterr().out
+    assert "in 1 of 1 examples" in out and "data_only: won" in out
+
+
+def test_retrain_is_passed_only_to_examples_that_take_it(tmp_path, monkeypatch):
+    _fake_example(monkeypatch)  # run(quick, seed, out): no retrain parameter
+    assert cli.main(["run", "fake", "--retrain", "--out", str(tmp_path)]) == 0
+    seen = {}
+    mod = types.ModuleType("jaxhybrid.examples._weights")
+
+    def run(quick, seed, out, retrain=False):
+        seen["retrain"] = retrain
+        return {"name": "w", "paradigm": 1, "metrics": {"e": 1.0}, "goal": {"e": "min"}, "baselines": {}}
+
+    mod.run = run
+    monkeypatch.setitem(sys.modules, "jaxhybrid.examples._weights", mod)
+    monkeypatch.setitem(REGISTRY, "w", ("_weights", "takes retrain"))
+    assert cli.main(["run", "w", "--retrain", "--out", str(tmp_path)]) == 0 and seen["retrain"] is True

@@ -5,11 +5,19 @@
 returning the record built by :func:`jaxhybrid.examples.record.record` (``name``,
 ``paradigm``, ``quick``, ``wall_s``, ``metrics``, ``goal``, ``baselines``) and writing its PNG plot(s) into ``out``. The CLI writes
 the JSON. To add an example, add one line to ``REGISTRY``.
+
+:func:`run_or_load` runs an example once and shares its record: the test suite and the notebooks
+(``make test``) both ask for the quick run of each example, and the second asker reads the first
+one's record and figures from the folder ``$JAXHYBRID_RECORDS`` instead of running it again.
 """
 
 from __future__ import annotations
 
 import importlib
+import json
+import os
+import shutil
+from pathlib import Path
 from types import ModuleType
 
 #: example name -> (module name under jaxhybrid.examples, one-line description)
@@ -40,3 +48,46 @@ def load(name: str) -> ModuleType:
     """Import the module of example ``name`` (raises ``KeyError`` for unknown names)."""
     module, _ = REGISTRY[name]
     return importlib.import_module(f"jaxhybrid.examples.{module}")
+
+
+def run_or_load(name: str, quick: bool = True, seed: int = 0, out: str | os.PathLike | None = None,
+                store: str | os.PathLike | None = None) -> dict:
+    """The record of example ``name`` (quick mode, ``seed``), run at most once per ``store``.
+
+    ``store`` (default ``$JAXHYBRID_RECORDS``; none: always run): a folder holding
+    ``<name>.json`` and the example's files (``<name>*.png``, ...) from an earlier run. If it holds
+    a record with the same ``quick`` and ``seed``, that record is returned and its files are copied
+    into ``out``; otherwise the example runs (into ``store``, under a per-example file lock so that
+    concurrent askers — test workers, notebook kernels — wait for one run) and its files are copied
+    into ``out``. The returned record carries ``"loaded_from"`` when it was read, not run.
+    """
+    from jaxhybrid.cli import run_example
+
+    if name not in REGISTRY:
+        raise KeyError(f"unknown example {name!r}; known examples: {', '.join(sorted(REGISTRY))}")
+    store = store if store is not None else os.environ.get("JAXHYBRID_RECORDS")
+    out = Path(out) if out is not None else None
+    if not store:
+        if out is None:
+            raise ValueError("run_or_load: give `out` or a record store (`store=` or $JAXHYBRID_RECORDS).")
+        out.mkdir(parents=True, exist_ok=True)
+        return run_example(name, quick, seed, out)
+    import fcntl
+
+    store = Path(store)
+    store.mkdir(parents=True, exist_ok=True)
+    with open(store / f".{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path = store / f"{name}.json"
+        rec = json.loads(path.read_text()) if path.exists() else None
+        if rec is not None and rec.get("quick") == quick and rec.get("seed") == seed:
+            rec["loaded_from"] = str(path)
+        else:
+            run_example(name, quick, seed, store)
+            rec = json.loads(path.read_text())  # the stored (JSON) form, as a later asker sees it
+    if out is not None and Path(out).resolve() != store.resolve():
+        Path(out).mkdir(parents=True, exist_ok=True)
+        for f in store.glob(f"{name}*"):
+            if f.is_file():
+                shutil.copy2(f, Path(out) / f.name)
+    return rec

@@ -16,16 +16,21 @@ import time
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["record", "figure", "save_figure"]
+__all__ = ["record", "verdicts", "figure", "save_figure"]
 
 
 def record(name: str, paradigm: int, quick: bool, t_start: float, metrics: Mapping[str, Any],
-           goal: Mapping[str, str], baselines: Mapping[str, Mapping[str, Any]] | None = None, **extra) -> dict:
+           goal: Mapping[str, str], baselines: Mapping[str, Mapping[str, Any]] | None = None, *,
+           headline: str | None = None, references: tuple[str, ...] = (), **extra) -> dict:
     """The example record; ``t_start`` is the ``time.perf_counter()`` at the start of ``run``.
 
-    Checks: ``paradigm`` in {1, 2, 3}; every ``goal`` value is ``"min"`` or ``"max"`` and names a
-    key of ``metrics`` or of a baseline; each baseline is a dict. ``extra`` entries (``config``,
-    ``history``, ...) are added as they are.
+    ``headline`` names the metric the example's claim rests on (default: the first key of
+    ``goal``); ``references`` names baselines that *define* the error rather than compete (e.g. the
+    labeller a potential is trained on: zero error by construction), so :func:`verdicts` does not
+    count them. Checks: ``paradigm`` in {1, 2, 3}; every ``goal`` value is ``"min"`` or ``"max"``
+    and names a key of ``metrics`` or of a baseline; each baseline is a dict; the headline is a
+    metric with a goal; each reference is a baseline. ``extra`` entries (``config``, ``history``,
+    ``weights``, ...) are added as they are.
     """
     if paradigm not in (1, 2, 3):
         raise ValueError(f"record: paradigm must be 1, 2 or 3, got {paradigm!r}.")
@@ -39,10 +44,33 @@ def record(name: str, paradigm: int, quick: bool, t_start: float, metrics: Mappi
             raise ValueError(f"record: goal[{k!r}] must be 'min' or 'max', got {g!r}.")
         if k not in known:
             raise ValueError(f"record: goal key {k!r} is in neither the metrics nor a baseline.")
+    headline = headline if headline is not None else next(iter(goal), None)
+    if headline is None or headline not in metrics or headline not in goal:
+        raise ValueError(f"record: headline {headline!r} must be a metric with a goal.")
+    for r in references:
+        if r not in baselines:
+            raise ValueError(f"record: reference {r!r} is not a baseline ({sorted(baselines)}).")
     out = {"name": name, "paradigm": paradigm, "quick": bool(quick),
            "wall_s": round(time.perf_counter() - t_start, 2), "metrics": dict(metrics), "goal": dict(goal),
-           "baselines": baselines}
+           "baselines": baselines, "headline": headline, "references": list(references)}
     out.update(extra)
+    return out
+
+
+def verdicts(rec: Mapping[str, Any], rtol: float = 1e-3) -> dict[str, str]:
+    """Per competing baseline: ``"won"``, ``"tie"`` or ``"lost"`` — the hybrid's headline metric
+    against the baseline's, in the direction of its goal; values within ``rtol`` (relative) of each
+    other are a tie (e.g. two exact methods meeting the same optimum up to rounding). Baselines
+    listed in ``references`` or lacking the headline metric are left out."""
+    key = rec.get("headline") or next(iter(rec["goal"]))
+    sign = 1.0 if rec["goal"][key] == "min" else -1.0
+    h = float(rec["metrics"][key])
+    out = {}
+    for b, vals in rec.get("baselines", {}).items():
+        if b in rec.get("references", ()) or key not in vals or vals[key] is None:
+            continue
+        d = sign * (float(vals[key]) - h)  # > 0: the hybrid is better
+        out[b] = "tie" if abs(d) <= rtol * max(abs(h), abs(float(vals[key]))) else "won" if d > 0 else "lost"
     return out
 
 

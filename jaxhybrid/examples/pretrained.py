@@ -1,0 +1,166 @@
+"""Trained networks of the examples: shipped with the package, keyed by the configuration.
+
+An example whose run time is dominated by training gets each network through :func:`obtain`::
+
+    got = obtain("dpmd-dp", [full_cfg, quick_cfg], train=train_fn, like=template_fn, retrain=False)
+    model, source = got.model, got.source            # source: "shipped", "cache" or "trained"
+
+* ``configs`` are tried in order: the first whose weights are stored is loaded (quick mode passes
+  the full run's training configuration first, so it evaluates the fully trained network, and its
+  own small configuration last, trained only when nothing is stored). ``retrain=True`` (CLI
+  ``--retrain``) skips the lookup and trains ``configs[-1]`` from scratch.
+* ``train(config) -> (model, meta)``; ``meta`` is a JSON-serialisable dict holding whatever
+  the template needs beyond the configuration (e.g. a Deep Potential's ``sel``, which comes from
+  the data) and any summary worth keeping (final loss, steps).
+* ``like(config, meta) -> model`` builds a template of the same structure (values ignored).
+
+File format: ``<name>-<config_hash(config)>.eqx`` — one file: a UTF-8 JSON header line
+``{"format": 1, "name", "config", "meta", "jaxhybrid"}`` followed by the Equinox leaf
+serialisation (:func:`equinox.tree_serialise_leaves`) of the model; no pickle. Lookup order:
+the package's ``jaxhybrid/examples/weights/`` (shipped, read-only), then the user cache
+``jaxhybrid.cache.cache_dir("weights")``. Trained weights are written to the cache atomically
+(temporary file, then rename). To ship a network, copy its cache file into
+``jaxhybrid/examples/weights/`` (what ``python -m jaxhybrid.examples.pretrained ship NAME...``
+does); a changed configuration has a new hash, so a stale file is never read.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any, Callable, NamedTuple, Sequence, TypeVar
+
+import equinox as eqx
+
+from jaxhybrid.cache import cache_dir, config_hash
+
+__all__ = ["obtain", "Obtained", "save", "load", "find", "SHIPPED", "FORMAT"]
+
+M = TypeVar("M")
+FORMAT = 1
+#: folder of the shipped weights (package data)
+SHIPPED = Path(__file__).parent / "weights"
+
+
+class Obtained(NamedTuple):
+    """``model``; ``meta`` (the header's meta); ``config`` it was trained with; ``source``:
+    ``"shipped"``, ``"cache"`` or ``"trained"``; ``path`` of the file read or written."""
+
+    model: Any
+    meta: dict
+    config: dict
+    source: str
+    path: Path
+
+    def summary(self) -> dict:
+        """What a record stores: source, file name and configuration hash."""
+        return {"source": self.source, "file": self.path.name, "config_hash": config_hash(self.config)}
+
+
+def file_name(name: str, config: dict) -> str:
+    if not name or "/" in name or name.startswith("."):
+        raise ValueError(f"pretrained: name must be a plain file-name stem, got {name!r}.")
+    return f"{name}-{config_hash(config)}.eqx"
+
+
+def find(name: str, config: dict) -> tuple[Path, str] | None:
+    """``(path, "shipped" | "cache")`` of the stored weights of ``(name, config)``, or ``None``."""
+    fname = file_name(name, config)
+    for folder, source in ((SHIPPED, "shipped"), (cache_dir("weights", create=False), "cache")):
+        if (folder / fname).is_file():
+            return folder / fname, source
+    return None
+
+
+def save(path: str | os.PathLike, name: str, config: dict, model: Any, meta: dict | None = None) -> Path:
+    """Write ``model`` with its header to ``path`` (atomically); returns the path."""
+    from jaxhybrid import __version__
+
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    header = {"format": FORMAT, "name": name, "config": config, "meta": meta or {}, "jaxhybrid": __version__}
+    line = json.dumps(header, sort_keys=True, default=str)
+    if "\n" in line:
+        raise ValueError("pretrained.save: the header must serialise to one line.")
+    tmp = path.with_name(path.name + ".tmp")
+    with open(tmp, "wb") as f:
+        f.write(line.encode() + b"\n")
+        eqx.tree_serialise_leaves(f, model)
+        f.flush()
+        os.fsync(f.fileno())
+    os.replace(tmp, path)
+    return path
+
+
+def read_header(path: str | os.PathLike) -> dict:
+    """The JSON header of a weights file (raises ``ValueError`` naming the file if it is not one)."""
+    with open(path, "rb") as f:
+        return _header(f, path)
+
+
+def _header(f, path) -> dict:
+    try:
+        header = json.loads(f.readline().decode())
+    except (UnicodeDecodeError, json.JSONDecodeError) as e:
+        raise ValueError(f"{path}: not a jaxhybrid weights file (bad header: {e}).") from None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        raise ValueError(f"{path}: unsupported weights format {header.get('format') if isinstance(header, dict) else header!r}"
+                         f" (this jaxhybrid reads format {FORMAT}); retrain with --retrain.")
+    return header
+
+
+def load(path: str | os.PathLike, like: Callable[[dict, dict], Any]) -> tuple[Any, dict]:
+    """``(model, header)`` from a file written by :func:`save`; ``like(config, meta)`` gives the
+    structure. A file that does not match the structure raises ``ValueError`` naming it."""
+    with open(path, "rb") as f:
+        header = _header(f, path)
+        template = like(header["config"], header["meta"])
+        try:
+            model = eqx.tree_deserialise_leaves(f, template)
+        except Exception as e:  # shape/dtype mismatch or truncated file
+            raise ValueError(f"{path}: weights do not match the model built from their configuration ({e}); "
+                             "delete the file or run with --retrain.") from None
+    return model, header
+
+
+def obtain(name: str, configs: Sequence[dict], train: Callable[[dict], tuple[M, dict]],
+           like: Callable[[dict, dict], M], *, retrain: bool = False, log=None) -> Obtained:
+    """Stored weights of the first of ``configs`` that has them, else ``train(configs[-1])``
+    (then saved to the user cache). ``retrain=True`` always trains ``configs[-1]``."""
+    configs = list(configs)
+    if not configs:
+        raise ValueError("pretrained.obtain: give at least one configuration.")
+    if not retrain:
+        for cfg in configs:
+            hit = find(name, cfg)
+            if hit is not None:
+                model, header = load(hit[0], like)
+                return Obtained(model, header["meta"], cfg, hit[1], hit[0])
+    cfg = configs[-1]
+    if log is not None:
+        log(f"{name}: training (configuration {config_hash(cfg)})")
+    model, meta = train(cfg)
+    path = save(cache_dir("weights") / file_name(name, cfg), name, cfg, model, meta)
+    return Obtained(model, dict(meta), cfg, "trained", path)
+
+
+def ship(names: Sequence[str]) -> list[Path]:
+    """Copy the cached weights files whose name starts with one of ``names`` into :data:`SHIPPED`."""
+    src = cache_dir("weights", create=False)
+    copied = []
+    for p in sorted(src.glob("*.eqx")) if src.is_dir() else []:
+        if any(p.name.startswith(n + "-") for n in names):
+            SHIPPED.mkdir(exist_ok=True)
+            shutil.copy2(p, SHIPPED / p.name)
+            copied.append(SHIPPED / p.name)
+    return copied
+
+
+if __name__ == "__main__":  # python -m jaxhybrid.examples.pretrained ship NAME...
+    if len(sys.argv) < 3 or sys.argv[1] != "ship":
+        sys.exit("usage: python -m jaxhybrid.examples.pretrained ship NAME...")
+    for p in ship(sys.argv[2:]):
+        print(f"shipped {p} ({p.stat().st_size / 1024:.0f} KiB)")
