@@ -5,7 +5,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed
 
-.PHONY: tour tour-full test test-fast bench clean
+.PHONY: tour tour-full test test-fast test-slow bench clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -c 'import sys; assert sys.version_info >= (3, 11), "Python >= 3.11 needed, found " + sys.version'
@@ -22,15 +22,25 @@ tour-full: $(STAMP)     ## all examples, full size -> runs/
 
 # Tests run in 2 worker processes (one per core; XLA compilation, which dominates, is
 # single-threaded), a test file per worker so module fixtures are built once, and share a
-# persistent XLA compilation cache so notebooks reuse what the example tests compiled; one OpenBLAS
-# thread (jaxlib's LAPACK kernels; see jaxhybrid/__init__.py).
-PYTEST := OPENBLAS_NUM_THREADS=1 JAX_COMPILATION_CACHE_DIR=$(CURDIR)/.jax_cache TQDM_DISABLE=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=40
+# persistent XLA compilation cache; one OpenBLAS thread (jaxlib's LAPACK kernels; see
+# jaxhybrid/__init__.py). Three tiers (README, "Tests"):
+#   test-fast  unit and property tests (not marked `example` or `slow`)        ~3 min
+#   test       test-fast + every example's quick run with its headline check   ~15 min
+#              + the notebooks, which read the examples' runs from $(RECORDS)
+#              instead of running them again (jaxhybrid.examples.run_or_load)
+#   test-slow  the long checks marked `slow` (NVE at 4,000 atoms, retraining shipped weights, ...)
+RECORDS := $(CURDIR)/.test-records
+PYTEST := OPENBLAS_NUM_THREADS=1 JAX_COMPILATION_CACHE_DIR=$(CURDIR)/.jax_cache TQDM_DISABLE=1 $(BIN)/python -m pytest -q -n 2 --dist loadfile --durations=25
 
-test: $(STAMP)          ## the whole suite, slow checks and notebooks (quick mode) included
-	JAXHYBRID_QUICK=1 $(PYTEST) tests --nbmake --nbmake-timeout=1200 notebooks
+test: $(STAMP)          ## fast tier + example quick runs + notebooks (the README's test command)
+	rm -rf $(RECORDS)
+	JAXHYBRID_QUICK=1 JAXHYBRID_RECORDS=$(RECORDS) $(PYTEST) -m "not slow" tests --nbmake --nbmake-timeout=1200 notebooks
 
-test-fast: $(STAMP)     ## skip the checks marked slow and the notebooks
-	$(PYTEST) -m "not slow" tests
+test-fast: $(STAMP)     ## unit and property tests only (the edit-test loop)
+	$(PYTEST) -m "not slow and not example" tests
+
+test-slow: $(STAMP)     ## the long checks marked slow
+	$(PYTEST) -m slow tests
 
 bench: $(STAMP)         ## peer benchmarks (installs the peers: exponax, jax-md)
 	$(BIN)/python -m pip install --quiet -e ".[bench]"

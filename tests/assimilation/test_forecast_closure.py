@@ -84,3 +84,16 @@ def test_trajectory_windows_lead_targets_and_residual_mos():
     np.testing.assert_allclose(mos(f), f + 10.0 * net(f / 10.0), rtol=1e-6)
     zero = da.ResidualMOS(lambda z: 0.0 * z, scale=2.0)
     np.testing.assert_array_equal(zero(f), f)          # a zero correction returns the forecast
+
+
+@pytest.mark.example
+def test_forecast_closure_quick_run_learned_closure_beats_polynomials(quick_record, assert_hybrid_wins):
+    rec, folder = quick_record("forecast-closure")
+    m, b = rec["metrics"], rec["baselines"]
+    assert (folder / "forecast-closure.png").exists()
+    assert_hybrid_wins(rec)  # at the first lead, against the coarse model, the best polynomial, persistence
+    # the closure matters: the coarse model without it is far off at every lead; MOS corrects its bias
+    for k in m:
+        if k.startswith("rmse_lead"):
+            assert m[k] < b["mechanism_only"][k]
+    assert m["mos_linear_rmse_lead1"] < 0.8 * b["mechanism_only"]["mos_linear_rmse_lead1"]

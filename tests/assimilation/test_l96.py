@@ -44,11 +44,12 @@ def test_vmapped_experiments_equal_individual_runs(l96):
     assert float(jnp.abs(batch[0] - batch[1]).max()) > 1e-3
 
 
-@pytest.mark.slow
-def test_quick_run_meets_the_benchmark_targets(tmp_path):
-    rec = ex.run(quick=True, seed=0, out=tmp_path)
+@pytest.mark.example
+def test_quick_run_meets_the_benchmark_targets(quick_record, assert_hybrid_wins):
+    rec, folder = quick_record("assimilation-l96")
     m, b = rec["metrics"], rec["baselines"]
-    assert (tmp_path / "assimilation-l96.png").exists()
+    assert (folder / "assimilation-l96.png").exists()
+    assert_hybrid_wins(rec)
     assert m["etkf_rmse_a"] <= 0.21 and m["enkf_rmse_a"] <= 0.25
     for k in ("etkf_rmse_a", "enkf_rmse_a", "var3d_rmse_a", "var4d_rmse_a"):
         assert m[k] < b["data_only"][k] < b["mechanism_only"][k]

@@ -21,11 +21,12 @@ def test_cylinder_metric_ignores_full_turns():
     assert ex.cylinder_rel_l2(y + np.asarray([0.5, 0.0]), y) > 0.1
 
 
-@pytest.mark.slow
-def test_quick_run_hybrid_extrapolates_5x_better(tmp_path):
-    rec = ex.run(quick=True, seed=0, out=tmp_path)
+@pytest.mark.example
+def test_quick_run_hybrid_extrapolates_5x_better(quick_record, assert_hybrid_wins):
+    rec, folder = quick_record("closure-ode")
     m, b = rec["metrics"], rec["baselines"]
-    assert (tmp_path / "closure-ode.png").exists()
+    assert (folder / "closure-ode.png").exists()
+    assert_hybrid_wins(rec)
     assert m["extrapolation_rel_l2"] * 5 <= b["data_only"]["extrapolation_rel_l2"]
     assert m["extrapolation_rel_l2"] * 5 <= b["mechanism_only"]["extrapolation_rel_l2"]
     assert m["friction_rmse_seen_range"] < 0.1

@@ -7,11 +7,12 @@ def test_registered():
     assert REGISTRY["maps"][0] == "maps"
 
 
-@pytest.mark.slow
-def test_quick_run_meets_acceptance(tmp_path):
-    rec = load("maps").run(quick=True, seed=0, out=tmp_path)
+@pytest.mark.example
+def test_quick_run_meets_acceptance(quick_record, assert_hybrid_wins):
+    rec, folder = quick_record("maps")
     m, b, cfg = rec["metrics"], rec["baselines"], rec["config"]
-    assert (tmp_path / "maps.png").exists()
+    assert (folder / "maps.png").exists()
+    assert_hybrid_wins(rec)
     assert rec["paradigm"] == 2 and rec["goal"]["element_f1"] == "max"
     assert m["median_position_error_m"] <= 0.5 * b["data_only"]["median_position_error_m"]
     assert m["median_position_error_m"] <= cfg["sensor_noise_m"]

@@ -153,3 +153,17 @@ def test_metal_units_eam_runs_and_thermostats():
     T = out.thermo["temperature"][10:].mean()
     assert 240 < T < 360, T
     assert np.all(np.isfinite(out.thermo["pressure"]))
+
+
+@pytest.mark.example
+def test_lj_md_quick_run_conserves_energy_and_matches_the_liquid_structure(quick_record):
+    from jaxhybrid.examples.record import verdicts
+
+    rec, folder = quick_record("lj-md")
+    m, ref = rec["metrics"], rec["baselines"]["reference_literature"]
+    assert (folder / "lj-md.png").exists() and (folder / "lj-md.xyz").exists()
+    assert verdicts(rec) == {}  # the mechanism engine alone: no competing baseline, the literature g(r) as reference
+    assert m["energy_drift_rel"] < 5e-4
+    assert abs(m["gr_first_peak_r_sigma"] - ref["gr_first_peak_r_sigma"]) < 0.03
+    assert abs(m["gr_first_peak_height"] - ref["gr_first_peak_height"]) < 0.25
+    assert abs(m["temperature_reduced"] - 0.72) < 0.05

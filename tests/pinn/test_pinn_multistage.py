@@ -21,13 +21,12 @@ def test_multistage_targets_and_boundary_lift():
             np.testing.assert_allclose(ms.lift(jnp.asarray([b])), ms.u_true(b), rtol=1e-14)
 
 
-@pytest.mark.slow
-def test_quick_run_multistage_improves_on_single_stage(tmp_path):
-    from jaxhybrid.examples import pinn_multistage as ms
-
-    rec = ms.run(quick=True, seed=0, out=tmp_path)
+@pytest.mark.example
+def test_quick_run_multistage_improves_on_single_stage(quick_record, assert_hybrid_wins):
+    rec, folder = quick_record("pinn-multistage")
+    assert_hybrid_wins(rec)
     m, b = rec["metrics"], rec["baselines"]["single_stage"]
-    assert (tmp_path / "pinn-multistage.png").exists()
+    assert (folder / "pinn-multistage.png").exists()
     assert m["regression_rel_l2"] < b["regression_rel_l2"] / 3  # quick: 9.2e-7 -> 1.7e-7 (full: 3.5e-7 -> 8.5e-13)
     assert m["pinn_rel_l2"] < b["pinn_rel_l2"] / 100  # quick: 1.0e-9 -> 2.2e-14 (full: 7.4e-10 -> 2.0e-16)
     # resolved, not interpolating: the error between the samples is that on them
