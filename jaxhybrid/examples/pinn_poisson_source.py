@@ -7,7 +7,18 @@ the regularity prior) fitted to the data and to ``(Δu_θ + f_c)/2π²`` (:func:
 by float64 Levenberg–Marquardt (:func:`jaxhybrid.pinn.lm_fit`; with noise, early stopping on 10%
 held-out observations). **mechanism only** — Tikhonov FD inversion (λ chosen against the truth, in
 its favour). **data only** — the same network regressed on the data, ``f = −Δ_h u``. Measured:
-relative L2 errors of u and f, noise-free and noisy. Figures, seeds and the choice of ``w``: README.md.
+relative L2 errors of u and f, noise-free and noisy (headline: f, noise-free). Figures, seeds and
+the choice of ``w`` (w = 100 was chosen on seed 0 against the truth): README.md.
+
+The four networks (PINN and data-only, noise-free and noisy) come from
+:func:`jaxhybrid.examples.pretrained.obtain`, keyed by their training configuration
+(:func:`network_configs`: seed, observations, sizes, degree, budget, data weight). The full run's
+networks of seed 0 are shipped (``examples/weights/pinn-poisson-source-*.eqx``), so quick mode
+loads them, rebuilds the observations they were trained on (1,000 nodes, same keys) and only
+evaluates them and redoes the Tikhonov baseline (on a coarser λ grid, every 3 decades). Other
+seeds — or ``--retrain`` — fall back to training the small quick configuration (300 observations,
+20/15 LM steps), where the PINN is not expected to beat data-only regression on f; full mode loads
+or (``--retrain``) trains the full configuration and caches it.
 """
 
 from __future__ import annotations
@@ -20,6 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxhybrid.examples.pretrained import find, obtain
 from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.inverse import poisson_source, tikhonov
 from jaxhybrid.metrics import rel_l2
@@ -74,11 +86,12 @@ def make_observations(key, n_obs, noise_rel):
 
 
 def solve_pinn(key, obs_x, obs_u, n_col, width, depth, degree, steps, holdout_frac=0.0, data_weight=1.0, desc="pinn"):
+    """The PINN fields fitted by LM (early stopping on ``holdout_frac`` held-out data); ``(fields, FitResult)``."""
     kc, kn, kh = jax.random.split(key, 3)
     col = DOMAIN.sample_interior(kc, n_col)
     trn, val_fn = holdout(kh, obs_x, obs_u, holdout_frac, lambda p: p.u)
     terms = source_terms(obs_x[trn], obs_u[trn], col, data_weight, F_SCALE)
-    return lm_fit(terms, make_fields(kn, width, depth, degree), steps, val_fn=val_fn, desc=desc)[0]
+    return lm_fit(terms, make_fields(kn, width, depth, degree), steps, val_fn=val_fn, desc=desc)
 
 
 def mechanism_only(idx, obs_u, lams=tuple(10.0 ** np.arange(-12.0, -3.0))):
@@ -92,14 +105,24 @@ def mechanism_only(idx, obs_u, lams=tuple(10.0 ** np.arange(-12.0, -3.0))):
 
 
 def data_only(key, obs_x, obs_u, width, depth, steps, holdout_frac=0.0):
-    """Regression of u (the PINN's network, optimiser, budget, hold-out), f = −Δ_h u (5-point, FD grid)."""
+    """Regression of u (the PINN's network, optimiser, budget, hold-out); returns ``(net, FitResult)``."""
     kn, kh = jax.random.split(key)
     trn, val_fn = holdout(kh, obs_x, obs_u, holdout_frac, lambda p: p)
     terms = {"data": (lambda p, row: p(row[0]) - row[1], (obs_x[trn], obs_u[trn]))}
-    net = lm_fit(terms, make_u(kn, width, depth), steps, val_fn=val_fn, desc="data-only")[0]
+    return lm_fit(terms, make_u(kn, width, depth), steps, val_fn=val_fn, desc="data-only")
+
+
+def data_only_errors(net):
+    """Errors of a data-only network: u on the 101² grid, ``f = −Δ_h u`` (5-point, FD grid)."""
     f = -laplacian_fd(jax.vmap(net)(_fd_points()).reshape(N_GRID, N_GRID), (1.0, 1.0), "dirichlet")
     f_ref = jax.vmap(f_true)(_fd_points()).reshape(N_GRID, N_GRID)
     return float(rel_l2(jax.vmap(net)(DOMAIN.grid(101)), jax.vmap(u_true)(DOMAIN.grid(101)))), float(rel_l2(f, f_ref))
+
+
+def pinn_errors(fields, pts=None):
+    """Relative L2 errors ``(u, f)`` of the PINN fields on the 101² grid over the closed square."""
+    pts = DOMAIN.grid(101) if pts is None else pts
+    return tuple(float(rel_l2(jax.vmap(a)(pts), jax.vmap(b)(pts))) for a, b in ((fields.u, u_true), (fields.f, f_true)))
 
 
 def config(quick):
@@ -111,31 +134,97 @@ def config(quick):
                 lam_step=1, data_weight=DATA_WEIGHT)
 
 
-def run(quick: bool, seed: int, out: Path) -> dict:
-    t_start, out, c = time.perf_counter(), Path(out), config(quick)
+#: the four trained networks: PINN fields and data-only regression, noise-free and with 1% noise
+NETWORKS = ("pinn", "pinn-noisy", "data", "data-noisy")
+
+
+def network_configs(quick: bool, seed: int) -> dict:
+    """Training configuration of each network (the key of its weights file): everything that
+    determines the trained network — data (seed, ``n_obs``, noise), sizes, degree, budget, weight."""
+    c = config(quick)
+    net = dict(seed=seed, n_obs=c["n_obs"], width=c["width"], depth=c["depth"])
+    return {"pinn": dict(net, kind="pinn", noise_rel=0.0, n_col=c["n_col"], degree=c["degree"], steps=c["steps"],
+                         data_weight=c["data_weight"], holdout=0.0),
+            "pinn-noisy": dict(net, kind="pinn", noise_rel=NOISE_REL, n_col=c["n_col"], degree=c["degree_noisy"],
+                               steps=c["steps_noisy"], data_weight=1.0, holdout=0.1),
+            "data": dict(net, kind="data", noise_rel=0.0, steps=c["steps"], holdout=0.0),
+            "data-noisy": dict(net, kind="data", noise_rel=NOISE_REL, steps=c["steps_noisy"], holdout=0.1)}
+
+
+def _keys(seed):
+    """``(k_obs, k_pinn, k_pinn_noisy, k_data, k_data_noisy)`` of ``seed``."""
+    k_obs, _, *rest = jax.random.split(jax.random.PRNGKey(seed), 6)
+    return (k_obs, *rest)
+
+
+def _observations(cfg):
+    """``(idx, x, u, sigma)`` a network of configuration ``cfg`` was trained on."""
+    return make_observations(_keys(cfg["seed"])[0], cfg["n_obs"], cfg["noise_rel"])
+
+
+def _train(which):
+    def train(cfg):  # (network, meta); inside enable_x64
+        key = _keys(cfg["seed"])[1 + NETWORKS.index(which)]
+        _, obs_x, obs_u, _ = _observations(cfg)
+        t0 = time.perf_counter()
+        if cfg["kind"] == "pinn":
+            model, res = solve_pinn(key, obs_x, obs_u, cfg["n_col"], cfg["width"], cfg["depth"], cfg["degree"],
+                                    cfg["steps"], holdout_frac=cfg["holdout"], data_weight=cfg["data_weight"],
+                                    desc=which)
+        else:
+            model, res = data_only(key, obs_x, obs_u, cfg["width"], cfg["depth"], cfg["steps"], cfg["holdout"])
+        return model, {"steps_done": int(res.step), "final_loss": float(res.opt_state.loss),
+                       "train_s": round(time.perf_counter() - t0, 2)}
+    return train
+
+
+def _like(cfg, meta):  # template of the stored network (values ignored)
+    key = jax.random.PRNGKey(0)
+    if cfg["kind"] == "pinn":
+        return make_fields(key, cfg["width"], cfg["depth"], cfg["degree"])
+    return make_u(key, cfg["width"], cfg["depth"])
+
+
+def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> dict:
+    """The four networks (:class:`~jaxhybrid.examples.pretrained.Obtained`), all of one tier: quick
+    mode takes the full run's networks when all four are stored (shipped for seed 0), else trains
+    the quick configuration; full mode loads or trains the full configuration. Call inside
+    ``jax.enable_x64(True)``."""
+    full, small = network_configs(False, seed), network_configs(True, seed)
+    if not quick:
+        tiers = [full]
+    elif not retrain and all(find(f"{NAME}-{n}", full[n]) is not None for n in NETWORKS):
+        tiers = [full]
+    else:
+        tiers = [small]
+    return {n: obtain(f"{NAME}-{n}", [t[n] for t in tiers], _train(n), _like, retrain=retrain,
+                      log=lambda m: print(m, flush=True)) for n in NETWORKS}
+
+
+def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
+    t_start, out = time.perf_counter(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    net, lams = (c["width"], c["depth"]), tuple(10.0 ** np.arange(-12.0, -3.0, c["lam_step"]))
     with jax.enable_x64(True):
-        k_obs, _, k_pinn, k_pinn_noisy, k_data, k_data_noisy = jax.random.split(jax.random.PRNGKey(seed), 6)
-        idx, obs_x, obs_clean, _ = make_observations(k_obs, c["n_obs"], 0.0)
-        _, _, obs_noisy, sigma = make_observations(k_obs, c["n_obs"], NOISE_REL)
-        fields = solve_pinn(k_pinn, obs_x, obs_clean, c["n_col"], *net, c["degree"], c["steps"],
-                            data_weight=c["data_weight"], desc="pinn")
-        fields_noisy = solve_pinn(k_pinn_noisy, obs_x, obs_noisy, c["n_col"], *net, c["degree_noisy"], c["steps_noisy"],
-                                  holdout_frac=0.1, desc="pinn noisy")
-        pts = DOMAIN.grid(101)   # u and f of the PINN scored on the 101² grid over the closed square
-        (u_err, f_err), (u_err_n, f_err_n) = ([float(rel_l2(jax.vmap(a)(pts), jax.vmap(b)(pts)))
-                                               for a, b in ((fl.u, u_true), (fl.f, f_true))] for fl in (fields, fields_noisy))
+        got = obtain_networks(quick, seed, retrain)
+        tier = "full" if got["pinn"].config == network_configs(False, seed)["pinn"] else "quick"
+        c = {**config(tier == "quick"), "lam_step": config(quick)["lam_step"]}  # sizes of the networks obtained
+        lams = tuple(10.0 ** np.arange(-12.0, -3.0, c["lam_step"]))
+        idx, _, obs_clean, _ = _observations(got["pinn"].config)  # the observations the networks were trained on
+        _, _, obs_noisy, sigma = _observations(got["pinn-noisy"].config)
+        fields, fields_noisy = got["pinn"].model, got["pinn-noisy"].model
+        (u_err, f_err), (u_err_n, f_err_n) = pinn_errors(fields), pinn_errors(fields_noisy)
         (mu, mf, lam), (mu_n, mf_n, lam_n) = mechanism_only(idx, obs_clean, lams), mechanism_only(idx, obs_noisy, lams)
-        du, df = data_only(k_data, obs_x, obs_clean, *net, c["steps"])
-        du_n, df_n = data_only(k_data_noisy, obs_x, obs_noisy, *net, c["steps_noisy"], holdout_frac=0.1)
+        du, df = data_only_errors(got["data"].model)
+        du_n, df_n = data_only_errors(got["data-noisy"].model)
         metrics = {"u_rel_l2": u_err, "f_rel_l2": f_err, "f_rel_l2_noisy": f_err_n, "u_rel_l2_noisy": u_err_n}
         baselines = {"mechanism_only": {"u_rel_l2": mu, "f_rel_l2": mf, "f_rel_l2_noisy": mf_n, "u_rel_l2_noisy": mu_n,
                                         "lambda": lam, "lambda_noisy": lam_n},
                      "data_only": {"u_rel_l2": du, "f_rel_l2": df, "f_rel_l2_noisy": df_n, "u_rel_l2_noisy": du_n}}
+        pts = DOMAIN.grid(101)
         _plot(out, [jax.vmap(g)(pts) for g in (f_true, fields.f, fields_noisy.f)], metrics)
-    return record(NAME, 2, quick, t_start, metrics, {k: "min" for k in metrics}, baselines,
-                  config={**c, "noise_sigma": sigma, "grid": N_GRID})
+    return record(NAME, 2, quick, t_start, metrics, {k: "min" for k in metrics}, baselines, headline="f_rel_l2",
+                  config={**c, "noise_sigma": sigma, "grid": N_GRID, "networks": tier},
+                  weights={n: g.summary() for n, g in got.items()})
 
 
 def _plot(out, fs, metrics):

@@ -136,7 +136,7 @@ def test_pde_inverse_design_quick_run_gradients_through_the_solver(quick_record)
     assert (folder / "pde-inverse-design.png").exists()
     # exact gradients: the same optimum as finite differences (a tie by design), at 2 solver calls per
     # iteration instead of 2n + 1, and far better than the linearised model
-    assert verdicts(rec)["linearised_model"] == "won"
-    assert verdicts(rec)["fd_gradient"] == "tie"
+    assert verdicts(rec) == {"linearised_model": "won"}  # fd_gradient: the reference of correctness
+    assert verdicts({**rec, "references": []})["fd_gradient"] == "tie"
     assert m["solver_calls_per_iteration"] * 5 < fd["solver_calls_per_iteration"]
     assert m["ic_rel_l2"] * 5 < lin["ic_rel_l2"] and m["design_target_rel_l2"] * 100 < lin["design_target_rel_l2"]

@@ -169,12 +169,29 @@ def test_box_grid_and_rescaled_network():
         b.grid(1)
 
 
-@pytest.mark.slow
-def test_quick_run_pinn_poisson_source(tmp_path):
-    rec = ps.run(quick=True, seed=0, out=tmp_path)
+@pytest.mark.example
+def test_quick_run_pinn_poisson_source(quick_record, assert_hybrid_wins):
+    rec, folder = quick_record("pinn-poisson-source")
     m, b = rec["metrics"], rec["baselines"]
-    assert (tmp_path / "pinn-poisson-source.png").exists()
+    assert (folder / "pinn-poisson-source.png").exists()
+    assert_hybrid_wins(rec)
     assert set(b) == {"mechanism_only", "data_only"}
     for k in ("u_rel_l2", "f_rel_l2", "f_rel_l2_noisy"):
         assert np.isfinite(m[k]) and k in b["mechanism_only"] and k in b["data_only"]
     assert m["u_rel_l2"] < 0.05 and m["f_rel_l2"] < 0.5
+
+
+def test_quick_path_loads_the_shipped_full_networks(x64):
+    """Seed 0's quick run evaluates the full run's four networks, shipped with the package."""
+    from jaxhybrid.examples.pretrained import find
+
+    full = ps.network_configs(False, 0)
+    for n in ps.NETWORKS:  # fail fast (no training) if a file is missing
+        hit = find(f"{ps.NAME}-{n}", full[n])
+        assert hit is not None and hit[1] == "shipped", f"{ps.NAME}-{n}: {hit}"
+    got = ps.obtain_networks(quick=True, seed=0)
+    assert all(g.source == "shipped" and g.config == full[n] for n, g in got.items())
+    assert got["pinn"].summary()["source"] == "shipped"
+    u_err, f_err = ps.pinn_errors(got["pinn"].model, ps.DOMAIN.grid(41))
+    assert u_err < 1e-5 and f_err < 1e-3  # the fully trained PINN (README: 1.13e-6 / 2.8e-4 on 101²)
+    assert f_err < ps.data_only_errors(got["data"].model)[1]
