@@ -10,19 +10,32 @@ initial conditions on t ∈ [0, 10], fitted on 3-time-unit windows (:func:`jaxhy
 
 Measured: relative L2 trajectory errors on the cylinder (sin θ, cos θ, ω) from the true initial
 state — held-out initial conditions on t ∈ [0, 10] (interpolation) and [10, 40] (time
-extrapolation), unseen ones (|θ₀| ∈ [1.6, 2.4], |ω₀| ∈ [1, 1.6]) on [0, 40] (extrapolation).
+extrapolation), unseen ones (|θ₀| ∈ [1.6, 2.4], |ω₀| ∈ [1, 1.6]) on [0, 40] (extrapolation;
+the headline metric).
+
+The three trained models (friction network, linear law, neural ODE) come from
+:func:`jaxhybrid.examples.pretrained.obtain`, keyed by their training configuration
+(:func:`network_configs`: seed, data, model sizes, steps, learning rate). The full run's models of
+seed 0 are shipped (``examples/weights/closure-ode-*.eqx``), so quick mode loads them and only
+simulates them on the same held-out and unseen initial conditions as the full run (same seed).
+Other seeds — or ``--retrain`` — fall back to training the quick configuration (300 steps, 100 for
+the linear law); full mode loads or (``--retrain``) trains the full configuration (800 / 266 steps)
+and caches it.
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
 import diffrax
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxhybrid.examples.pretrained import find, obtain
 from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.metrics import rel_l2
 from jaxhybrid.nn import MLP
@@ -52,11 +65,17 @@ def neural_field(t, y, net):
     return net(jnp.concatenate([y, jnp.stack([jnp.cos(OMEGA * t), jnp.sin(OMEGA * t)])]))
 
 
+@functools.lru_cache(maxsize=32)
+def _batched_solve(field, n):
+    """Compiled batched Tsit5 of ``field`` (one per vector field and step bound, reused across parameters)."""
+    sol = lambda y0, ts, params: ode_solve(field, y0, ts, t0=0.0, solver="nonstiff", dt=DT, max_steps=n, args=params)[0]
+    return jax.jit(jax.vmap(sol, in_axes=(0, None, None)))
+
+
 def simulate(field, params, y0s, ts):
     """Fixed-step Tsit5 (dt = DT) of each initial state from t = 0, saved at ``ts`` (``ts[0] = 0``)."""
     n = int(np.ceil(float(ts[-1]) / DT)) + 8
-    sol = lambda y0: ode_solve(field, y0, ts, t0=0.0, solver="nonstiff", dt=DT, max_steps=n, args=params)[0]
-    return np.asarray(jax.jit(jax.vmap(sol))(jnp.asarray(y0s)))
+    return np.asarray(_batched_solve(field, n)(jnp.asarray(y0s), jnp.asarray(ts), params))
 
 
 def truth(y0s, ts):
@@ -72,38 +91,112 @@ def cylinder_rel_l2(pred, ref):
     return float(rel_l2(embed(pred), embed(ref)))
 
 
-def run(quick: bool, seed: int, out: Path) -> dict:
-    t_start = time.perf_counter()
+#: the three trained models: the hybrid's friction network, the fitted linear law, the neural ODE
+NETWORKS = ("hybrid", "linear", "node")
+N_TRAJ = 8  # initial conditions per set: training, held-out, unseen
+
+
+def network_configs(quick: bool, seed: int) -> dict:
+    """Training configuration of each model (the key of its weights file): the data (seed, number
+    of trajectories, noise, observation step, windows), the model, the optimiser and its budget."""
+    steps = 300 if quick else 800
+    data = dict(seed=seed, n_train=N_TRAJ, noise=NOISE, obs_dt=OBS_DT, t_train=T_TRAIN, t_window=T_WINDOW, dt=DT,
+                c1=C1, c2=C2, amplitude=AMP, omega=OMEGA, batch_size=64)
+    return {"hybrid": dict(data, model="friction-mlp", width=32, depth=2, activation="tanh", steps=steps, lr=1e-2),
+            "linear": dict(data, model="linear-friction", init=0.1, steps=max(100, steps // 3), lr=3e-2),
+            "node": dict(data, model="neural-ode", width=64, depth=2, activation="tanh", steps=steps, lr=1e-2)}
+
+
+def initial_states(seed: int):
+    """``(rng, y0_train, y0_test, y0_unseen)``: in-range training and held-out initial states
+    (θ₀ ∈ [−1.5, 1.5], ω₀ ∈ [−1, 1]) and unseen ones; ``rng`` then draws the observation noise."""
     rng = np.random.default_rng(seed)
     in_range = lambda n: np.stack([rng.uniform(-1.5, 1.5, n), rng.uniform(-1.0, 1.0, n)], 1)
-    y0_train, y0_test = in_range(8), in_range(8)
-    y0_unseen = rng.choice([-1.0, 1.0], (8, 2)) * np.stack([rng.uniform(1.6, 2.4, 8), rng.uniform(1.0, 1.6, 8)], 1)
+    y0_train, y0_test = in_range(N_TRAJ), in_range(N_TRAJ)
+    y0_unseen = rng.choice([-1.0, 1.0], (N_TRAJ, 2)) * np.stack([rng.uniform(1.6, 2.4, N_TRAJ),
+                                                                 rng.uniform(1.0, 1.6, N_TRAJ)], 1)
+    return rng, y0_train, y0_test, y0_unseen
 
-    ts_obs = np.arange(0.0, T_TRAIN + 1e-9, OBS_DT)
-    obs = truth(y0_train, ts_obs)
-    obs = obs + NOISE * rng.standard_normal(obs.shape)
-    win = trajectory_windows(obs, ts_obs, int(round(T_WINDOW / OBS_DT)))
-    steps = 300 if quick else 800
-    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(seed), 3)
-    train = lambda field, p, n, lr, k, desc: fit_windows(field, p, win, obs_dt=OBS_DT, dt=DT, steps=n,
-                                                          learning_rate=lr, key=k, desc=desc).params
 
-    hybrid_field = pendulum(lambda net, w: net(w))  # hybrid: mechanism + learned friction f_θ(ω)
-    net = train(hybrid_field, MLP("scalar", "scalar", width=32, depth=2, activation=jax.nn.tanh, key=k1),
-                steps, 1e-2, k1, "hybrid")
-    # mechanism only: friction omitted, or a fitted linear law
-    none_field, lin_field = pendulum(lambda _, w: 0.0 * w), pendulum(lambda c, w: c * w)
-    c_lin = train(lin_field, jnp.asarray(0.1), max(100, steps // 3), 3e-2, k2, "linear friction")
-    node = train(neural_field, MLP(4, 2, width=64, depth=2, activation=jax.nn.tanh, key=k3),  # data only
-                 steps, 1e-2, k3, "neural ODE")
+_WINDOWS: dict = {}
 
-    ts_long, n_in = jnp.arange(0.0, T_EXTRA + 1e-9, OBS_DT), len(ts_obs)
-    models = {"hybrid": (hybrid_field, net), "mechanism_only": (none_field, None),
-              "mechanism_linear_friction": (lin_field, c_lin), "data_only": (neural_field, node)}
-    ref_test, ref_unseen = truth(y0_test, ts_long), truth(y0_unseen, ts_long)
+
+def training_windows(seed: int):
+    """The noisy training trajectories of ``seed`` cut into 3-time-unit windows (computed once)."""
+    if seed not in _WINDOWS:
+        rng, y0_train, _, _ = initial_states(seed)
+        ts_obs = np.arange(0.0, T_TRAIN + 1e-9, OBS_DT)
+        obs = truth(y0_train, ts_obs)
+        obs = obs + NOISE * rng.standard_normal(obs.shape)
+        _WINDOWS[seed] = trajectory_windows(obs, ts_obs, int(round(T_WINDOW / OBS_DT)))
+    return _WINDOWS[seed]
+
+
+hybrid_field = pendulum(lambda net, w: net(w))  # hybrid: mechanism + learned friction f_θ(ω)
+linear_field = pendulum(lambda c, w: c * w)  # mechanism only: f = cω (c = 0: friction omitted)
+FIELDS = {"hybrid": hybrid_field, "linear": linear_field, "node": neural_field}
+
+
+def _init(cfg, key):
+    """The untrained model of configuration ``cfg``; a network's initial weights come from ``key``."""
+    if cfg["model"] == "linear-friction":
+        return jnp.asarray(cfg["init"])
+    size = ("scalar", "scalar") if cfg["model"] == "friction-mlp" else (4, 2)
+    return MLP(*size, width=cfg["width"], depth=cfg["depth"], activation=jax.nn.tanh, key=key)
+
+
+def _like(cfg, meta):  # shapes and dtypes of a stored model (traced only: nothing is computed or compiled)
+    return eqx.filter_eval_shape(lambda: _init(cfg, jax.random.PRNGKey(0)))
+
+
+def _train(which):
+    def train(cfg):
+        if (cfg["c1"], cfg["c2"], cfg["amplitude"], cfg["omega"], cfg["noise"], cfg["obs_dt"], cfg["t_train"],
+                cfg["t_window"], cfg["dt"], cfg["n_train"]) != (C1, C2, AMP, OMEGA, NOISE, OBS_DT, T_TRAIN, T_WINDOW, DT, N_TRAJ):
+            raise ValueError(f"{NAME}: configuration {cfg} does not describe this module's problem.")
+        key = jax.random.split(jax.random.PRNGKey(cfg["seed"]), 3)[NETWORKS.index(which)]
+        t0 = time.perf_counter()
+        res = fit_windows(FIELDS[which], _init(cfg, key), training_windows(cfg["seed"]), obs_dt=cfg["obs_dt"], dt=cfg["dt"],
+                          steps=cfg["steps"], learning_rate=cfg["lr"], key=key, batch_size=cfg["batch_size"], desc=which)
+        meta = {"steps_done": int(res.step), "train_s": round(time.perf_counter() - t0, 2),
+                "loss_history": [[int(h["step"]), float(h["loss"])] for h in res.history]}
+        if which == "linear":
+            meta["c"] = float(res.params)
+        return res.params, meta
+    return train
+
+
+def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> dict:
+    """The three models (:class:`~jaxhybrid.examples.pretrained.Obtained`), all of one tier: quick
+    mode takes the full run's models when all three are stored (shipped for seed 0), else trains
+    the quick configuration; full mode loads or trains the full configuration."""
+    full, small = network_configs(False, seed), network_configs(True, seed)
+    if not quick or (not retrain and all(find(f"{NAME}-{n}", full[n]) is not None for n in NETWORKS)):
+        tier = full
+    else:
+        tier = small
+    return {n: obtain(f"{NAME}-{n}", [tier[n]], _train(n), _like, retrain=retrain,
+                      log=lambda m: print(m, flush=True)) for n in NETWORKS}
+
+
+def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
+    t_start, out = time.perf_counter(), Path(out)
+    out.mkdir(parents=True, exist_ok=True)
+    _, _, y0_test, y0_unseen = initial_states(seed)
+    got = obtain_networks(quick, seed, retrain)
+    tier = "full" if got["hybrid"].config == network_configs(False, seed)["hybrid"] else "quick"
+    net, c_lin, node = (got[n].model for n in NETWORKS)
+
+    ts_long, n_in = jnp.arange(0.0, T_EXTRA + 1e-9, OBS_DT), int(round(T_TRAIN / OBS_DT)) + 1
+    y0_eval = np.concatenate([y0_test, y0_unseen])  # one batch: one compiled solve per vector field
+    models = {"hybrid": (hybrid_field, net), "mechanism_only": (linear_field, jnp.zeros_like(c_lin)),
+              "mechanism_linear_friction": (linear_field, c_lin), "data_only": (neural_field, node)}
+    ref = truth(y0_eval, ts_long)
+    ref_test, ref_unseen = ref[:N_TRAJ], ref[N_TRAJ:]
     results, trajs, trajs_u = {}, {}, {}
     for name, (field, p) in models.items():
-        pt, pu = simulate(field, p, y0_test, ts_long), simulate(field, p, y0_unseen, ts_long)
+        pred = simulate(field, p, y0_eval, ts_long)
+        pt, pu = pred[:N_TRAJ], pred[N_TRAJ:]
         trajs[name], trajs_u[name] = pt[0], pu[0]
         results[name] = {"extrapolation_rel_l2": cylinder_rel_l2(pu, ref_unseen),
                          "extrapolation_time_rel_l2": cylinder_rel_l2(pt[:, n_in:], ref_test[:, n_in:]),
@@ -115,9 +208,13 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     _plot(out, np.asarray(ts_long), [(ref_test[0], trajs, "held-out initial condition"),
                                       (ref_unseen[0], trajs_u, "unseen initial condition")], net, c_lin)
     metrics = results.pop("hybrid")
+    cfg = got["hybrid"].config
     return record(NAME, 1, quick, t_start, metrics, {k: "min" for k in metrics}, results,
-                  config={"train_steps": steps, "n_train_trajectories": len(y0_train), "noise": NOISE, "c1": C1, "c2": C2,
-                          "amplitude": AMP, "omega": OMEGA, "fitted_linear_c": float(c_lin)})
+                  headline="extrapolation_rel_l2",
+                  config={"train_steps": cfg["steps"], "n_train_trajectories": cfg["n_train"], "noise": NOISE, "c1": C1,
+                          "c2": C2, "amplitude": AMP, "omega": OMEGA, "fitted_linear_c": float(c_lin), "networks": tier},
+                  weights={n: g.summary() for n, g in got.items()},
+                  history={n: got[n].meta.get("loss_history") for n in NETWORKS})
 
 
 def _plot(out, ts, panels, net, c_lin):

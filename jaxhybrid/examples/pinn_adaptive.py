@@ -7,7 +7,15 @@ iterations for all: rounds of Adam, then L-BFGS on the final points (through
 :func:`jaxhybrid.train.fit`). **adaptive** (hybrid) — after each round the points are redrawn from
 a Gaussian mixture fitted to the squared PDE residual (:func:`jaxhybrid.pinn.gaussian_mixture`).
 Baselines: **uniform** (fixed uniform points) and **rar** (residual-based adaptive refinement,
-:func:`jaxhybrid.pinn.rar`). Measured: ``rel_l2`` of u on a 201×201 grid. Figures: README.md.
+:func:`jaxhybrid.pinn.rar`). Measured: ``rel_l2`` of u on a 201×201 grid (the headline). Figures: README.md.
+
+The three trained networks, each with its final collocation points, come from
+:func:`jaxhybrid.examples.pretrained.obtain`, keyed by their training configuration
+(:func:`network_configs`: seed, strategy, sizes, rounds, steps, learning rate, problem). The full
+run's networks of seed 0 are shipped (``examples/weights/pinn-adaptive-*.eqx``), so quick mode
+loads them and only evaluates them on the 201×201 grid. Other seeds — or ``--retrain`` — fall back
+to training the quick configuration (500 points, width 24, 4 rounds); full mode loads or
+(``--retrain``) trains the full configuration and caches it.
 """
 
 from __future__ import annotations
@@ -15,10 +23,12 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from jaxhybrid.examples.pretrained import find, obtain
 from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.metrics import rel_l2
 from jaxhybrid.paradigms import HardConstraint
@@ -62,7 +72,8 @@ def train(key, c, strategy, progress=True):
     """Train with ``strategy`` in {"uniform", "adaptive", "rar"} (:func:`jaxhybrid.pinn.adaptive_fit`); returns (net, points)."""
     return adaptive_fit(loss, residual_fn, lambda k: make_net(k, c["width"]), DOMAIN, key, strategy=strategy,
                         n_points=c["n_col"], rounds=c["rounds"], adam_steps=c["adam"], lbfgs_steps=c["lbfgs"],
-                        components=c["components"], candidates=c["candidates"], progress=progress)
+                        lr=c["lr"], components=c["components"], candidates=c["candidates"],
+                        uniform_frac=c["uniform_frac"], progress=progress)
 
 
 def grid_error(net, n=201):
@@ -72,21 +83,61 @@ def grid_error(net, n=201):
 
 def config(quick):
     if quick:
-        return dict(n_col=500, width=24, rounds=4, adam=400, lbfgs=300, components=6, candidates=4000)
-    return dict(n_col=1000, width=32, rounds=6, adam=1000, lbfgs=1500, components=8, candidates=8000)
+        return dict(n_col=500, width=24, rounds=4, adam=400, lbfgs=300, components=6, candidates=4000, lr=2e-3,
+                    uniform_frac=0.2)
+    return dict(n_col=1000, width=32, rounds=6, adam=1000, lbfgs=1500, components=8, candidates=8000, lr=2e-3,
+                uniform_frac=0.2)
 
 
-def run(quick: bool, seed: int, out: Path) -> dict:
-    t0, out, c = time.perf_counter(), Path(out), config(quick)
+#: the three collocation strategies, each a trained network: adaptive (the hybrid), uniform, RAR
+STRATEGIES = ("adaptive", "uniform", "rar")
+
+
+def network_configs(quick: bool, seed: int) -> dict:
+    """Training configuration of each network (the key of its weights file): the problem, the
+    strategy, the seed (same initial network and first points for all three) and the budget."""
+    return {s: dict(config(quick), seed=seed, strategy=s, center=list(CENTER), s=S, depth=3) for s in STRATEGIES}
+
+
+def _like(cfg, meta):  # shapes and dtypes of a stored network and its final collocation points (nothing computed)
+    return eqx.filter_eval_shape(lambda: {"net": make_net(jax.random.PRNGKey(0), cfg["width"]),
+                                          "points": jnp.zeros((meta["n_points"], 2))})
+
+
+def _train(cfg):
+    if (tuple(cfg["center"]), cfg["s"], cfg["depth"]) != (CENTER, S, 3):
+        raise ValueError(f"{NAME}: configuration {cfg} does not describe this module's problem.")
+    t0 = time.perf_counter()
+    net, pts = train(jax.random.PRNGKey(cfg["seed"]), cfg, cfg["strategy"])
+    return {"net": net, "points": pts}, {"n_points": int(pts.shape[0]), "final_loss": float(loss(net, pts)),
+                                         "train_s": round(time.perf_counter() - t0, 2)}
+
+
+def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> dict:
+    """The three networks (:class:`~jaxhybrid.examples.pretrained.Obtained`), all of one tier: quick
+    mode takes the full run's networks when all three are stored (shipped for seed 0), else trains
+    the quick configuration; full mode loads or trains the full configuration."""
+    full, small = network_configs(False, seed), network_configs(True, seed)
+    if not quick or (not retrain and all(find(f"{NAME}-{n}", full[n]) is not None for n in STRATEGIES)):
+        tier = full
+    else:
+        tier = small
+    return {n: obtain(f"{NAME}-{n}", [tier[n]], _train, _like, retrain=retrain,
+                      log=lambda m: print(m, flush=True)) for n in STRATEGIES}
+
+
+def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
+    t0, out = time.perf_counter(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    results = {}
-    for s in ("adaptive", "uniform", "rar"):
-        net, pts = train(jax.random.PRNGKey(seed), c, s)
-        results[s] = (grid_error(net), net, pts)
+    got = obtain_networks(quick, seed, retrain)
+    c = {k: v for k, v in got["adaptive"].config.items() if k not in ("seed", "strategy")}
+    c["networks"] = "full" if got["adaptive"].config == network_configs(False, seed)["adaptive"] else "quick"
+    results = {s: (grid_error(g.model["net"]), g.model["net"], g.model["points"]) for s, g in got.items()}
     _plot(out, results)
     return record(NAME, 2, quick, t0, {"rel_l2": results["adaptive"][0]}, {"rel_l2": "min"},
                   {"uniform": {"rel_l2": results["uniform"][0]}, "rar": {"rel_l2": results["rar"][0]}},
-                  improvement_vs_uniform=results["uniform"][0] / results["adaptive"][0], config=c)
+                  headline="rel_l2", improvement_vs_uniform=results["uniform"][0] / results["adaptive"][0], config=c,
+                  weights={n: g.summary() for n, g in got.items()})
 
 
 def _plot(out, results):

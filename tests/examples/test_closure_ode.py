@@ -1,7 +1,22 @@
+import json
+
+import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jaxhybrid.examples import closure_ode as ex
+from jaxhybrid.examples import pretrained
+
+
+def _no_training(cfg):
+    raise AssertionError(f"quick mode trained {cfg} instead of loading the shipped model")
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path / "cache"))
+    return tmp_path
 
 
 def test_fixed_step_solver_matches_reference_with_true_friction():
@@ -30,3 +45,40 @@ def test_quick_run_hybrid_extrapolates_5x_better(quick_record, assert_hybrid_win
     assert m["extrapolation_rel_l2"] * 5 <= b["data_only"]["extrapolation_rel_l2"]
     assert m["extrapolation_rel_l2"] * 5 <= b["mechanism_only"]["extrapolation_rel_l2"]
     assert m["friction_rmse_seen_range"] < 0.1
+    # seed 0's quick run evaluates the full run's three models, shipped with the package
+    assert {n: w["source"] for n, w in rec["weights"].items()} == {n: "shipped" for n in ex.NETWORKS}
+    assert rec["config"]["networks"] == "full" and rec["headline"] == "extrapolation_rel_l2"
+
+
+def test_quick_path_loads_the_shipped_full_models(empty_cache, monkeypatch):
+    """Seed 0's quick mode loads the full run's three models (no training, empty user cache)."""
+    full, quick = ex.network_configs(False, 0), ex.network_configs(True, 0)
+    assert json.loads(json.dumps(full)) == full and full != quick
+    for n in ex.NETWORKS:  # fail fast (no training) if a file is missing
+        hit = pretrained.find(f"{ex.NAME}-{n}", full[n])
+        assert hit is not None and hit[1] == "shipped", f"{ex.NAME}-{n}: {hit}"
+    monkeypatch.setattr(ex, "_train", lambda which: _no_training)
+    got = ex.obtain_networks(quick=True, seed=0)
+    assert all(g.source == "shipped" and g.config == full[n] for n, g in got.items())
+    assert all(g.summary()["source"] == "shipped" for g in got.values())
+    # trained models, not fresh initialisations; the friction law is the full run's (README: RMSE 0.0055)
+    fresh = jax.tree_util.tree_leaves(ex._like(full["hybrid"], {}))
+    assert any(not np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(got["hybrid"].model), fresh))
+    w = jnp.linspace(-1.0, 1.0, 101)
+    rmse = float(jnp.sqrt(jnp.mean((jax.vmap(got["hybrid"].model)(w) - ex.true_friction(w)) ** 2)))
+    assert rmse < 0.02
+    assert float(got["linear"].model) == pytest.approx(got["linear"].meta["c"])
+
+
+def test_other_seeds_and_retrain_fall_back_to_the_quick_configuration(empty_cache, monkeypatch):
+    """No shipped full models for seed 1, and --retrain: quick mode trains its own small configuration."""
+    asked = {}
+    monkeypatch.setattr(ex, "obtain", lambda name, configs, *a, **kw: asked.setdefault(name, (configs, kw["retrain"])))
+    ex.obtain_networks(quick=True, seed=1)
+    assert {n: c for n, (c, _) in asked.items()} == {f"{ex.NAME}-{n}": [c] for n, c in ex.network_configs(True, 1).items()}
+    asked.clear()
+    ex.obtain_networks(quick=True, seed=0, retrain=True)
+    assert all(c == [ex.network_configs(True, 0)[n[len(ex.NAME) + 1:]]] and r for n, (c, r) in asked.items())
+    asked.clear()
+    ex.obtain_networks(quick=False, seed=0, retrain=True)
+    assert all(c == [ex.network_configs(False, 0)[n[len(ex.NAME) + 1:]]] and r for n, (c, r) in asked.items())

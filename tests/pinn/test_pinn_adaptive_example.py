@@ -1,11 +1,71 @@
-"""pinn-adaptive in quick mode: adaptive collocation beats uniform and RAR at equal points and iterations."""
+"""pinn-adaptive: quick mode evaluates the full run's shipped networks; adaptive collocation beats
+uniform at equal points and iterations (RAR does better than both: see the quick-run test)."""
 
+import json
+
+import jax
+import numpy as np
 import pytest
+
+from jaxhybrid.examples import pinn_adaptive as ex
+from jaxhybrid.examples import pretrained
+
+
+def _no_training(cfg):
+    raise AssertionError(f"quick mode trained {cfg} instead of loading the shipped network")
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path / "cache"))
+    return tmp_path
 
 
 @pytest.mark.example
 def test_pinn_adaptive_quick_run(quick_record, assert_hybrid_wins):
     rec, folder = quick_record("pinn-adaptive")
     assert (folder / "pinn-adaptive.png").exists()
-    assert_hybrid_wins(rec)
+    # RAR excused: the full run of seed 0 (the shipped networks) measures RAR below the Gaussian
+    # mixture, rel. L2 0.0257 vs 0.0611 (the README's earlier full run: 0.0234 vs 0.0262); no
+    # hyperparameter was changed to reverse that
+    assert_hybrid_wins(rec, allow=("rar",))
     assert rec["improvement_vs_uniform"] > 1.5
+    # seed 0's quick run evaluates the full run's three networks, shipped with the package
+    assert {n: w["source"] for n, w in rec["weights"].items()} == {n: "shipped" for n in ex.STRATEGIES}
+    assert rec["config"]["networks"] == "full" and rec["headline"] == "rel_l2"
+
+
+def test_quick_path_loads_the_shipped_full_networks(empty_cache, monkeypatch):
+    """Seed 0's quick mode loads the full run's three networks and their collocation points."""
+    full, quick = ex.network_configs(False, 0), ex.network_configs(True, 0)
+    assert json.loads(json.dumps(full)) == full and full != quick
+    for n in ex.STRATEGIES:  # fail fast (no training) if a file is missing
+        hit = pretrained.find(f"{ex.NAME}-{n}", full[n])
+        assert hit is not None and hit[1] == "shipped", f"{ex.NAME}-{n}: {hit}"
+    monkeypatch.setattr(ex, "_train", _no_training)
+    got = ex.obtain_networks(quick=True, seed=0)
+    assert all(g.source == "shipped" and g.config == full[n] for n, g in got.items())
+    assert all(g.summary()["source"] == "shipped" for g in got.values())
+    for g in got.values():
+        pts = np.asarray(g.model["points"])
+        assert pts.shape == (full["adaptive"]["n_col"], 2) and np.all(np.abs(pts) < 1)
+    fresh = jax.tree_util.tree_leaves(ex._like(full["adaptive"], got["adaptive"].meta)["net"])
+    assert any(not np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(got["adaptive"].model["net"]), fresh))
+    # the fully trained networks on a coarser grid than the run's 201² (full run: 0.0611, 0.154, 0.0257)
+    err = {n: ex.grid_error(g.model["net"], n=101) for n, g in got.items()}
+    assert err["adaptive"] * 2 < err["uniform"], err
+    assert err == pytest.approx({"adaptive": 0.0611, "uniform": 0.154, "rar": 0.0257}, rel=0.02)
+
+
+def test_other_seeds_and_retrain_fall_back_to_the_quick_configuration(empty_cache, monkeypatch):
+    """No shipped full networks for seed 1, and --retrain: quick mode trains its own small configuration."""
+    asked = {}
+    monkeypatch.setattr(ex, "obtain", lambda name, configs, *a, **kw: asked.setdefault(name, (configs, kw["retrain"])))
+    ex.obtain_networks(quick=True, seed=1)
+    assert {n: c for n, (c, _) in asked.items()} == {f"{ex.NAME}-{n}": [c] for n, c in ex.network_configs(True, 1).items()}
+    asked.clear()
+    ex.obtain_networks(quick=True, seed=0, retrain=True)
+    assert all(c == [ex.network_configs(True, 0)[n[len(ex.NAME) + 1:]]] and r for n, (c, r) in asked.items())
+    asked.clear()
+    ex.obtain_networks(quick=False, seed=0, retrain=True)
+    assert all(c == [ex.network_configs(False, 0)[n[len(ex.NAME) + 1:]]] and r for n, (c, r) in asked.items())
