@@ -130,8 +130,10 @@ def rollout_errors(model, eps, sig) -> tuple[dict, np.ndarray]:
     eps, sig = np.asarray(eps), np.asarray(sig)
     if eps.ndim != 3 or eps.shape != sig.shape or eps.shape[1] < 2:
         raise ValueError(f"rollout_errors: eps and sig must both be (P, T+1, m) with T >= 1; got {eps.shape}, {sig.shape}.")
-    pred = np.asarray(eqx.filter_jit(jax.vmap(lambda p: rollout_stress(model.step, p)))(jnp.asarray(eps)))
-    one = np.asarray(eqx.filter_jit(jax.vmap(jax.vmap(model.step)))(sig[:, :-1], eps[:, :-1], eps[:, 1:]))
+    # the model is an argument of the jitted functions (wrapping its bound method in jax.vmap would
+    # hand Equinox a transformed callable holding arrays: its "JAX-transformed callable" warning)
+    pred = np.asarray(eqx.filter_jit(lambda m, e: jax.vmap(lambda p: rollout_stress(m.step, p))(e))(model, jnp.asarray(eps)))
+    one = np.asarray(eqx.filter_jit(lambda m, *a: jax.vmap(jax.vmap(m.step))(*a))(model, sig[:, :-1], eps[:, :-1], eps[:, 1:]))
     finite, err, inf = bool(np.all(np.isfinite(pred))), pred - sig, float("inf")
     return {
         "rollout_rel_error": float(np.sqrt(np.sum(err**2) / np.sum(sig**2))) if finite else inf,

@@ -6,16 +6,34 @@ multiaxial loading paths of 1,000 increments, cut into 100-increment training wi
 **hybrid (SPD-NN)** — ``H_θ = s(L_θ L_θᵀ + δI)`` (Xu, Huang & Darve 2021): every increment does
 positive work, so rollouts over whole unseen paths stay bounded. **data only (MLP)** —
 ``σⁿ⁺¹ = σⁿ + s·MLP(εⁿ⁺¹, Δε, σⁿ)`` with the same data, scales, one-step loss, optimiser and steps.
-Measured on unseen paths rolled out from σ⁰ = 0 (:func:`~jaxhybrid.constitutive.rollout_errors`):
-``rollout_rel_error``, ``final_rel_error``, ``max_stress_ratio``, ``one_step_rel_error``.
-Figures and the ablations (input scaling, path count, rollout training): README.md.
+Measured on 16 unseen paths rolled out from σ⁰ = 0 (:func:`~jaxhybrid.constitutive.rollout_errors`):
+``rollout_rel_error`` (the headline), ``final_rel_error``, ``max_stress_ratio``,
+``one_step_rel_error``. Figures and the ablations (input scaling, path count, rollout training): README.md.
+
+Trained networks (:mod:`jaxhybrid.examples.pretrained`): ``constitutive-spd-hybrid`` and
+``constitutive-spd-mlp``, keyed by their training configuration (:func:`network_config`: seed,
+training paths, increments, amplitude, window, law, sizes, steps, batch, learning rate). The
+full run's two networks of seed 0 ship with the package; the training data's scales and the loss
+histories are kept in the files' meta.
+
+* full run: ``obtain([full])`` — the shipped (or cached) networks; trained only when absent or
+  with ``--retrain`` (3,000 Adam steps on 256 paths each).
+* quick run: ``obtain([full, quick])`` — when both full networks are stored (seed 0: shipped) it
+  loads them and only redoes the cheap part: the 16 test paths, their rollouts, the tangent
+  eigenvalues and the figure, so its table is the full run's. Otherwise (another seed — the seed
+  is part of the key, so it never reads seed 0's networks — or ``--retrain``) it trains the
+  small quick configuration (48 paths, 400 steps) and evaluates it on the same 16 test paths.
+  The record's ``weights`` says which file each network came from (``source``: shipped, cache or
+  trained) and ``config["networks"]`` the tier (full or quick).
 """
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -23,55 +41,116 @@ import optax
 
 from jaxhybrid.constitutive import HardeningHypoelastic, MLPIncrement, SPDNN, one_step_loss, rollout_errors
 from jaxhybrid.constitutive.data import path_windows, strain_paths, stress_paths
+from jaxhybrid.examples.pretrained import find, obtain
 from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.train import fit
 
 NAME = "constitutive-spd"
+#: the two networks: SPD-NN (hybrid) and the unconstrained MLP increment (data only)
+NETWORKS = ("hybrid", "mlp")
+N_TEST_PATHS = 16  # unseen test paths (both tiers), 1,000 increments each
 
 
-def run(quick: bool, seed: int, out: Path) -> dict:
+def config(quick: bool) -> dict:
+    """Data, sizes and training budget of a tier (the full run's or the small quick one's)."""
+    return dict(n_train_paths=48 if quick else 256, n_increments=1000, window=100, amplitude=0.01,
+                steps=400 if quick else 3000, batch_windows=16 if quick else 32, lr=1e-2, width=32, mlp_width=64)
+
+
+def _law_params(law) -> dict:
+    return {"K0": law.K0, "G0": law.G0, "bK": law.bK, "bG": law.bG, "eps0": law.eps0}
+
+
+def network_config(quick: bool, seed: int, which: str) -> dict:
+    """Training configuration of network ``which`` (the key of its weights file)."""
+    c = config(quick)
+    width = c["width"] if which == "hybrid" else c["mlp_width"]
+    c = {k: v for k, v in c.items() if k not in ("width", "mlp_width")}
+    return dict(c, seed=seed, model=which, width=width, depth=2, law=_law_params(HardeningHypoelastic()))
+
+
+@functools.lru_cache(maxsize=2)
+def _training_data(seed, n_paths, n_increments, amplitude, window):
+    """Training windows and the data's scales (RMS strain, stress, strain increment) of a configuration."""
+    law = HardeningHypoelastic()
+    e_tr = strain_paths(seed, n_paths, n_increments, amplitude)
+    s_tr = stress_paths(law, e_tr)
+    # input/output scales from the training data only: RMS strain and stress components, RMS
+    # strain increment; their ratio is the stiffness scale of the tangent
+    scales = {"strain": float(np.sqrt(np.mean(e_tr**2))), "stress": float(np.sqrt(np.mean(s_tr**2))),
+              "increment": float(np.sqrt(np.mean(np.sum(np.diff(e_tr, axis=1) ** 2, -1))))}
+    # many short windows (at the increment size of the test paths) from many paths per minibatch
+    return path_windows(e_tr, s_tr, window), scales
+
+
+def _keys(seed):
+    """``(k_hybrid_init, k_mlp_init, k_minibatches)``."""
+    return jax.random.split(jax.random.PRNGKey(seed), 3)
+
+
+def _make(cfg, scales, key):
+    if cfg["model"] == "hybrid":
+        return SPDNN(6, cfg["width"], cfg["depth"], stress_scale=scales["stress"] / scales["strain"],
+                     strain_scale=scales["strain"], key=key)
+    return MLPIncrement(6, cfg["width"], cfg["depth"], stress_scale=scales["stress"], strain_scale=scales["strain"],
+                        increment_scale=scales["increment"], key=key)
+
+
+def _train(cfg):
+    """``(network, meta)``: one-step loss through ``fit`` with a cosine-decayed Adam."""
+    t0 = time.perf_counter()
+    windows, scales = _training_data(cfg["seed"], cfg["n_train_paths"], cfg["n_increments"], cfg["amplitude"],
+                                     cfg["window"])
+    k_h, k_m, k_b = _keys(cfg["seed"])
+    opt = optax.adam(optax.cosine_decay_schedule(cfg["lr"], cfg["steps"], 0.02))
+    res = fit(one_step_loss, _make(cfg, scales, k_h if cfg["model"] == "hybrid" else k_m), windows, opt,
+              steps=cfg["steps"], batch_size=cfg["batch_windows"], key=k_b, log_every=max(cfg["steps"] // 20, 1),
+              desc=f"{NAME}:{cfg['model']}")
+    losses = [float(h["loss"]) for h in res.history]
+    return res.params, {"scales": scales, "losses": losses, "final_loss": losses[-1],
+                        "train_s": round(time.perf_counter() - t0, 2)}
+
+
+def _like(cfg, meta):  # structure of a stored network (shapes only; the scales are static fields)
+    return eqx.filter_eval_shape(_make, cfg, meta["scales"], jax.random.PRNGKey(0))
+
+
+def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> dict:
+    """Both networks (:class:`~jaxhybrid.examples.pretrained.Obtained`), of one tier: quick mode
+    takes the full run's networks when both are stored, else trains the quick configuration."""
+    full = {w: network_config(False, seed, w) for w in NETWORKS}
+    if not quick or (not retrain and all(find(f"{NAME}-{w}", full[w]) is not None for w in NETWORKS)):
+        tier = full
+    else:
+        tier = {w: network_config(True, seed, w) for w in NETWORKS}
+    return {w: obtain(f"{NAME}-{w}", [tier[w]], _train, _like, retrain=retrain, log=lambda m: print(m, flush=True))
+            for w in NETWORKS}
+
+
+def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    cfg = dict(n_train_paths=48 if quick else 256, n_test_paths=4 if quick else 16, n_increments=1000,
-               window=100, amplitude=0.01, steps=400 if quick else 3000, batch_windows=16 if quick else 32,
-               lr=1e-2, width=32, mlp_width=64)
+    got = obtain_networks(quick, seed, retrain)
+    tier = "full" if got["hybrid"].config == network_config(False, seed, "hybrid") else "quick"
+    cfg = config(tier == "quick")
     law = HardeningHypoelastic()
-    e_tr = strain_paths(seed, cfg["n_train_paths"], cfg["n_increments"], cfg["amplitude"])
-    e_te = strain_paths(seed + 10_000, cfg["n_test_paths"], cfg["n_increments"], cfg["amplitude"])
-    s_tr, s_te = stress_paths(law, e_tr), stress_paths(law, e_te)
-    # input/output scales from the training data only: RMS strain and stress components, RMS
-    # strain increment; their ratio is the stiffness scale of the tangent
-    e_scale = float(np.sqrt(np.mean(e_tr**2)))
-    s_scale = float(np.sqrt(np.mean(s_tr**2)))
-    inc_scale = float(np.sqrt(np.mean(np.sum(np.diff(e_tr, axis=1) ** 2, -1))))
-    # many short windows (at the increment size of the test paths) from many paths per minibatch
-    w_tr = path_windows(e_tr, s_tr, cfg["window"])
-
-    opt = optax.adam(optax.cosine_decay_schedule(cfg["lr"], cfg["steps"], 0.02))
-    k1, k2, k3 = jax.random.split(jax.random.PRNGKey(seed), 3)
-    models = {
-        "hybrid": SPDNN(6, cfg["width"], 2, stress_scale=s_scale / e_scale, strain_scale=e_scale, key=k1),
-        "data_only": MLPIncrement(6, cfg["mlp_width"], 2, stress_scale=s_scale, strain_scale=e_scale,
-                                  increment_scale=inc_scale, key=k2),
-    }
-    results, preds, losses = {}, {}, {}
-    for name, model in models.items():
-        res = fit(one_step_loss, model, w_tr, opt, steps=cfg["steps"], batch_size=cfg["batch_windows"],
-                  key=k3, log_every=max(cfg["steps"] // 20, 1), desc=f"{NAME}:{name}")
-        results[name], preds[name] = rollout_errors(res.params, e_te, s_te)
-        losses[name] = [h["loss"] for h in res.history]
-        models[name] = res.params
+    e_te = strain_paths(seed + 10_000, N_TEST_PATHS, cfg["n_increments"], cfg["amplitude"])
+    s_te = stress_paths(law, e_te)
+    results, preds = {}, {}
+    for w, key in (("hybrid", "hybrid"), ("mlp", "data_only")):
+        results[key], preds[key] = rollout_errors(got[w].model, e_te, s_te)
+    losses = {"hybrid": got["hybrid"].meta["losses"], "data_only": got["mlp"].meta["losses"]}
     # eigenvalues of the learned tangent along the test paths (all positive by construction)
-    H = jax.vmap(jax.vmap(models["hybrid"].tangent))(jnp.asarray(e_te))
+    H = jax.jit(jax.vmap(jax.vmap(got["hybrid"].model.tangent)))(jnp.asarray(e_te))
     min_eig = float(jnp.min(jnp.linalg.eigvalsh(H)))
     _plot(out, e_te, s_te, preds, losses)
     goal = {"rollout_rel_error": "min", "final_rel_error": "min", "max_stress_ratio": "min", "one_step_rel_error": "min"}
     return record(
-        NAME, 2, quick, t0, results["hybrid"], goal, {"data_only": results["data_only"]},
-        config={**cfg, "spd_min_tangent_eigenvalue_on_test_paths": min_eig,
-                   "scales": {"strain": e_scale, "stress": s_scale, "increment": inc_scale},
-                   "law": {"K0": law.K0, "G0": law.G0, "bK": law.bK, "bG": law.bG, "eps0": law.eps0}},
+        NAME, 2, quick, t0, results["hybrid"], goal, {"data_only": results["data_only"]}, headline="rollout_rel_error",
+        config={**cfg, "n_test_paths": N_TEST_PATHS, "networks": tier, "spd_min_tangent_eigenvalue_on_test_paths": min_eig,
+                "scales": got["hybrid"].meta["scales"], "law": _law_params(law)},
+        weights={w: got[w].summary() for w in NETWORKS},
     )
 
 
