@@ -164,15 +164,68 @@ def test_hist_l1_known_cases_and_bond_lengths():
         md.bond_lengths(R, [(0, 3)])
 
 
-@pytest.mark.slow
-def test_dpmd_dft_quick_record(tmp_path, monkeypatch):
-    monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path / "cache"))
-    rec = ex.run(quick=True, seed=0, out=tmp_path)
+def test_quick_path_loads_the_shipped_full_networks(tmp_path, monkeypatch):
+    """seed 0: the quick run evaluates the full run's Deep Potential and both data-only MLPs
+    (shipped), trains nothing; another seed has no stored weights."""
+    from jaxhybrid.examples import pretrained
+
+    monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path))
+    names = [("dpmd-dft-dp", ex.train_config(False, 0))] + [
+        (f"dpmd-dft-mlp-{kind}", ex.data_only_config(False, 0, kind)) for _, kind, _ in ex.KINDS]
+    for name, cfg in names:
+        hit = pretrained.find(name, cfg)
+        assert hit is not None and hit[1] == "shipped", f"{name}: no shipped weights for the full configuration"
+    got, mlps, trained_quick = ex.networks(quick=True, seed=0)
+    assert got.source == "shipped" and not trained_quick and {m.source for m in mlps.values()} == {"shipped"}
+    assert got.config == ex.train_config(False, 0) and got.meta["n_train_frames"] == 600
+    assert {m.model.kind for m in mlps.values()} == {"coordinates", "distances"}
+    assert pretrained.find("dpmd-dft-dp", ex.train_config(False, 1)) is None
+
+
+def test_shipped_held_out_labels_are_the_full_runs_dft_md():
+    """The shipped held-out set: keyed by its configuration, the full run's 3 x 200 PBE/6-31G
+    DFT-MD frames; a stored label equals a fresh PySCF calculation at the stored positions."""
+    from jaxhybrid.cache import config_hash
+    from jaxhybrid.dp import PySCFLabeller
+
+    key = ex.test_label_config(False, 0)
+    systems, path = ex.test_data(ex.config(True, False), 0)
+    assert path is not None and path.name == f"dpmd-dft-test-{config_hash(key)}.npz" and path.stat().st_size < 2**20
+    assert [s.n_frames for s in systems] == [200, 200, 200] and all(not s.pbc for s in systems)
+    s = systems[1]  # 600 K
+    lab = PySCFLabeller(ex.TYPE_MAP, xc=key["xc"], basis=key["basis"], grid_level=key["grid_level"])
+    with one_thread():
+        e, f = lab.energy_forces(list(ex.SYMBOLS), s.coord[57])
+    assert abs(e - s.energy[57]) < 1e-4 and np.abs(f - s.force[57]).max() < 1e-4
+    r = md.bond_lengths(s.coord, ex.OH_PAIRS)
+    assert 0.85 < r.min() and r.max() < 1.2  # a water molecule throughout
+
+
+@pytest.mark.example
+def test_dpmd_dft_quick_record(quick_record, assert_hybrid_wins):
+    rec, folder = quick_record("dpmd-dft")
     m, b = rec["metrics"], rec["baselines"]
-    assert (tmp_path / "dpmd-dft.png").exists() and rec["name"] == "dpmd-dft" and rec["paradigm"] == 1
+    assert (folder / "dpmd-dft.png").exists() and rec["name"] == "dpmd-dft" and rec["paradigm"] == 1
     assert {"force_rmse_meV_per_A", "speedup_vs_reference", "energy_rmse_meV_per_atom", "oh_bond_hist_l1"} <= set(m)
-    assert {"mechanism_only", "data_only"} <= set(b)
-    # even the quick model beats the MLP on raw coordinates (new orientations in the held-out set)
-    assert m["force_rmse_meV_per_A"] < b["data_only"]["force_rmse_meV_per_A"]
+    assert {"mechanism_only", "data_only", "data_only_distances"} <= set(b)
+    # the full run's networks and held-out labels (shipped): PBE/6-31G, 600 held-out frames
+    assert {w["source"] for w in rec["weights"].values()} == {"shipped"} and rec["test_labels"].endswith(".npz")
+    assert rec["headline"] == "force_rmse_meV_per_A" and rec["references"] == ["mechanism_only"]
+    assert m["n_train_frames"] == 600 and m["n_test_frames"] == 600 and "6-31g" in rec["reference"]
+    # the full run's direction: the Deep Potential beats both MLPs on held-out forces (new orientations)
+    assert_hybrid_wins(rec)
+    assert set(b) - {"mechanism_only"} == {"data_only", "data_only_distances"}
     assert m["speedup_vs_reference"] > 1000.0
-    assert 0.9 < m["oh_bond_mean_A_dp_300K"] < 1.2 and m["n_train_frames"] == 48
+    assert 0.9 < m["oh_bond_mean_A_dp_300K"] < 1.2
+
+
+@pytest.mark.slow
+def test_quick_retrain_trains_the_quick_configuration_on_sto3g(tmp_path, monkeypatch):
+    """``--retrain`` (and any seed without stored networks) trains the quick configuration on
+    STO-3G DFT-MD labels and evaluates against STO-3G labels: the level follows the networks."""
+    monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path / "cache"))
+    rec = ex.run(quick=True, seed=0, out=tmp_path, retrain=True)
+    assert {w["source"] for w in rec["weights"].values()} == {"trained"}
+    assert {w["level"] for w in rec["weights"].values()} == {"quick"}
+    assert rec["training"]["dp"] == ex.train_config(True, 0) and "sto-3g" in rec["reference"]
+    assert rec["metrics"]["n_train_frames"] == 48 and rec["test_labels"] == "DFT-MD (label cache)"
