@@ -5,9 +5,14 @@ Mechanism: ``y = A x + η`` (Gaussian blur, PSF std 1.5 px; ``η ~ N(0, 0.02² I
 Prior: a score network trained by DSM on patches of other images (:func:`jaxhybrid.inverse.train_patch_prior`).
 
 * **hybrid** — PnP-ULA (:func:`jaxhybrid.inverse.score_pnp_posterior`): ``E[X₀ | y]`` and its Tweedie
-  error bar; σ and α chosen per task on a validation crop of a training image (quick: σ = 0.03, α = 4);
+  error bar; σ and α chosen per task on a validation crop of a training image;
 * **tv**, **tikhonov** — MAP (mechanism only), λ tuned on the test image itself (favours them);
 * **data_only** — the same network regressing the clean patch from its blurred, noisy version.
+
+Both networks come from :func:`jaxhybrid.examples.pretrained.obtain`, keyed by their training
+configuration: quick mode evaluates the full run's networks (shipped in ``examples/weights/``) with
+the σ, α its validation chose (VALIDATED) and shorter chains; only when those weights are missing
+(or with ``--retrain``) does it train the small PRIOR_QUICK networks (then σ = 0.03, α = 4).
 
 Measured: PSNR, 90% pixelwise interval coverage, posterior std. Figures: README, "Learned priors".
 """
@@ -17,15 +22,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxhybrid.cache import cache_dir
+from jaxhybrid.examples.pretrained import obtain
 from jaxhybrid.examples.record import figure, record, save_figure
-from jaxhybrid.inverse import (blur, gaussian_psf, image_task, load_images, prior_denoising_psnr, psnr,
-                               score_pnp_posterior, show_images, textured_patches, tikhonov, train_patch_prior,
+from jaxhybrid.inverse import (blur, extract_patches, gaussian_psf, image_task, load_images, prior_denoising_psnr,
+                               psnr, score_pnp_posterior, show_images, textured_patches, tikhonov, train_patch_prior,
                                train_regressor, tune_weight, tv_map)
 from jaxhybrid.metrics import coverage
 from jaxhybrid.sampling import NoisePredictor, pnp_step_size, score_network
@@ -40,10 +46,16 @@ PSF_STD, PSF_SIZE, NOISE = 1.5, 9, 0.02
 L_Y = 1.0 / NOISE**2  # Lipschitz constant of the likelihood score (‖A‖ = 1: a normalised blur or a mask)
 SIGMA_PRIOR = 0.03  # default denoiser level σ of PnP-ULA (full mode: chosen on the validation crop)
 SIGMA_GRID = (0.02, 0.03, 0.04)  # candidate σ, scored on the validation crop of a training image
-#: prior weight α of quick mode (picked on the validation crop, README) and the candidates of the full mode
+#: default prior weight α (quick mode with the PRIOR_QUICK networks; picked on the validation crop, README) and
+#: the candidates of the full mode
 ALPHA, ALPHA_GRID = 4.0, (1.0, 2.0)
-#: (chains, burn-in, kept samples per chain): quick, full, and each validation run of the full mode
-CHAINS_QUICK, CHAINS_FULL, CHAINS_VAL = (2, 200, 300), (8, 150, 450), (2, 100, 200)
+#: (σ, α) per task that the full run chose on the validation crop for its networks, by seed (record
+#: benchmarks/results/examples/prior-deblur-full-cpu.json); quick mode reuses them with those networks
+VALIDATED = {0: {"deblur": (0.04, 1.0), "inpaint": (0.02, 1.0)}}
+#: (chains, burn-in, kept samples per chain): quick, full, and each validation run of the full mode (quick mode
+#: samples with the validation runs' budget: on the validation crop, with the full run's prior and σ, α, its
+#: posterior mean is 0.15 dB (deblurring) and 0.34 dB (inpainting) below that of the full chains)
+CHAINS_QUICK, CHAINS_FULL, CHAINS_VAL = (2, 100, 200), (8, 150, 450), (2, 100, 200)
 VAL_IMAGE, VAL_CROP = "astronaut", (slice(20, 84), slice(170, 234))  # 64×64, a *training* image
 #: prior network and training (one network serves every σ; ``arch="bf-dncnn"`` gives the earlier DnCNN)
 PRIOR_FULL = {"arch": "bf-unet", "widths": (32, 64, 96), "patch": 32, "patches": 20000, "steps": 700,
@@ -67,17 +79,21 @@ def posterior(net, task, step, n_chains, burn_in, n_samples, seed, alpha=1.0, si
                                burn_in=burn_in, alpha=alpha, box=(0.0, 1.0), lam=5 * step)
 
 
-def choose_sigma(net, ims, seed, task, quick):
-    """``(σ, α, {"σ,α": PSNR})`` of PnP-ULA for one task: the pair of SIGMA_GRID × ALPHA_GRID with the best
-    posterior-mean PSNR on a validation crop of a *training* image (own noise and mask); quick: the defaults."""
+def choose_sigma(got, ims, seed, task, quick):
+    """``(σ, α, {"σ,α": PSNR}, how)`` of PnP-ULA for one task with the obtained prior ``got``. Full mode: the
+    pair of SIGMA_GRID × ALPHA_GRID with the best posterior-mean PSNR on a validation crop of a *training* image
+    (own noise and mask). Quick mode: the full run's choice (VALIDATED) if ``got`` is the full run's prior, else
+    the defaults SIGMA_PRIOR, ALPHA."""
     if quick:
-        return SIGMA_PRIOR, ALPHA, {}
+        if got.config == prior_config(PRIOR_FULL, seed) and seed in VALIDATED:
+            return (*VALIDATED[seed][task], {}, f"full run's validation (VALIDATED[{seed}])")
+        return SIGMA_PRIOR, ALPHA, {}, "default"
     x_val = jnp.asarray(ims[VAL_IMAGE][VAL_CROP])
     val = task_problem(task, x_val, seed + 4000, seed + 4001)
-    scores = {(sg, al): psnr(posterior(net, val, pnp_step_size(L_Y, sg, al), *CHAINS_VAL, seed + 21, al, sg)[0],
+    scores = {(sg, al): psnr(posterior(got.model, val, pnp_step_size(L_Y, sg, al), *CHAINS_VAL, seed + 21, al, sg)[0],
                              x_val) for sg in SIGMA_GRID for al in ALPHA_GRID}
     best = max(scores, key=scores.get)
-    return best[0], best[1], {f"{k[0]},{k[1]}": v for k, v in scores.items()}
+    return best[0], best[1], {f"{k[0]},{k[1]}": v for k, v in scores.items()}, "validation"
 
 
 def denoiser_check(net, seed=0):
@@ -88,45 +104,84 @@ def denoiser_check(net, seed=0):
                                 tv_weights=lambda s: np.geomspace(0.3, 3.0, 7) * s**2 / 0.02)
 
 
-def run(quick: bool, seed: int, out: Path) -> dict:
+def prior_config(cfg: dict, seed: int) -> dict:
+    """The training configuration of the score prior (the key of its stored weights)."""
+    return {**cfg, "seed": seed}
+
+
+def regressor_config(prior_cfg: dict) -> dict:
+    """The data-only regressor's: the prior's patches and budget plus the blur and noise it inverts."""
+    return {**prior_cfg, "noise": NOISE, "psf": [PSF_SIZE, PSF_STD]}
+
+
+def _images(cfg):
+    ims = load_images(tuple(cfg["images"]))
+    return [ims[n] for n in cfg["images"]]
+
+
+def train_prior(cfg: dict):
+    """DSM on patches of ``cfg["images"]`` (:func:`jaxhybrid.inverse.train_patch_prior`)."""
+    tp = train_patch_prior(_images(cfg), cfg, cfg["seed"])
+    return tp.net, {"final_dsm_loss": tp.history[-1]["loss_mean"] if tp.history else None}
+
+
+def regress(m, a):
+    """The data-only estimate of the clean image from a blurred, noisy one."""
+    return a - m.noise(a, NOISE) if isinstance(m, NoisePredictor) else a + m.residual(a, NOISE)
+
+
+def train_data_only(cfg: dict):
+    """The prior's network and patches, regressing the clean patch from blur(patch) + noise."""
+    seed, steps = cfg["seed"], cfg.get("regressor_steps", cfg["steps"])
+    patches = extract_patches(_images(cfg), cfg["patch"], cfg["patches"], seed=seed)  # the prior's patches
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(optax.cosine_decay_schedule(cfg["lr"], steps, 0.05)))
+    res = train_regressor(regress, score_network(cfg, jax.random.PRNGKey(seed + 7)), jnp.asarray(patches), NOISE, opt,
+                          forward=blur(gaussian_psf(PSF_SIZE, PSF_STD), patches.shape[1:]).apply, steps=steps,
+                          batch_size=cfg["batch"], key=jax.random.PRNGKey(seed + 8), log_every=max(1, steps // 10),
+                          desc="data-only regressor", loop="host")
+    return res.params, {"final_loss": res.history[-1]["loss_mean"] if res.history else None}
+
+
+def like(cfg: dict, meta: dict):
+    """The structure of the configuration's network (shapes only: no initialisation cost)."""
+    return eqx.filter_eval_shape(score_network, cfg, jax.random.PRNGKey(0))
+
+
+def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     t_start = time.perf_counter()
     Path(out).mkdir(parents=True, exist_ok=True)
-    ims = load_images((TEST_IMAGE,) + TRAIN_IMAGES)
+    ims = load_images((TEST_IMAGE, VAL_IMAGE))  # the training images are loaded only to train
     x_true = jnp.asarray(ims[TEST_IMAGE][CROP])
     deb = task_problem("deblur", x_true, seed + 1000, seed + 1001)
     op, y = deb.op, deb.y
-    cfg = PRIOR_QUICK if quick else PRIOR_FULL
-    net, patches, hist = train_patch_prior([ims[n] for n in cfg["images"]], cfg, seed,
-                                           checkpoint_dir=cache_dir(NAME, {**cfg, "seed": seed, "v": 2}))
-    # data only: the same network regressing the clean patch from blur(patch) + noise (same patches, budget)
-    regress = lambda m, a: a - m.noise(a, NOISE) if isinstance(m, NoisePredictor) else a + m.residual(a, NOISE)
-    r_steps = cfg.get("regressor_steps", cfg["steps"])
-    r_key = {**cfg, "seed": seed, "noise": NOISE, "psf": [PSF_SIZE, PSF_STD], "v": 2}  # its cache key
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(optax.cosine_decay_schedule(cfg["lr"], r_steps, 0.05)))
-    reg = train_regressor(regress, score_network(cfg, jax.random.PRNGKey(seed + 7)), jnp.asarray(patches), NOISE, opt,
-                          forward=blur(gaussian_psf(PSF_SIZE, PSF_STD), patches.shape[1:]).apply, steps=r_steps,
-                          batch_size=cfg["batch"], key=jax.random.PRNGKey(seed + 8), log_every=max(1, r_steps // 10),
-                          desc="data-only regressor", loop="host",
-                          checkpoint_dir=cache_dir("prior-deblur-regressor", r_key)).params
+    # the networks: stored weights of the full configuration (quick mode: else the quick one), else trained;
+    # the data-only regressor always has the prior's patches and budget
+    cfgs = [prior_config(c, seed) for c in ((PRIOR_FULL, PRIOR_QUICK) if quick else (PRIOR_FULL,))]
+    got = obtain(NAME, cfgs, train_prior, like, retrain=retrain, log=print)
+    got_reg = obtain(NAME + "-regressor", [regressor_config(got.config)], train_data_only, like, retrain=retrain,
+                     log=print)
+    net, reg, cfg = got.model, got_reg.model, got.config
 
-    # --- σ, α chosen per task on the validation crop (full mode), then deblurring
+    # --- σ, α per task (full mode: chosen on the validation crop), then deblurring
     den_check = {} if quick else denoiser_check(net)
-    sigma, alpha, val_scores = choose_sigma(net, ims, seed, "deblur", quick)
-    sigma_in, alpha_in, val_in = choose_sigma(net, ims, seed, "inpaint", quick)
+    sigma, alpha, val_scores, chosen_by = choose_sigma(got, ims, seed, "deblur", quick)
+    sigma_in, alpha_in, val_in, _ = choose_sigma(got, ims, seed, "inpaint", quick)
     step, step_in = pnp_step_size(L_Y, sigma, alpha), pnp_step_size(L_Y, sigma_in, alpha_in)
     n_chains, burn_in, n_samples = CHAINS_QUICK if quick else CHAINS_FULL
     mean, std = posterior(net, deb, step, n_chains, burn_in, n_samples, seed, alpha, sigma)
     tv_grid, tv_iter = np.geomspace(1e-4, 3e-2, 8 if quick else 14), 150 if quick else 300
-    tik = tune_weight(lambda l: tikhonov(op, y, l, reg="gradient"), np.geomspace(1e-3, 10.0, 9 if quick else 13),
-                      x_true)
-    tv = tune_weight(lambda l: tv_map(op, y, l, n_iter=tv_iter, box=(0.0, 1.0)), tv_grid, x_true)
+    # one compiled program per baseline, the weight λ traced
+    tik = tune_weight(jax.jit(lambda l: tikhonov(op, y, l, reg="gradient")),
+                      np.geomspace(1e-3, 10.0, 9 if quick else 13), x_true)
+    tv = tune_weight(jax.jit(lambda l: tv_map(op, y, l, n_iter=tv_iter, box=(0.0, 1.0))), tv_grid, x_true)
     x_reg = np.asarray(regress(reg, y))
 
     # --- inpainting, same prior, no retraining
     inp = task_problem("inpaint", x_true, seed + 5, seed + 2)
     fill = jnp.where(inp.data[1] > 0, inp.y, jnp.sum(inp.y) / jnp.sum(inp.data[1]))
     mean_in, std_in = posterior(net, inp, step_in, n_chains, burn_in, n_samples, seed + 11, alpha_in, sigma_in)
-    tv_in = tune_weight(lambda l: tv_map(inp.op, inp.y, l, n_iter=tv_iter, box=(0.0, 1.0), x0=fill), tv_grid, x_true)
+    tv_in = tune_weight(jax.jit(lambda l: tv_map(inp.op, inp.y, l, n_iter=tv_iter, box=(0.0, 1.0), x0=fill)), tv_grid,
+                        x_true)
 
     rmse = lambda est: float(np.sqrt(np.mean((np.asarray(est) - np.asarray(x_true)) ** 2)))
     metrics = {"psnr_dB": psnr(mean, x_true), "inpainting_psnr_dB": psnr(mean_in, x_true),
@@ -153,12 +208,14 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     span = lambda c: [[c[0].start, c[0].stop], [c[1].start, c[1].stop]]
     return record(NAME, 1, quick, t_start, metrics, goal, baselines, config={
         "test_image": TEST_IMAGE, "crop": span(CROP), "train_images": list(cfg["images"]), "psf_std": PSF_STD,
-        "noise": NOISE, "sigma_prior": sigma, "sigma_alpha_validation_psnr_dB": val_scores,
+        "noise": NOISE, "sigma_prior": sigma, "sigma_alpha_chosen_by": chosen_by,
+        "sigma_alpha_validation_psnr_dB": val_scores,
         "inpainting_sigma_prior": sigma_in, "inpainting_alpha": alpha_in,
         "inpainting_sigma_alpha_validation_psnr_dB": val_in, "inpainting_step_size": step_in,
         "validation": [VAL_IMAGE, *span(VAL_CROP)], "alpha": alpha, "sigma_range": list(cfg["sigma_range"]),
         "prior": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}, "step_size": step,
         "chains": n_chains, "burn_in": burn_in, "samples_per_chain": n_samples, "tv_lambda": tv[1],
         "tikhonov_lambda": tik[1], "tv_inpainting_lambda": tv_in[1],
-        "final_dsm_loss": hist[-1]["loss_mean"] if hist else None,
-        "denoiser_psnr_dB_cell": {str(k): v for k, v in den_check.items()}})
+        "final_dsm_loss": got.meta.get("final_dsm_loss"),
+        "denoiser_psnr_dB_cell": {str(k): v for k, v in den_check.items()}},
+        headline="psnr_dB", weights={"prior": got.summary(), "regressor": got_reg.summary()})

@@ -12,6 +12,12 @@ sine-transform solver, :func:`jaxhybrid.inverse.poisson_source`); data: ``u`` at
 * **tikhonov** (mechanism only: gradient penalty, λ tuned on the test fields), **gaussian_prior** (the
   fitted Gaussian alone, in closed form), **data_only** (an MLP from the 64 observations to ``f``).
 
+Both networks come from :func:`jaxhybrid.examples.pretrained.obtain`, keyed by their training
+configuration: quick mode evaluates the full run's networks (shipped in ``examples/weights/``; only the
+correction is stored, the Gaussian is refitted) with the weight w its validation chose (VALIDATED),
+fewer test fields and shorter chains; only when those weights are missing (or with ``--retrain``) does
+it train the PRIOR_QUICK / MLP_QUICK budgets (then w is chosen on validation fields as in the full run).
+
 Measured: mean relative L2 error of ``f`` on held-out fields, 90% interval coverage, posterior std.
 Figures, and why a Gaussian base and a weight: README, "Learned priors".
 """
@@ -27,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxhybrid.examples.pretrained import obtain
 from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.inverse import (annealed_posterior, gradient_precision, linear_gaussian_posterior, noisy_observations,
                                poisson_source, random_source_fields, show_images, tikhonov, train_regressor,
@@ -40,11 +47,23 @@ NAME = "prior-poisson-source"
 N, N_OBS = 32, 64
 F_SCALE = 10.0  # fields are ~O(10); the prior works on f / F_SCALE
 NOISE_REL = 0.1
+N_TRAIN = 8000  # generator fields: the Gaussian base, the noise scale and both networks' training set (both modes)
 SIGMA_RANGE = (0.02, 1.0)  # noise levels of the conditional score net (normalised units)
 N_LEVELS, EPS = 20, 0.2  # annealing levels (geometric over SIGMA_RANGE), step ε σ² per level
 DSM_CHECK_SIGMAS = (0.02, 0.05, 0.1, 0.3, 1.0)
 #: candidate weights of the DSM correction on top of the fitted Gaussian (chosen on validation fields)
 CORRECTION_WEIGHTS = (0.0, 0.5, 1.0)
+#: the weight the full run chose on its validation fields for its networks, by seed (record
+#: benchmarks/results/examples/prior-poisson-source-full-cpu.json); quick mode reuses it with those networks
+VALIDATED = {0: 0.5}
+#: training of the DSM correction (ConvScore) and of the data-only MLP: full and quick budgets
+PRIOR_FULL = {"width": 32, "kernel_sizes": (5, 1, 5), "steps": 1000, "batch": 32, "lr": 3e-3,
+              "sigma_range": SIGMA_RANGE}
+PRIOR_QUICK = {**PRIOR_FULL, "steps": 200}
+MLP_FULL = {"width": 256, "depth": 2, "steps": 5000, "batch": 64, "lr": 1e-3}
+MLP_QUICK = {**MLP_FULL, "steps": 1000}
+#: (test fields, chains per field, steps per annealing level, kept samples per chain): quick, full
+SAMPLING_QUICK, SAMPLING_FULL = (4, 8, 5, 60), (8, 16, 20, 300)
 
 
 def make_operator(seed):
@@ -52,27 +71,85 @@ def make_operator(seed):
     return poisson_source((N, N), (1.0, 1.0), np.unravel_index(idx, (N, N)))
 
 
-def run(quick: bool, seed: int, out: Path) -> dict:
+def keys(seed):
+    """The example's eight PRNG keys: train, test, noise, net, fit, mlp, reg, samp."""
+    return jax.random.split(jax.random.PRNGKey(seed), 8)
+
+
+def problem_config(seed: int) -> dict:
+    """What fixes the training data of both networks: the generator fields (seed, count, grid, scale) and,
+    for the MLP, the sensors and the noise (10% of the RMS potential of the first 500 fields)."""
+    return {"seed": seed, "n_train": N_TRAIN, "grid": N, "f_scale": F_SCALE, "n_obs": N_OBS, "noise_rel": NOISE_REL}
+
+
+def training_data(seed: int):
+    """``(op, train_f, gauss, u_scale, noise)``: the sensors, the N_TRAIN normalised generator fields, the
+    Gaussian fitted to them, the RMS potential of the first 500 and the observation noise (NOISE_REL of it)."""
+    op = make_operator(seed)
+    train_f = random_source_fields(keys(seed)[0], N_TRAIN, (N, N)) / F_SCALE
+    u_scale = float(jnp.sqrt(jnp.mean(jax.vmap(op.apply)(train_f[:500]) ** 2)))
+    return op, train_f, GaussianScore.from_samples(train_f), u_scale, NOISE_REL * u_scale
+
+
+def prior_config(cfg: dict, seed: int) -> dict:
+    return {**problem_config(seed), "prior": cfg}
+
+
+def mlp_config(cfg: dict, seed: int) -> dict:
+    return {**problem_config(seed), "mlp": cfg}
+
+
+def train_prior(cfg: dict, train_f, gauss):
+    """DSM on ``train_f`` of a conv correction on top of the fitted Gaussian; returns the correction."""
+    c, k = cfg["prior"], keys(cfg["seed"])
+    res = train_score(ResidualScore(gauss, ConvScore(c["width"], kernel_sizes=c["kernel_sizes"], key=k[3])), train_f,
+                      c["sigma_range"], steps=c["steps"], batch_size=c["batch"], learning_rate=c["lr"], key=k[4],
+                      log_every=max(1, c["steps"] // 10), desc="DSM source prior", continuous=True, loop="host")
+    return res.params.net, {"final_dsm_loss": res.history[-1]["loss_mean"] if res.history else None}
+
+
+def like_prior(cfg: dict, meta: dict):
+    c = cfg["prior"]
+    return eqx.filter_eval_shape(lambda k: ConvScore(c["width"], kernel_sizes=c["kernel_sizes"], key=k),
+                                 jax.random.PRNGKey(0))
+
+
+def train_mlp(cfg: dict, op, train_f, noise, u_scale):
+    """The data-only MLP from the (scaled) observations to the field."""
+    c, k = cfg["mlp"], keys(cfg["seed"])
+    n = train_f.shape[0]
+    res = train_regressor(lambda m, yy: m(yy / u_scale), like_mlp(cfg, {}, k[5], shapes_only=False),
+                          (jax.vmap(op.apply)(train_f), train_f.reshape(n, -1)), noise,
+                          optax.adam(optax.cosine_decay_schedule(c["lr"], c["steps"], 0.05)), steps=c["steps"],
+                          batch_size=c["batch"], key=k[6], log_every=max(1, c["steps"] // 10), desc="data-only MLP")
+    return res.params, {"final_loss": res.history[-1]["loss_mean"] if res.history else None}
+
+
+def like_mlp(cfg: dict, meta: dict, key=None, shapes_only: bool = True):
+    c = cfg["mlp"]
+    make = lambda k: MLP(cfg["n_obs"], cfg["grid"] ** 2, width=c["width"], depth=c["depth"], activation=jax.nn.gelu,
+                         key=k)
+    key = jax.random.PRNGKey(0) if key is None else key
+    return eqx.filter_eval_shape(make, key) if shapes_only else make(key)
+
+
+def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     t_start = time.perf_counter()
     Path(out).mkdir(parents=True, exist_ok=True)
-    key = jax.random.PRNGKey(seed)
-    k_train, k_test, k_noise, k_net, k_fit, k_mlp, k_reg, k_samp = jax.random.split(key, 8)
-    op = make_operator(seed)
-    n_train, n_test, steps = (2000, 4, 200) if quick else (8000, 8, 1000)
-    train_f = random_source_fields(k_train, n_train, (N, N)) / F_SCALE  # normalised
+    _, k_test, k_noise, _, _, _, _, k_samp = keys(seed)
+    n_test, n_chains, n_each, n_samples = SAMPLING_QUICK if quick else SAMPLING_FULL
+    op, train_f, gauss, u_scale, noise = training_data(seed)
     test_f = random_source_fields(k_test, n_test, (N, N)) / F_SCALE
-    u_scale = float(jnp.sqrt(jnp.mean(jax.vmap(op.apply)(train_f[:500]) ** 2)))
-    noise = NOISE_REL * u_scale
     y = noisy_observations(op, test_f, noise, k_noise)
     rel = lambda est, f=test_f: float(rel_l2(est, f, axis=0))  # mean over fields of ‖est − f‖/‖f‖
     cov = lambda m, s, f=test_f: float(coverage(m, s, f))  # fraction of pixels in mean ± 1.645 std
 
-    # --- prior: a Gaussian fitted to the generator samples + a conv correction trained by DSM; held-out
-    # DSM loss per σ on fresh generator fields (the same noise for both)
-    gauss = GaussianScore.from_samples(train_f)
-    net = train_score(ResidualScore(gauss, ConvScore(32, kernel_sizes=(5, 1, 5), key=k_net)), train_f, SIGMA_RANGE,
-                      steps=steps, batch_size=32, learning_rate=3e-3, key=k_fit, log_every=max(1, steps // 10),
-                      desc="DSM source prior", continuous=True, loop="host").params
+    # --- prior: a Gaussian fitted to the generator samples + a conv correction trained by DSM (stored weights
+    # of the full budget; quick mode: else the quick budget); held-out DSM loss per σ on fresh generator
+    # fields (the same noise for both)
+    cfgs = [prior_config(c, seed) for c in ((PRIOR_FULL, PRIOR_QUICK) if quick else (PRIOR_FULL,))]
+    got = obtain(NAME, cfgs, lambda c: train_prior(c, train_f, gauss), like_prior, retrain=retrain, log=print)
+    net = ResidualScore(gauss, got.model, zero_init=False)
     kf, kz = jax.random.split(jax.random.fold_in(k_test, 1))
     f_check = random_source_fields(kf, 64 if quick else 128, (N, N)) / F_SCALE
     dsm_gauss, dsm_net = ([round(float(v), 5) for v in dsm_loss_by_sigma(m, f_check, DSM_CHECK_SIGMAS, kz)]
@@ -85,21 +162,24 @@ def run(quick: bool, seed: int, out: Path) -> dict:
                                             np.geomspace(1e-4, 1e4, 9 if quick else 17), test_f, score=rel, best="min")
 
     # --- hybrid: annealed Langevin with the PDE likelihood at each noise level; the weight w of the
-    # DSM correction is chosen on validation fields of the generator (never the test fields)
+    # DSM correction is chosen on validation fields of the generator (never the test fields); quick mode
+    # with the full run's networks takes the full run's choice
     sigmas = geometric_sigmas(SIGMA_RANGE[1], SIGMA_RANGE[0], N_LEVELS)
     eps = EPS * SIGMA_RANGE[0] ** 2
-    n_chains, n_each, n_samples = (8, 5, 60) if quick else (16, 20, 300)
     sample_all = eqx.filter_jit(jax.vmap(
         lambda prior, yi, k: annealed_posterior(prior, op, noise, yi, k, sigmas=sigmas, eps=eps, n_each=n_each,
                                                 n_chains=n_chains, n_samples=n_samples, shape=(N, N)),
         in_axes=(None, 0, 0)))
-    sample = lambda w, ys, k: sample_all(WeightedCorrection(net, w), ys, jax.random.split(k, n_test))
-    k_val, k_val_noise, k_val_samp = jax.random.split(jax.random.fold_in(key, 77), 3)
-    val_f = random_source_fields(k_val, n_test, (N, N)) / F_SCALE
-    y_val = noisy_observations(op, val_f, noise, k_val_noise)
-    val_scores = {w: (rel(m, val_f), cov(m, s, val_f)) for w in CORRECTION_WEIGHTS
-                  for m, s in [sample(w, y_val, k_val_samp)]}
-    weight = min(val_scores, key=lambda w: val_scores[w][0])
+    sample = lambda w, ys, k: sample_all(WeightedCorrection(net, w), ys, jax.random.split(k, ys.shape[0]))
+    if quick and got.config == prior_config(PRIOR_FULL, seed) and seed in VALIDATED:
+        weight, val_scores, chosen_by = VALIDATED[seed], {}, f"full run's validation (VALIDATED[{seed}])"
+    else:
+        k_val, k_val_noise, k_val_samp = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 77), 3)
+        val_f = random_source_fields(k_val, n_test, (N, N)) / F_SCALE
+        y_val = noisy_observations(op, val_f, noise, k_val_noise)
+        val_scores = {w: (rel(m, val_f), cov(m, s, val_f)) for w in CORRECTION_WEIGHTS
+                      for m, s in [sample(w, y_val, k_val_samp)]}
+        weight, chosen_by = min(val_scores, key=lambda w: val_scores[w][0]), "validation"
     means, stds = map(np.asarray, sample(weight, y, k_samp))
 
     # --- the fitted Gaussian prior alone, and Tikhonov's own posterior (prior precision λ∇ᵀ∇): closed form
@@ -107,14 +187,12 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     tik_std = linear_gaussian_posterior(op, noise, y, jnp.zeros((N, N)),
                                         prior_precision=tik_lam * gradient_precision((N, N))).std
 
-    # --- data only: an MLP from the (scaled) observations to the field, its own training budget
-    mlp_steps = 1000 if quick else 5000
-    mlp = train_regressor(lambda m, yy: m(yy / u_scale),
-                          MLP(N_OBS, N * N, width=256, depth=2, activation=jax.nn.gelu, key=k_mlp),
-                          (jax.vmap(op.apply)(train_f), train_f.reshape(n_train, -1)), noise,
-                          optax.adam(optax.cosine_decay_schedule(1e-3, mlp_steps, 0.05)), steps=mlp_steps,
-                          batch_size=64, key=k_reg, log_every=max(1, mlp_steps // 10), desc="data-only MLP").params
-    mlp_est = np.asarray(jax.vmap(mlp)(y / u_scale)).reshape(n_test, N, N)
+    # --- data only: an MLP from the (scaled) observations to the field, its own training budget (the full
+    # one with the full run's prior, else the quick one)
+    mlp_budget = MLP_FULL if got.config == prior_config(PRIOR_FULL, seed) else MLP_QUICK
+    got_mlp = obtain(NAME + "-mlp", [mlp_config(mlp_budget, seed)], lambda c: train_mlp(c, op, train_f, noise, u_scale),
+                     like_mlp, retrain=retrain, log=print)
+    mlp_est = np.asarray(jax.vmap(got_mlp.model)(y / u_scale)).reshape(n_test, N, N)
 
     metrics = {"f_rel_l2": rel(means), "coverage_90": cov(means, stds),
                "mean_posterior_std_rel": float(np.mean(stds) / np.sqrt(np.mean(np.asarray(test_f) ** 2)))}
@@ -124,14 +202,16 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     _plot(out, np.asarray(test_f), means, stds, tik_est, mlp_est, metrics, baselines)
     return record(
         NAME, 1, quick, t_start, metrics, {"f_rel_l2": "min", "coverage_90": "max", "mean_posterior_std_rel": "min"},
-        baselines, config={
-            "grid": N, "n_obs": N_OBS, "noise": noise, "noise_rel": NOISE_REL, "n_train": n_train, "n_test": n_test,
-            "dsm_steps": steps, "sigma_range": list(SIGMA_RANGE), "levels": N_LEVELS, "steps_per_level": n_each,
+        baselines, headline="f_rel_l2", config={
+            "grid": N, "n_obs": N_OBS, "noise": noise, "noise_rel": NOISE_REL, "n_train": N_TRAIN, "n_test": n_test,
+            "dsm_steps": got.config["prior"]["steps"], "mlp_steps": got_mlp.config["mlp"]["steps"],
+            "sigma_range": list(SIGMA_RANGE), "levels": N_LEVELS, "steps_per_level": n_each,
             "eps": eps, "chains": n_chains, "samples_per_chain": n_samples, "tikhonov_lambda": tik_lam,
-            "correction_weight": weight, "f_scale": F_SCALE,
+            "correction_weight": weight, "correction_weight_chosen_by": chosen_by, "f_scale": F_SCALE,
             "validation_rel_l2_coverage_by_weight": {str(w): v for w, v in val_scores.items()},
             "dsm_heldout_sigmas": list(DSM_CHECK_SIGMAS), "dsm_heldout_gaussian": dsm_gauss,
-            "dsm_heldout_prior": dsm_net})
+            "dsm_heldout_prior": dsm_net, "final_dsm_loss": got.meta.get("final_dsm_loss")},
+        weights={"prior": got.summary(), "regressor": got_mlp.summary()})
 
 
 def _plot(out, truth, means, stds, tik, mlp, m, b):

@@ -1,9 +1,13 @@
-"""prior-deblur: contract of the record, the bias-free prior networks (DnCNN, U-Net), and (slow) the quick run."""
+"""prior-deblur: contract of the record, the shipped networks quick mode evaluates, the bias-free prior
+networks (DnCNN, U-Net), and the quick run."""
+
+import json
 
 import numpy as np
 import pytest
 
-from jaxhybrid.examples import REGISTRY, load
+from jaxhybrid.examples import REGISTRY, load, pretrained
+from jaxhybrid.examples.record import verdicts
 
 
 def test_example_registered():
@@ -19,29 +23,67 @@ def test_deblur_problem_holds_out_the_test_image():
 
 
 def test_score_network_builds_each_architecture():
+    import equinox as eqx
     import jax
 
     from jaxhybrid.sampling import BiasFreeDnCNN, BiasFreeUNet, ConvScore, score_network
 
     k = jax.random.PRNGKey(0)
-    assert isinstance(score_network(load("prior-deblur").PRIOR_FULL, k), BiasFreeUNet)
-    assert isinstance(score_network(load("prior-deblur").PRIOR_QUICK, k), ConvScore)
-    assert isinstance(score_network({"arch": "bf-dncnn", "width": 8, "depth": 3}, k), BiasFreeDnCNN)
+    build = lambda cfg: eqx.filter_eval_shape(score_network, cfg, k)  # shapes only: no initialisation cost
+    assert isinstance(build(load("prior-deblur").PRIOR_FULL), BiasFreeUNet)
+    assert isinstance(build(load("prior-deblur").PRIOR_QUICK), ConvScore)
+    assert isinstance(build({"arch": "bf-dncnn", "width": 8, "depth": 3}), BiasFreeDnCNN)
     with pytest.raises(ValueError, match="arch"):
-        score_network({"arch": "vit"}, k)
+        build({"arch": "vit"})
     with pytest.raises(ValueError, match="widths"):
-        score_network({"arch": "bf-unet"}, k)
+        build({"arch": "bf-unet"})
 
 
-@pytest.mark.slow
-def test_prior_deblur_quick(tmp_path, check_record):
-    rec = load("prior-deblur").run(quick=True, seed=0, out=tmp_path)
+def _no_training(cfg):
+    raise AssertionError(f"quick mode trained {cfg} instead of loading the shipped network")
+
+
+def test_quick_path_loads_the_shipped_full_networks(tmp_path, monkeypatch):
+    """seed 0: quick mode evaluates the full run's score prior and data-only regressor (shipped, found
+    with an empty cache), with the σ, α the full run chose on its validation crop; another seed has
+    no stored weights (quick mode would train PRIOR_QUICK)."""
+    import jax
+    import jax.numpy as jnp
+
+    from jaxhybrid.inverse import load_images, psnr, textured_patches
+
+    monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path))
+    ex = load("prior-deblur")
+    full, quick = ex.prior_config(ex.PRIOR_FULL, 0), ex.prior_config(ex.PRIOR_QUICK, 0)
+    assert json.dumps(full) and full != quick and full["seed"] == 0  # JSON-able keys
+    got = pretrained.obtain(ex.NAME, [full, quick], _no_training, ex.like)
+    assert got.source == "shipped" and got.config == full
+    reg = pretrained.obtain(ex.NAME + "-regressor", [ex.regressor_config(got.config)], _no_training, ex.like)
+    assert reg.source == "shipped" and pretrained.read_header(reg.path)["config"]["seed"] == 0
+    assert got.meta["final_dsm_loss"] == pytest.approx(0.32137, abs=1e-5)  # the full run's record
+    assert ex.choose_sigma(got, None, 0, "deblur", True)[:2] == (0.04, 1.0)
+    assert ex.choose_sigma(got, None, 0, "inpaint", True)[:2] == (0.02, 1.0)
+    assert pretrained.find(ex.NAME, ex.prior_config(ex.PRIOR_FULL, 1)) is None
+    # trained networks: the prior denoises, the regressor deblurs (images neither saw)
+    x = jnp.asarray(textured_patches(load_images(("cell",))["cell"], 32, 2, 50, seed=0))
+    xn = x + 0.05 * jax.random.normal(jax.random.PRNGKey(0), x.shape)
+    assert psnr(jax.vmap(lambda a: got.model.denoise(a, 0.05))(xn), x) > psnr(xn, x) + 3.0
+    assert got.summary()["source"] == "shipped" and reg.summary()["file"] == reg.path.name
+
+
+@pytest.mark.example
+def test_prior_deblur_quick(quick_record, check_record, assert_hybrid_wins):
+    rec, folder = quick_record("prior-deblur")
     check_record(rec, "prior-deblur")
     m, b = rec["metrics"], rec["baselines"]
-    assert (tmp_path / "prior-deblur.png").exists()
+    assert (folder / "prior-deblur.png").exists()
     assert {"tv", "tikhonov", "data_only"} <= set(b)
-    # quick mode (a briefly trained prior, short chains) must still improve on the data and
-    # give non-degenerate error bars; the dB margins over TV/Tikhonov are full-mode claims
+    # the full run's networks (shipped) with the full run's validated σ, α; the direction of the full run:
+    # the posterior mean beats TV, Tikhonov, the data-only regressor and the observation on PSNR
+    assert {w["source"] for w in rec["weights"].values()} == {"shipped"}
+    assert rec["config"]["sigma_alpha_chosen_by"].startswith("full run")
+    assert rec["headline"] == "psnr_dB" and set(verdicts(rec)) == {"tv", "tikhonov", "data_only", "observation"}
+    assert_hybrid_wins(rec)
     assert m["psnr_dB"] > b["observation"]["psnr_dB"] + 1.0
     assert m["inpainting_psnr_dB"] > b["observation"]["inpainting_psnr_dB"] + 10.0
     assert 0.5 < m["coverage_90"] <= 1.0 and 0.5 < m["inpainting_coverage_90"] <= 1.0

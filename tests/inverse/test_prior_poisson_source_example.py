@@ -10,7 +10,8 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxhybrid.examples import REGISTRY, load
+from jaxhybrid.examples import REGISTRY, load, pretrained
+from jaxhybrid.examples.record import verdicts
 from jaxhybrid.inverse import annealed_posterior, linear_gaussian_posterior
 from jaxhybrid.sampling import (ConvScore, GaussianScore, MLPScore, ResidualScore, WeightedCorrection,
                                 dsm_loss_by_sigma, geometric_sigmas, train_score)
@@ -176,16 +177,46 @@ def test_dsm_loss_by_sigma_is_the_exact_gaussian_value():
         dsm_loss_by_sigma(g, x, (0.0, 1.0), jax.random.PRNGKey(1))
 
 
-@pytest.mark.slow
-def test_prior_poisson_source_quick(tmp_path, check_record):
-    rec = load("prior-poisson-source").run(quick=True, seed=0, out=tmp_path)
+def _no_training(cfg):
+    raise AssertionError(f"quick mode trained {cfg} instead of loading the shipped network")
+
+
+def test_quick_path_loads_the_shipped_full_networks(tmp_path, monkeypatch):
+    """seed 0: quick mode evaluates the full run's DSM correction and data-only MLP (shipped, found with an
+    empty cache) with the correction weight the full run chose on validation fields; another seed has
+    no stored weights (quick mode would train the quick budgets)."""
+    monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path))
+    ex = load("prior-poisson-source")
+    for name, full, quick, like in ((ex.NAME, ex.prior_config(ex.PRIOR_FULL, 0), ex.prior_config(ex.PRIOR_QUICK, 0),
+                                     ex.like_prior),
+                                    (ex.NAME + "-mlp", ex.mlp_config(ex.MLP_FULL, 0), ex.mlp_config(ex.MLP_QUICK, 0),
+                                     ex.like_mlp)):
+        assert full != quick and full["seed"] == 0 and full["n_train"] == ex.N_TRAIN
+        got = pretrained.obtain(name, [full, quick], _no_training, like)
+        assert got.source == "shipped" and got.config == full, name
+        leaves = jax.tree_util.tree_leaves(got.model)
+        assert leaves and all(np.isfinite(np.asarray(x)).all() for x in leaves)
+        assert pretrained.find(name, {**full, "seed": 1}) is None
+    assert ex.VALIDATED[0] in ex.CORRECTION_WEIGHTS
+    # the stored correction is the trained one: its last layer started at zero (ResidualScore's zero_init)
+    got = pretrained.obtain(ex.NAME, [ex.prior_config(ex.PRIOR_FULL, 0)], _no_training, ex.like_prior)
+    assert float(jnp.max(jnp.abs(got.model.convs[-1].weight))) > 0
+
+
+@pytest.mark.example
+def test_prior_poisson_source_quick(quick_record, check_record, assert_hybrid_wins):
+    rec, folder = quick_record("prior-poisson-source")
     check_record(rec, "prior-poisson-source")
     m, b = rec["metrics"], rec["baselines"]
-    assert (tmp_path / "prior-poisson-source.png").exists()
+    assert (folder / "prior-poisson-source.png").exists()
     assert set(b) >= {"tikhonov", "data_only", "gaussian_prior"}
-    assert m["f_rel_l2"] < b["tikhonov"]["f_rel_l2"]  # the criterion, already in quick mode
+    # the full run's networks (shipped) and its validated correction weight; the direction of the full
+    # run: the learned prior beats Tikhonov, the data-only MLP and the Gaussian prior on f_rel_l2
+    assert {w["source"] for w in rec["weights"].values()} == {"shipped"}
+    assert rec["config"]["correction_weight_chosen_by"].startswith("full run")
+    assert rec["headline"] == "f_rel_l2" and set(verdicts(rec)) == {"tikhonov", "data_only", "gaussian_prior"}
+    assert_hybrid_wins(rec)
     assert 0.75 < m["coverage_90"] <= 1.0
-    # the correction weight is chosen on validation fields, from the candidates
     assert rec["config"]["correction_weight"] in load("prior-poisson-source").CORRECTION_WEIGHTS
     # the DSM correction does not make the prior worse than its Gaussian base on held-out fields
     c = rec["config"]
