@@ -3,70 +3,133 @@
 The loop of ``alphazero-tictactoe`` (self-play Gumbel MuZero search on the rules ↔ residual Flax
 policy/value network trained by :func:`jaxhybrid.train.fit`) on Connect Four (6 × 7). The
 yardstick is pure MCTS with 200 simulations and random roll-outs. Against it, as first and as
-second player: **hybrid** (the network inside the search, ``sims_eval`` simulations, no noise),
-**mechanism only** (pure MCTS at ``sims_eval`` simulations: MCTS-200 vs itself in the full run),
-**data only** (the network's raw policy). Measured: ``win_rate_vs_mcts200`` (and draw/loss rates).
-The full run trains for ``BUDGET_S`` CPU-seconds of the process (the machine may be shared),
-checkpoints every round into ``out/alphazero-connect4-ckpt`` (rerunning with the same ``out``
-resumes) and logs to ``out/alphazero-connect4-metrics.jsonl``. Figures: README.md.
+second player, the same number of games each: **hybrid** (the network inside the search,
+``sims_eval`` simulations, no noise), **mechanism only** (pure MCTS at ``sims_eval``
+simulations: MCTS-200 vs itself), **data only** (the network's raw policy). Measured (headline):
+``win_rate_vs_mcts200`` (and draw/loss rates).
+
+Training (the full run) lasts ``BUDGET_S`` CPU-seconds of the process (the machine may be
+shared), checkpoints every round into ``out/alphazero-connect4-ckpt-<hash>`` (rerunning with the
+same ``out`` and configuration resumes, also with ``--retrain``) and logs to
+``out/alphazero-connect4-metrics.jsonl``.
+
+Weights (:mod:`jaxhybrid.examples.pretrained`): the network is keyed by its *training*
+configuration — the :class:`~jaxhybrid.alphazero.AZConfig` fields, rounds, CPU budget and
+**seed** (evaluation settings are not part of it). The package ships the full run's network of
+seed 0. ``--quick`` evaluates the stored full network of its seed (the shipped one for seed 0)
+with the full run's evaluation settings (200 simulations) and fewer games (40 instead of 50 per
+side and agent); for a seed without stored full weights (or with ``--retrain``) it trains the
+small quick configuration (~25 CPU-s) instead, which does not reach the full run's strength. The
+full run loads its stored network too; ``--retrain`` trains it (40 CPU-min). All agents' games
+are played in one compiled match (:func:`~jaxhybrid.examples.alphazero_tictactoe.evaluate_together`:
+compiling the searches costs more than a quick run's games). Figures: README.md.
 """
 
 from __future__ import annotations
 
 import time
+from dataclasses import asdict
 from pathlib import Path
 
+import equinox as eqx
 import jax
 import numpy as np
 
-from jaxhybrid.alphazero import AZConfig, agents, connect4, evaluate, evaluate_agents, train_alphazero
+from jaxhybrid.alphazero import AZConfig, agents, connect4, evaluate, make_network, train_alphazero
+from jaxhybrid.cache import config_hash
+from jaxhybrid.examples.alphazero_tictactoe import evaluate_together
+from jaxhybrid.examples.pretrained import obtain
 from jaxhybrid.examples.record import figure, record, save_figure
 
 NAME = "alphazero-connect4"
 BUDGET_S = 2400.0  # training budget of the full run in CPU seconds of the process (40 CPU-min)
 OPPONENT_SIMS = 200
 RATES = ("win_rate_vs_mcts200", "draw_rate_vs_mcts200", "loss_rate_vs_mcts200")
+FULL = AZConfig(games_per_round=64, sims_train=16, train_steps=80, batch_size=128, lr=2e-3,
+                buffer_size=40_000, channels=32, blocks=2, random_opening=4, augment=True)
+QUICK = AZConfig(games_per_round=32, sims_train=8, train_steps=50, batch_size=128, lr=2e-3,
+                 buffer_size=4_000, channels=16, blocks=1)
+#: evaluation: simulations of the hybrid and of pure MCTS, games per side for every agent, and
+#: games per side and agent played at once. Quick mode keeps the full run's simulations; its game
+#: count is the smallest with which, at the full run's win rates (hybrid 0.96, raw policy 0.88
+#: of 100 in its less favourable evaluation), the hybrid wins strictly more games than the raw policy with probability >= 0.95
+#: (80 games: 0.96; 24 games: 0.78, and the shipped network tied there, 23 vs 23). Cost on 2
+#: CPU cores: ~10 CPU-s to compile, ~50 CPU-s to play the 3 × 80 games (MCTS-200's roll-outs).
+EVAL_FULL = (OPPONENT_SIMS, 50, 10)
+EVAL_QUICK = (OPPONENT_SIMS, 40, 10)
+CURVE_EVERY_CPU_S, CURVE_GAMES = 300.0, 4  # learning curve of the full training (not part of its key)
 
 
-def run(quick: bool, seed: int, out: Path) -> dict:
-    t_start, out, game, key = time.perf_counter(), Path(out), connect4(), jax.random.PRNGKey(seed)
-    if quick:
-        cfg = AZConfig(games_per_round=32, sims_train=8, train_steps=50, batch_size=128, lr=2e-3,
-                       buffer_size=4_000, channels=16, blocks=1)
-        rounds, budget, sims, n_eval, n_base, curve_every = 2, 25.0, 16, 2, 2, None
-    else:
-        cfg = AZConfig(games_per_round=64, sims_train=16, train_steps=80, batch_size=128, lr=2e-3,
-                       buffer_size=40_000, channels=32, blocks=2, random_opening=4, augment=True)
-        rounds, budget, sims, n_eval, n_base, curve_every = 10_000, BUDGET_S, OPPONENT_SIMS, 50, 10, 300.0
-    opponent = agents(game, OPPONENT_SIMS)["mechanism_only"]
-    last_curve = [-np.inf]
+def train_config(quick: bool, seed: int) -> dict:
+    """The training configuration (the key of the stored network): AZConfig, rounds, budget, seed."""
+    az, rounds, budget = (QUICK, 2, 25.0) if quick else (FULL, 10_000, BUDGET_S)
+    return {"game": "connect4", "az": asdict(az), "rounds": rounds, "budget_s": budget, "budget_clock": "cpu",
+            "seed": seed}
 
-    def monitor(state):  # learning curve: 4 games per side vs MCTS-200 every `curve_every` CPU-s of training
-        if curve_every is None or time.process_time() - last_curve[0] < curve_every:
+
+def template(cfg: dict, meta: dict | None = None):
+    """The structure of the network of ``cfg``: shapes only (``jax.ShapeDtypeStruct`` leaves), for loading."""
+    return eqx.filter_eval_shape(make_network, connect4(), jax.random.PRNGKey(0), cfg["az"]["channels"],
+                                 cfg["az"]["blocks"])
+
+
+def trainer(out: Path):
+    """``train(cfg) -> (network, meta)``: the AlphaZero loop of ``cfg``; ``meta`` holds the history."""
+    game = connect4()
+
+    def train(cfg: dict):
+        az, key = AZConfig(**cfg["az"]), jax.random.PRNGKey(cfg["seed"])
+        full = cfg["budget_s"] >= BUDGET_S
+        state, history = train_alphazero(game, az, key, cfg["rounds"],
+                                         checkpoint_dir=out / f"{NAME}-ckpt-{config_hash(cfg)}" if full else None,
+                                         monitor=_curve(game, key) if full else None, time_budget_s=cfg["budget_s"],
+                                         budget_clock=cfg["budget_clock"], metrics_path=out / f"{NAME}-metrics.jsonl")
+        h = history[-1]
+        return state.model, {"history": history, "rounds": len(history), "train_wall_s": h["train_wall_s"],
+                             "train_cpu_s": h["train_cpu_s"], "replay_positions": h["positions"],
+                             "self_play_games": len(history) * az.games_per_round}
+
+    return train
+
+
+def _curve(game, key):
+    """Monitor: ``CURVE_GAMES`` games per side vs MCTS-200 every ``CURVE_EVERY_CPU_S`` CPU-s of training."""
+    opponent, last = agents(game, OPPONENT_SIMS)["mechanism_only"], [-np.inf]
+
+    def monitor(state):
+        if time.process_time() - last[0] < CURVE_EVERY_CPU_S:
             return {}
-        a, k = agents(game, sims), jax.random.fold_in(jax.random.fold_in(key, 7), state.round)
-        rec = {f"{m}_win_rate_vs_mcts200": evaluate(game, a[m], opponent, k, 4, state.model).win_rate
+        a, k = agents(game, OPPONENT_SIMS), jax.random.fold_in(jax.random.fold_in(key, 7), state.round)
+        rec = {f"{m}_win_rate_vs_mcts200": evaluate(game, a[m], opponent, k, CURVE_GAMES, state.model).win_rate
                for m in ("hybrid", "data_only")}
-        last_curve[0] = time.process_time()
+        last[0] = time.process_time()
         return rec
 
-    state, history = train_alphazero(game, cfg, key, rounds, checkpoint_dir=None if quick else out / f"{NAME}-ckpt",
-                                     monitor=monitor, time_budget_s=budget, budget_clock="cpu",
-                                     metrics_path=out / f"{NAME}-metrics.jsonl")
+    return monitor
+
+
+def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
+    t_start, out, game, key = time.perf_counter(), Path(out), connect4(), jax.random.PRNGKey(seed)
+    full_cfg = train_config(False, seed)
+    configs = [full_cfg, train_config(True, seed)] if quick else [full_cfg]
+    got = obtain(NAME, configs, trainer(out), template, retrain=retrain, log=print)
+    meta, az = got.meta, AZConfig(**got.config["az"])
+    sims, n_eval, batch = EVAL_QUICK if quick else EVAL_FULL
+    opponent = agents(game, OPPONENT_SIMS)["mechanism_only"]
     pool = agents(game, sims)
-    matches = evaluate_agents(game, pool, opponent, jax.random.fold_in(key, 99),
-                              {m: n_eval if m == "hybrid" else n_base for m in pool}, state.model)
+    matches = evaluate_together(game, pool, opponent, jax.random.fold_in(key, 99), n_eval, got.model, batch)
     results = {m: dict(zip(RATES, (r.win_rate, r.draws / r.games, r.losses / r.games)), games=r.games,
                        wins_as_first=r.first[0], wins_as_second=r.second[0]) for m, r in matches.items()}
-    _plot(out, history, results)
+    _plot(out, meta["history"], results)
     goal = {**{k: "max" if k.startswith("win") else "min" for k in RATES}, "games": "max", "wins_as_first": "max",
             "wins_as_second": "max"}
-    h = history[-1]
-    return record(NAME, 3, quick, t_start, results.pop("hybrid"), goal, results,
-                  config=dict(cfg.__dict__, rounds=len(history), train_wall_s=h["train_wall_s"],
-                              train_cpu_s=h["train_cpu_s"], sims_eval=sims, opponent_sims=OPPONENT_SIMS,
-                              replay_positions=h["positions"], self_play_games=len(history) * cfg.games_per_round),
-                  history=history)
+    return record(NAME, 3, quick, t_start, results.pop("hybrid"), goal, results, headline="win_rate_vs_mcts200",
+                  config=dict(asdict(az), rounds=meta["rounds"], train_wall_s=meta["train_wall_s"],
+                              train_cpu_s=meta["train_cpu_s"], budget_cpu_s=got.config["budget_s"],
+                              train_seed=got.config["seed"], sims_eval=sims, opponent_sims=OPPONENT_SIMS,
+                              eval_games_per_side=n_eval, eval_batch=batch, replay_positions=meta["replay_positions"],
+                              self_play_games=meta["self_play_games"]),
+                  weights={"network": got.summary()}, history=meta["history"])
 
 
 def _plot(out, history, results):
@@ -84,7 +147,8 @@ def _plot(out, history, results):
     ax[2].set_xticks(x + 0.27, names)
     ax[0].set(xlabel="training time (min)", title="training loss (replay buffer)")
     ax[1].set(xlabel="training time (min)", ylabel="win rate", ylim=(-0.05, 1.05), title="vs MCTS-200 during training")
-    ax[2].set(ylabel="fraction of games", title="final evaluation vs MCTS-200")
+    ax[2].set(ylabel="fraction of games", title=f"final evaluation vs MCTS-200 ({results[names[0]]['games']} games each)")
     for a in ax:
-        a.legend()
+        if a.get_legend_handles_labels()[0]:  # no learning curve without a monitor (quick configuration)
+            a.legend()
     save_figure(fig, out, NAME)

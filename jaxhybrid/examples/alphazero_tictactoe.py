@@ -6,25 +6,92 @@ self-play games with Gumbel MuZero search guided by the network and trains the n
 replay buffer (positions mapped by random board symmetries). Every agent plays a **perfect player**
 (negamax, random among all optimal moves), ``n`` games as first and ``n`` as second player:
 **hybrid** (the network inside the search, 64 simulations, no noise), **mechanism only** (pure
-MCTS with random roll-outs, same simulations), **data only** (the raw policy). Measured:
+MCTS with random roll-outs, same simulations), **data only** (the raw policy). Measured (headline):
 ``losses_vs_perfect`` (0 is optimal play) and, for the deterministic agents, the exact probability
 of losing a game over every line of the perfect player (:func:`~jaxhybrid.alphazero.exact_vs_perfect`).
 Training stops after ``rounds`` or at 270 CPU-s of the process. Figures and the diagnosis: README.md.
+
+Weights (:mod:`jaxhybrid.examples.pretrained`): the network is keyed by its *training*
+configuration — the :class:`~jaxhybrid.alphazero.AZConfig` fields, rounds, CPU budget and
+**seed** (evaluation settings are not part of it). The package ships the full run's network of
+seed 0. ``--quick`` evaluates the stored full network of its seed (the shipped one for seed 0)
+with the full run's evaluation settings (64 simulations, 200 games per side and agent, the same
+keys: the same game counts as the full run) but without the exact evaluation; for a seed without
+stored full weights (or with ``--retrain``) it trains the small quick configuration (2 rounds)
+instead, which does not reach the full run's strength. The full run loads its stored network
+too; ``--retrain`` trains it. All agents' games are played in one compiled match
+(:func:`evaluate_together`): compiling the searches costs more CPU than playing 1,200 games.
+
+Headline: ``losses_vs_perfect`` (sampled games), not the exact P(loss), because the exact walk
+needs a deterministic agent and pure MCTS (random roll-outs) is not one: the headline must exist
+for every competing baseline.
 """
 
 from __future__ import annotations
 
+import functools
 import time
+from dataclasses import asdict
 from pathlib import Path
 
+import equinox as eqx
 import jax
+import jax.numpy as jnp
 import numpy as np
 
-from jaxhybrid.alphazero import (AZConfig, agents, evaluate_agents, exact_vs_perfect, perfect_agent, tictactoe,
-                                 train_alphazero)
+from jaxhybrid.alphazero import (AZConfig, MatchResult, agents, exact_vs_perfect, make_network, perfect_agent,
+                                 tictactoe, train_alphazero)
+from jaxhybrid.examples.pretrained import obtain
 from jaxhybrid.examples.record import figure, record, save_figure
 
 NAME = "alphazero-tictactoe"
+AZ = AZConfig(games_per_round=256, sims_train=16, train_steps=50, batch_size=128, lr=3e-3,
+              buffer_size=10_000, channels=16, blocks=2, random_opening=4, augment=True)
+BUDGET_S = 270.0  # training budget in CPU seconds of the process (the machine may be shared)
+#: evaluation: simulations of the hybrid and of pure MCTS, games per side for every agent
+SIMS, N_EVAL = 64, 200
+CURVE_EVERY = 4  # learning curve of the full training (exact P(loss), not part of its key)
+
+
+def train_config(quick: bool, seed: int) -> dict:
+    """The training configuration (the key of the stored network): AZConfig, rounds, budget, seed."""
+    rounds, budget = (2, 40.0) if quick else (40, BUDGET_S)
+    return {"game": "tictactoe", "az": asdict(AZ), "rounds": rounds, "budget_s": budget, "budget_clock": "cpu",
+            "seed": seed}
+
+
+def template(cfg: dict, meta: dict | None = None):
+    """The structure of the network of ``cfg``: shapes only (``jax.ShapeDtypeStruct`` leaves,
+    no initialisation: Flax's eager ``init`` costs seconds of CPU), for loading weights into."""
+    return eqx.filter_eval_shape(make_network, tictactoe(), jax.random.PRNGKey(0), cfg["az"]["channels"],
+                                 cfg["az"]["blocks"])
+
+
+def trainer(out: Path | None):
+    """``train(cfg) -> (network, meta)``: the AlphaZero loop of ``cfg``; ``meta`` holds the history."""
+    game = tictactoe()
+
+    def train(cfg: dict):
+        az = AZConfig(**cfg["az"])
+        a = agents(game, SIMS)
+
+        def monitor(state):  # learning curve: exact P(loss) vs the perfect player every CURVE_EVERY rounds
+            if cfg["rounds"] < CURVE_EVERY or state.round % CURVE_EVERY:
+                return {}
+            rec = {}
+            for m in ("hybrid", "data_only"):
+                e = _exact(game, a[m], state.model)
+                rec[f"{m}_p_loss_first"], rec[f"{m}_p_loss_second"] = e["p_loss_first"], e["p_loss_second"]
+            return rec
+
+        state, history = train_alphazero(game, az, jax.random.PRNGKey(cfg["seed"]), cfg["rounds"], monitor=monitor,
+                                         time_budget_s=cfg["budget_s"], budget_clock=cfg["budget_clock"],
+                                         metrics_path=None if out is None else out / f"{NAME}-metrics.jsonl")
+        h = history[-1]
+        return state.model, {"history": history, "rounds": len(history), "train_wall_s": h["train_wall_s"],
+                             "train_cpu_s": h["train_cpu_s"], "replay_positions": h["positions"]}
+
+    return train
 
 
 def _exact(game, agent, model) -> dict:
@@ -34,43 +101,91 @@ def _exact(game, agent, model) -> dict:
             "positions": r["first"]["positions"] + r["second"]["positions"]}
 
 
-def run(quick: bool, seed: int, out: Path) -> dict:
+def evaluate_together(game, pool: dict, opponent, key: jax.Array, n_per_side: int, params=None,
+                      batch: int | None = None) -> dict:
+    """Every agent of ``pool`` (name → arena agent) against ``opponent``, ``n_per_side`` games as
+    first and as second player each — what :func:`~jaxhybrid.alphazero.evaluate_agents` measures —
+    played in **one** compiled program in which each agent's search appears once
+    (``evaluate_agents`` compiles two matches per agent; on CPU the search graphs take several
+    CPU-seconds each to compile, more than playing a few hundred tic-tac-toe games). An agent that
+    *is* ``opponent`` shares the opponent's search call. ``params`` goes to the pool's agents,
+    ``None`` to the opponent. ``batch`` (default: all at once) plays the games in rounds of
+    ``batch`` per side and agent (keys ``fold_in(key, i)``; one compilation). Returns name →
+    :class:`~jaxhybrid.alphazero.MatchResult` (from the agent's view)."""
+    names, n = list(pool), n_per_side
+    if n < 1:
+        raise ValueError(f"evaluate_together: n_per_side must be >= 1, got {n}.")
+    b = n if batch is None else max(1, min(batch, n))
+    run, k = _together(game, tuple(pool.items()), opponent, b), len(names)
+    chunks = [np.asarray(run(params, key if b == n else jax.random.fold_in(key, i))).reshape(2, k, b)
+              for i in range(-(-n // b))]
+    winners = np.concatenate(chunks, axis=2)[:, :, :n]  # (agent first / second, agent, game)
+    out = {}
+    for j, name in enumerate(names):
+        f, s = (tuple(int(c) for c in ((w > 0).sum(), (w == 0).sum(), (w < 0).sum()))
+                for w in (winners[0, j], -winners[1, j]))
+        out[name] = MatchResult(f[0] + s[0], f[1] + s[1], f[2] + s[2], f, s)
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _together(game, pool: tuple, opponent, n: int):
+    """``jit(params, key) -> winners`` of ``2·len(pool)·n`` games from the empty board: games
+    ``[0, H)`` (``H = len(pool)·n``; block ``j`` of ``n`` = agent ``j``) have the agent as first
+    player, games ``[H, 2H)`` (same blocks) as second. Before every ply the two halves are
+    arranged so that the agents are to move in the first half (swapped after each ply), so one
+    traced ply moves every game: each agent on its block, the opponent on the other half."""
+    k, half = len(pool), len(pool) * n
+    shared = [j for j, (_, a) in enumerate(pool) if a is opponent]
+    rows = lambda s, lo, hi: jax.tree_util.tree_map(lambda x: x[lo:hi], s)
+    cat = lambda parts: jax.tree_util.tree_map(lambda *x: jnp.concatenate(x), *parts)
+    swap = lambda s: jax.tree_util.tree_map(lambda x: jnp.roll(x, half, axis=0), s)
+
+    def ply(params, key, s):
+        keys = jax.random.split(key, k + 1)
+        mine, theirs = rows(s, 0, half), rows(s, half, 2 * half)
+        opp = opponent(None, keys[-1], cat([rows(mine, j * n, (j + 1) * n) for j in shared] + [theirs]))
+        acts = [opp[shared.index(j) * n:(shared.index(j) + 1) * n] if j in shared
+                else agent(params, keys[j], rows(mine, j * n, (j + 1) * n)) for j, (_, agent) in enumerate(pool)]
+        return jax.vmap(game.step)(s, jnp.concatenate(acts + [opp[len(shared) * n:]]))[0]
+
+    def match(params, key):
+        def body(s, kk):  # finished games are no-ops; a ply is skipped once every game is over
+            return swap(jax.lax.cond(jnp.all(s.done), lambda: s, lambda: ply(params, kk, s))), None
+
+        final, _ = jax.lax.scan(body, jax.vmap(lambda _: game.init())(jnp.arange(2 * half)),
+                                jax.random.split(key, game.max_moves))
+        return (swap(final) if game.max_moves % 2 else final).winner
+
+    return jax.jit(match)
+
+
+def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     t_start, out, game, key = time.perf_counter(), Path(out), tictactoe(), jax.random.PRNGKey(seed)
-    cfg = AZConfig(games_per_round=256, sims_train=16, train_steps=50, batch_size=128, lr=3e-3,
-                   buffer_size=10_000, channels=16, blocks=2, random_opening=4, augment=True)
-    # training budget in CPU seconds of this process (the machine may be shared)
-    rounds, budget = (2, 40.0) if quick else (40, 270.0)
-    sims, n_eval = (16, 10) if quick else (64, 200)
-    a = agents(game, sims)
-
-    def monitor(state):  # learning curve: exact P(loss) vs the perfect player every 4 rounds
-        if quick or state.round % 4:
-            return {}
-        rec = {}
-        for m in ("hybrid", "data_only"):
-            e = _exact(game, a[m], state.model)
-            rec[f"{m}_p_loss_first"], rec[f"{m}_p_loss_second"] = e["p_loss_first"], e["p_loss_second"]
-        return rec
-
-    state, history = train_alphazero(game, cfg, key, rounds, monitor=monitor, time_budget_s=budget,
-                                     budget_clock="cpu", metrics_path=out / f"{NAME}-metrics.jsonl")
-    train_s, train_cpu = history[-1]["train_wall_s"], history[-1]["train_cpu_s"]
+    full_cfg = train_config(False, seed)
+    configs = [full_cfg, train_config(True, seed)] if quick else [full_cfg]
+    got = obtain(NAME, configs, trainer(out), template, retrain=retrain, log=print)
+    meta, model = got.meta, got.model
+    a = agents(game, SIMS)
     results = {}
-    for name, r in evaluate_agents(game, a, perfect_agent(game), jax.random.fold_in(key, 99), n_eval, state.model).items():
+    for name, r in evaluate_together(game, a, perfect_agent(game), jax.random.fold_in(key, 99), N_EVAL, model).items():
         results[name] = {"losses_vs_perfect": r.losses, "draws_vs_perfect": r.draws, "games": r.games,
                          "losses_as_first": r.first[2], "losses_as_second": r.second[2]}
         if name != "mechanism_only" and not quick:  # deterministic agents: exact, over every line of the perfect player
-            e = _exact(game, a[name], state.model)
+            e = _exact(game, a[name], model)
             results[name].update(exact_p_loss_first=e["p_loss_first"], exact_p_loss_second=e["p_loss_second"],
                                  blunder_positions=len(e["blunders"]), blunders=e["blunders"][:10],
                                  positions_checked=e["positions"])
-    _plot(out, history, results)
-    metrics = {**results.pop("hybrid"), "train_wall_s": train_s, "train_cpu_s": train_cpu}
+    _plot(out, meta["history"], results)
+    metrics = {**results.pop("hybrid"), "train_wall_s": meta["train_wall_s"], "train_cpu_s": meta["train_cpu_s"]}
     goal = {"losses_vs_perfect": "min", "draws_vs_perfect": "max", "games": "max"}
     goal.update({k: "min" for k in metrics if k not in goal and k != "positions_checked" and k != "blunders"})
-    return record(NAME, 3, quick, t_start, metrics, goal, results, history=history,
-                  config=dict(cfg.__dict__, rounds=len(history), train_wall_s=train_s, train_cpu_s=train_cpu,
-                              sims_eval=sims, eval_games_per_side=n_eval, replay_positions=history[-1]["positions"]))
+    return record(NAME, 3, quick, t_start, metrics, goal, results, headline="losses_vs_perfect",
+                  weights={"network": got.summary()}, history=meta["history"],
+                  config=dict(asdict(AZ), rounds=meta["rounds"], train_wall_s=meta["train_wall_s"],
+                              train_cpu_s=meta["train_cpu_s"], budget_cpu_s=got.config["budget_s"],
+                              train_seed=got.config["seed"], sims_eval=SIMS, eval_games_per_side=N_EVAL,
+                              replay_positions=meta["replay_positions"]))
 
 
 def _plot(out, history, results):
@@ -93,5 +208,6 @@ def _plot(out, history, results):
     ax[1].set(xlabel="round", ylabel="P(loss) per game (exact)", title="vs perfect player during training")
     ax[2].set(ylabel="games", title=f"final evaluation ({results[names[0]]['games']} games each)")
     for a in ax:
-        a.legend()
+        if a.get_legend_handles_labels()[0]:  # no learning curve without a monitor (quick configuration)
+            a.legend()
     save_figure(fig, out, NAME)
