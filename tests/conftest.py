@@ -5,7 +5,38 @@ os.environ.setdefault("JAX_PLATFORMS", "cpu")
 os.environ.setdefault("TQDM_DISABLE", "1")
 
 
+import json  # noqa: E402
+import time  # noqa: E402
+from pathlib import Path  # noqa: E402
+
 import pytest  # noqa: E402
+
+# ---- tiers: tests whose measured time exceeds HEAVY_S run in `make test`, not in `make test-fast` ----
+DURATIONS = Path(__file__).with_name("durations.json")
+HEAVY_S = 10.0  # in the units of durations.json (measured under load there: ~3 s on idle cores)
+
+
+def pytest_collection_modifyitems(config, items):
+    known = json.loads(DURATIONS.read_text())["durations"] if DURATIONS.exists() else {}
+    for item in items:
+        if known.get(item.nodeid, 0.0) > HEAVY_S:
+            item.add_marker(pytest.mark.heavy)
+
+
+_TIMES: dict = {}
+
+
+def pytest_runtest_logreport(report):
+    """With JAXHYBRID_WRITE_DURATIONS=FILE (``make test-durations``): record each test's time."""
+    if os.environ.get("JAXHYBRID_WRITE_DURATIONS"):
+        _TIMES[report.nodeid] = _TIMES.get(report.nodeid, 0.0) + report.duration
+
+
+def pytest_sessionfinish(session):
+    path = os.environ.get("JAXHYBRID_WRITE_DURATIONS")
+    if path and _TIMES:  # one file per xdist worker, merged by `make test-durations`
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        Path(f"{path}.{worker}").write_text(json.dumps({k: round(v, 2) for k, v in _TIMES.items()}))
 
 
 @pytest.fixture(scope="session")
