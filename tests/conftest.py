@@ -79,3 +79,10 @@ def _assert_hybrid_wins(rec, allow=()):
 def assert_hybrid_wins():
     """The check of :func:`_assert_hybrid_wins`, as a fixture (conftest modules are not importable)."""
     return _assert_hybrid_wins
+
+
+@pytest.fixture
+def empty_cache(tmp_path, monkeypatch):
+    """An empty user cache (``$JAXHYBRID_CACHE``): only shipped weights can be found."""
+    monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path / "cache"))
+    return tmp_path

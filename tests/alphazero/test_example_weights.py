@@ -19,12 +19,6 @@ def _no_training(cfg):
     raise AssertionError(f"quick mode trained {cfg} instead of loading the shipped network")
 
 
-@pytest.fixture
-def empty_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path / "cache"))
-    return tmp_path
-
-
 def test_evaluate_together_plays_the_same_games_as_separate_matches():
     """Deterministic agents: one batched program gives, per agent, exactly :func:`evaluate`'s counts
     (both sides, every agent), also for an agent that is the opponent itself (shared search call)."""

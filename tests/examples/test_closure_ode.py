@@ -13,12 +13,6 @@ def _no_training(cfg):
     raise AssertionError(f"quick mode trained {cfg} instead of loading the shipped model")
 
 
-@pytest.fixture
-def empty_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path / "cache"))
-    return tmp_path
-
-
 def test_fixed_step_solver_matches_reference_with_true_friction():
     # the mechanism with the true friction law, Tsit5 at dt = 0.05, vs the tight Dopri8 reference
     y0 = np.asarray([[1.0, -0.5], [-2.0, 1.2]])

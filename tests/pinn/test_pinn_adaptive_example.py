@@ -15,12 +15,6 @@ def _no_training(cfg):
     raise AssertionError(f"quick mode trained {cfg} instead of loading the shipped network")
 
 
-@pytest.fixture
-def empty_cache(tmp_path, monkeypatch):
-    monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path / "cache"))
-    return tmp_path
-
-
 @pytest.mark.example
 def test_pinn_adaptive_quick_run(quick_record, assert_hybrid_wins):
     rec, folder = quick_record("pinn-adaptive")
