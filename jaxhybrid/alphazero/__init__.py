@@ -11,7 +11,7 @@
   perfect tic-tac-toe play.
 """
 
-from jaxhybrid.alphazero.arena import MatchResult, evaluate, evaluate_agents, play_match
+from jaxhybrid.alphazero.arena import MatchResult, evaluate, evaluate_agents, evaluate_together, play_match
 from jaxhybrid.alphazero.games import Game, GameState, connect4, tictactoe, winning_lines
 from jaxhybrid.alphazero.network import PolicyValueNet, make_network
 from jaxhybrid.alphazero.search import agents, alphazero_policy, mcts_policy, raw_policy, rollout_value
@@ -25,6 +25,6 @@ __all__ = [
     "agents", "alphazero_policy", "mcts_policy", "raw_policy", "rollout_value",
     "Samples", "self_play", "value_targets",
     "AZConfig", "AZState", "az_loss", "init_state", "train_alphazero", "train_steps",
-    "play_match", "evaluate", "evaluate_agents", "MatchResult",
+    "play_match", "evaluate", "evaluate_agents", "evaluate_together", "MatchResult",
     "perfect_agent", "solve_tictactoe", "exact_vs_perfect",
 ]

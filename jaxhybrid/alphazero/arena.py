@@ -20,7 +20,7 @@ import numpy as np
 
 from jaxhybrid.alphazero.games import Game, GameState
 
-__all__ = ["Agent", "play_match", "MatchResult", "evaluate", "evaluate_agents"]
+__all__ = ["Agent", "play_match", "MatchResult", "evaluate", "evaluate_agents", "evaluate_together"]
 
 Agent = Callable[[Any, jax.Array, GameState], jax.Array]
 
@@ -97,3 +97,62 @@ def evaluate_agents(game: Game, agents: Mapping[str, Agent], opponent: Agent, ke
     if missing:
         raise ValueError(f"evaluate_agents: no game count for {sorted(missing)}; give n_per_side one per agent.")
     return {name: evaluate(game, agent, opponent, key, counts[name], params) for name, agent in agents.items()}
+
+
+def evaluate_together(game: Game, pool: Mapping[str, Agent], opponent: Agent, key: jax.Array, n_per_side: int,
+                      params: Any = None, batch: int | None = None) -> dict:
+    """Every agent of ``pool`` (name → arena agent) against ``opponent``, ``n_per_side`` games as
+    first and as second player each — what :func:`evaluate_agents` measures —
+    played in **one** compiled program in which each agent's search appears once
+    (``evaluate_agents`` compiles two matches per agent; on CPU the search graphs take several
+    CPU-seconds each to compile, more than playing a few hundred tic-tac-toe games). An agent that
+    *is* ``opponent`` shares the opponent's search call. ``params`` goes to the pool's agents,
+    ``None`` to the opponent. ``batch`` (default: all at once) plays the games in rounds of
+    ``batch`` per side and agent (keys ``fold_in(key, i)``; one compilation). Returns name →
+    :class:`MatchResult` (from the agent's view)."""
+    names, n = list(pool), n_per_side
+    if n < 1:
+        raise ValueError(f"evaluate_together: n_per_side must be >= 1, got {n}.")
+    b = n if batch is None else max(1, min(batch, n))
+    run, k = _together(game, tuple(pool.items()), opponent, b), len(names)
+    chunks = [np.asarray(run(params, key if b == n else jax.random.fold_in(key, i))).reshape(2, k, b)
+              for i in range(-(-n // b))]
+    winners = np.concatenate(chunks, axis=2)[:, :, :n]  # (agent first / second, agent, game)
+    out = {}
+    for j, name in enumerate(names):
+        f, s = (tuple(int(c) for c in ((w > 0).sum(), (w == 0).sum(), (w < 0).sum()))
+                for w in (winners[0, j], -winners[1, j]))
+        out[name] = MatchResult(f[0] + s[0], f[1] + s[1], f[2] + s[2], f, s)
+    return out
+
+
+@functools.lru_cache(maxsize=16)
+def _together(game, pool: tuple, opponent, n: int):
+    """``jit(params, key) -> winners`` of ``2·len(pool)·n`` games from the empty board: games
+    ``[0, H)`` (``H = len(pool)·n``; block ``j`` of ``n`` = agent ``j``) have the agent as first
+    player, games ``[H, 2H)`` (same blocks) as second. Before every ply the two halves are
+    arranged so that the agents are to move in the first half (swapped after each ply), so one
+    traced ply moves every game: each agent on its block, the opponent on the other half."""
+    k, half = len(pool), len(pool) * n
+    shared = [j for j, (_, a) in enumerate(pool) if a is opponent]
+    rows = lambda s, lo, hi: jax.tree_util.tree_map(lambda x: x[lo:hi], s)
+    cat = lambda parts: jax.tree_util.tree_map(lambda *x: jnp.concatenate(x), *parts)
+    swap = lambda s: jax.tree_util.tree_map(lambda x: jnp.roll(x, half, axis=0), s)
+
+    def ply(params, key, s):
+        keys = jax.random.split(key, k + 1)
+        mine, theirs = rows(s, 0, half), rows(s, half, 2 * half)
+        opp = opponent(None, keys[-1], cat([rows(mine, j * n, (j + 1) * n) for j in shared] + [theirs]))
+        acts = [opp[shared.index(j) * n:(shared.index(j) + 1) * n] if j in shared
+                else agent(params, keys[j], rows(mine, j * n, (j + 1) * n)) for j, (_, agent) in enumerate(pool)]
+        return jax.vmap(game.step)(s, jnp.concatenate(acts + [opp[len(shared) * n:]]))[0]
+
+    def match(params, key):
+        def body(s, kk):  # finished games are no-ops; a ply is skipped once every game is over
+            return swap(jax.lax.cond(jnp.all(s.done), lambda: s, lambda: ply(params, kk, s))), None
+
+        final, _ = jax.lax.scan(body, jax.vmap(lambda _: game.init())(jnp.arange(2 * half)),
+                                jax.random.split(key, game.max_moves))
+        return (swap(final) if game.max_moves % 2 else final).winner
+
+    return jax.jit(match)

@@ -21,7 +21,7 @@ with the full run's evaluation settings (200 simulations) and fewer games (40 in
 side and agent); for a seed without stored full weights (or with ``--retrain``) it trains the
 small quick configuration (~25 CPU-s) instead, which does not reach the full run's strength. The
 full run loads its stored network too; ``--retrain`` trains it (40 CPU-min). All agents' games
-are played in one compiled match (:func:`~jaxhybrid.examples.alphazero_tictactoe.evaluate_together`:
+are played in one compiled match (:func:`~jaxhybrid.alphazero.evaluate_together`:
 compiling the searches costs more than a quick run's games). Figures: README.md.
 """
 
@@ -35,9 +35,8 @@ import equinox as eqx
 import jax
 import numpy as np
 
-from jaxhybrid.alphazero import AZConfig, agents, connect4, evaluate, make_network, train_alphazero
+from jaxhybrid.alphazero import AZConfig, agents, connect4, evaluate, evaluate_together, make_network, train_alphazero
 from jaxhybrid.cache import config_hash
-from jaxhybrid.examples.alphazero_tictactoe import evaluate_together
 from jaxhybrid.examples.pretrained import obtain
 from jaxhybrid.examples.record import figure, record, save_figure
 

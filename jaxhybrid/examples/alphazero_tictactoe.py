@@ -20,7 +20,7 @@ keys: the same game counts as the full run) but without the exact evaluation; fo
 stored full weights (or with ``--retrain``) it trains the small quick configuration (2 rounds)
 instead, which does not reach the full run's strength. The full run loads its stored network
 too; ``--retrain`` trains it. All agents' games are played in one compiled match
-(:func:`evaluate_together`): compiling the searches costs more CPU than playing 1,200 games.
+(:func:`~jaxhybrid.alphazero.evaluate_together`): compiling the searches costs more CPU than playing 1,200 games.
 
 Headline: ``losses_vs_perfect`` (sampled games), not the exact P(loss), because the exact walk
 needs a deterministic agent and pure MCTS (random roll-outs) is not one: the headline must exist
@@ -29,17 +29,15 @@ for every competing baseline.
 
 from __future__ import annotations
 
-import functools
 import time
 from dataclasses import asdict
 from pathlib import Path
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 
-from jaxhybrid.alphazero import (AZConfig, MatchResult, agents, exact_vs_perfect, make_network, perfect_agent,
+from jaxhybrid.alphazero import (AZConfig, agents, evaluate_together, exact_vs_perfect, make_network, perfect_agent,
                                  tictactoe, train_alphazero)
 from jaxhybrid.examples.pretrained import obtain
 from jaxhybrid.examples.record import figure, record, save_figure
@@ -99,65 +97,6 @@ def _exact(game, agent, model) -> dict:
     return {"p_loss_first": r["first"]["p_loss"], "p_loss_second": r["second"]["p_loss"],
             "blunders": [dict(b, board=list(b["board"])) for s in ("first", "second") for b in r[s]["blunders"]],
             "positions": r["first"]["positions"] + r["second"]["positions"]}
-
-
-def evaluate_together(game, pool: dict, opponent, key: jax.Array, n_per_side: int, params=None,
-                      batch: int | None = None) -> dict:
-    """Every agent of ``pool`` (name → arena agent) against ``opponent``, ``n_per_side`` games as
-    first and as second player each — what :func:`~jaxhybrid.alphazero.evaluate_agents` measures —
-    played in **one** compiled program in which each agent's search appears once
-    (``evaluate_agents`` compiles two matches per agent; on CPU the search graphs take several
-    CPU-seconds each to compile, more than playing a few hundred tic-tac-toe games). An agent that
-    *is* ``opponent`` shares the opponent's search call. ``params`` goes to the pool's agents,
-    ``None`` to the opponent. ``batch`` (default: all at once) plays the games in rounds of
-    ``batch`` per side and agent (keys ``fold_in(key, i)``; one compilation). Returns name →
-    :class:`~jaxhybrid.alphazero.MatchResult` (from the agent's view)."""
-    names, n = list(pool), n_per_side
-    if n < 1:
-        raise ValueError(f"evaluate_together: n_per_side must be >= 1, got {n}.")
-    b = n if batch is None else max(1, min(batch, n))
-    run, k = _together(game, tuple(pool.items()), opponent, b), len(names)
-    chunks = [np.asarray(run(params, key if b == n else jax.random.fold_in(key, i))).reshape(2, k, b)
-              for i in range(-(-n // b))]
-    winners = np.concatenate(chunks, axis=2)[:, :, :n]  # (agent first / second, agent, game)
-    out = {}
-    for j, name in enumerate(names):
-        f, s = (tuple(int(c) for c in ((w > 0).sum(), (w == 0).sum(), (w < 0).sum()))
-                for w in (winners[0, j], -winners[1, j]))
-        out[name] = MatchResult(f[0] + s[0], f[1] + s[1], f[2] + s[2], f, s)
-    return out
-
-
-@functools.lru_cache(maxsize=16)
-def _together(game, pool: tuple, opponent, n: int):
-    """``jit(params, key) -> winners`` of ``2·len(pool)·n`` games from the empty board: games
-    ``[0, H)`` (``H = len(pool)·n``; block ``j`` of ``n`` = agent ``j``) have the agent as first
-    player, games ``[H, 2H)`` (same blocks) as second. Before every ply the two halves are
-    arranged so that the agents are to move in the first half (swapped after each ply), so one
-    traced ply moves every game: each agent on its block, the opponent on the other half."""
-    k, half = len(pool), len(pool) * n
-    shared = [j for j, (_, a) in enumerate(pool) if a is opponent]
-    rows = lambda s, lo, hi: jax.tree_util.tree_map(lambda x: x[lo:hi], s)
-    cat = lambda parts: jax.tree_util.tree_map(lambda *x: jnp.concatenate(x), *parts)
-    swap = lambda s: jax.tree_util.tree_map(lambda x: jnp.roll(x, half, axis=0), s)
-
-    def ply(params, key, s):
-        keys = jax.random.split(key, k + 1)
-        mine, theirs = rows(s, 0, half), rows(s, half, 2 * half)
-        opp = opponent(None, keys[-1], cat([rows(mine, j * n, (j + 1) * n) for j in shared] + [theirs]))
-        acts = [opp[shared.index(j) * n:(shared.index(j) + 1) * n] if j in shared
-                else agent(params, keys[j], rows(mine, j * n, (j + 1) * n)) for j, (_, agent) in enumerate(pool)]
-        return jax.vmap(game.step)(s, jnp.concatenate(acts + [opp[len(shared) * n:]]))[0]
-
-    def match(params, key):
-        def body(s, kk):  # finished games are no-ops; a ply is skipped once every game is over
-            return swap(jax.lax.cond(jnp.all(s.done), lambda: s, lambda: ply(params, kk, s))), None
-
-        final, _ = jax.lax.scan(body, jax.vmap(lambda _: game.init())(jnp.arange(2 * half)),
-                                jax.random.split(key, game.max_moves))
-        return (swap(final) if game.max_moves % 2 else final).winner
-
-    return jax.jit(match)
 
 
 def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:

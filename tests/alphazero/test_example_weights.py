@@ -7,7 +7,7 @@ import jax
 import numpy as np
 import pytest
 
-from jaxhybrid.alphazero import MatchResult, connect4, evaluate, make_network, tictactoe
+from jaxhybrid.alphazero import MatchResult, connect4, evaluate, evaluate_together, make_network, tictactoe
 from jaxhybrid.examples import alphazero_connect4 as c4
 from jaxhybrid.examples import alphazero_tictactoe as ttt
 from jaxhybrid.examples import pretrained
@@ -36,17 +36,17 @@ def test_evaluate_together_plays_the_same_games_as_separate_matches():
             "centre_blind": lambda _, k, s: jnp.where(s.board[:, 4] != 0, perfect(_, k, s),
                                                       jnp.argmax(legal(s), -1)).astype(jnp.int32),
             "perfect": perfect}
-    got = ttt.evaluate_together(g, pool, perfect, jax.random.PRNGKey(0), 3)
+    got = evaluate_together(g, pool, perfect, jax.random.PRNGKey(0), 3)
     for name, agent in pool.items():
         assert got[name] == evaluate(g, agent, perfect, jax.random.PRNGKey(1), 3), name
     assert got["perfect"] == MatchResult(0, 6, 0, (0, 3, 0), (0, 3, 0))
-    assert ttt.evaluate_together(g, pool, perfect, jax.random.PRNGKey(2), 3, batch=2) == got  # in rounds of 2
+    assert evaluate_together(g, pool, perfect, jax.random.PRNGKey(2), 3, batch=2) == got  # in rounds of 2
     assert len({r for r in got.values()}) >= 3  # the agents' games do differ
     # Connect Four: an even number of plies (42; tic-tac-toe's 9 is odd), so the halves end un-swapped
     c = connect4()
     left = lambda _, k, s: jnp.argmax(jax.vmap(c.legal)(s), -1).astype(jnp.int32)
     right = lambda _, k, s: (6 - jnp.argmax(jax.vmap(c.legal)(s)[:, ::-1], -1)).astype(jnp.int32)
-    got = ttt.evaluate_together(c, {"left": left, "right": right}, left, jax.random.PRNGKey(0), 2)
+    got = evaluate_together(c, {"left": left, "right": right}, left, jax.random.PRNGKey(0), 2)
     assert got["right"] == evaluate(c, right, left, jax.random.PRNGKey(1), 2)
     assert got["left"] == evaluate(c, left, left, jax.random.PRNGKey(1), 2)
 
