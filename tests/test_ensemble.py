@@ -92,6 +92,7 @@ CHAINS = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a subprocess with 4 forced devices; the generic path is checked above in make test
 def test_langevin_chains_sharded_over_four_cpu_devices_equal_the_unsharded_run():
     res = on_four_devices(CHAINS)
     assert res["n_devices"] == 4 and res["shards"] == 4
@@ -118,6 +119,7 @@ REPLICAS = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # a subprocess with 4 forced devices; the generic path is checked above in make test
 def test_md_replicas_sharded_over_four_cpu_devices_equal_the_single_runs():
     res = on_four_devices(REPLICAS)
     assert res["n_devices"] == 4 and res["shards"] == 4

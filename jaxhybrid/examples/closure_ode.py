@@ -35,7 +35,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxhybrid.examples.pretrained import find, obtain
+from jaxhybrid.examples.pretrained import obtain_tier
 from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.metrics import rel_l2
 from jaxhybrid.nn import MLP
@@ -166,25 +166,18 @@ def _train(which):
     return train
 
 
-def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> dict:
-    """The three models (:class:`~jaxhybrid.examples.pretrained.Obtained`), all of one tier: quick
-    mode takes the full run's models when all three are stored (shipped for seed 0), else trains
-    the quick configuration; full mode loads or trains the full configuration."""
-    full, small = network_configs(False, seed), network_configs(True, seed)
-    if not quick or (not retrain and all(find(f"{NAME}-{n}", full[n]) is not None for n in NETWORKS)):
-        tier = full
-    else:
-        tier = small
-    return {n: obtain(f"{NAME}-{n}", [tier[n]], _train(n), _like, retrain=retrain,
-                      log=lambda m: print(m, flush=True)) for n in NETWORKS}
+def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
+    """The three models, all of one tier (:func:`~jaxhybrid.examples.pretrained.obtain_tier`):
+    ``({name: Obtained}, "full" | "quick")``."""
+    tiers = ({n: (f"{NAME}-{n}", c) for n, c in network_configs(q, seed).items()} for q in (False, True))
+    return obtain_tier(*tiers, _train, _like, quick=quick, retrain=retrain)
 
 
 def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     t_start, out = time.perf_counter(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     _, _, y0_test, y0_unseen = initial_states(seed)
-    got = obtain_networks(quick, seed, retrain)
-    tier = "full" if got["hybrid"].config == network_configs(False, seed)["hybrid"] else "quick"
+    got, tier = obtain_networks(quick, seed, retrain)
     net, c_lin, node = (got[n].model for n in NETWORKS)
 
     ts_long, n_in = jnp.arange(0.0, T_EXTRA + 1e-9, OBS_DT), int(round(T_TRAIN / OBS_DT)) + 1

@@ -44,7 +44,7 @@ import optax
 from jaxhybrid import md
 from jaxhybrid.constitutive import DPK, CauchyBorn, MLPStress, equilibrium_lattice_constant, fem, point_group, symmetry_violation
 from jaxhybrid.constitutive.data import sample_F, sample_rotations
-from jaxhybrid.examples.pretrained import find, obtain
+from jaxhybrid.examples.pretrained import obtain_tier
 from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.train import fit
 
@@ -127,16 +127,12 @@ def _like(cfg, meta):  # structure of a stored network (shapes only; the stress 
     return eqx.filter_eval_shape(_make, cfg, meta["stress_scale"], jax.random.PRNGKey(0))
 
 
-def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> dict:
-    """``{(which, n): Obtained}`` of one tier: quick mode takes the full run's six networks when
-    all are stored, else trains the quick configuration (100 samples only)."""
-    full = {(w, n): network_config(False, seed, w, n) for w in NETWORKS for n in config(False)["sizes"]}
-    if not quick or (not retrain and all(find(f"{NAME}-{w}-{n}", c) is not None for (w, n), c in full.items())):
-        tier = full
-    else:
-        tier = {(w, n): network_config(True, seed, w, n) for w in NETWORKS for n in config(True)["sizes"]}
-    return {(w, n): obtain(f"{NAME}-{w}-{n}", [c], _train, _like, retrain=retrain, log=lambda m: print(m, flush=True))
-            for (w, n), c in tier.items()}
+def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
+    """``({(which, n): Obtained}, "full" | "quick")``, of one tier
+    (:func:`~jaxhybrid.examples.pretrained.obtain_tier`; the quick tier trains on 100 samples only)."""
+    tiers = ({(w, n): (f"{NAME}-{w}-{n}", network_config(q, seed, w, n)) for w in NETWORKS for n in config(q)["sizes"]}
+             for q in (False, True))
+    return obtain_tier(*tiers, lambda _: _train, _like, quick=quick, retrain=retrain)
 
 
 @eqx.filter_jit
@@ -147,8 +143,7 @@ def _predict(model, F):
 def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     t0, out = time.perf_counter(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    got = obtain_networks(quick, seed, retrain)
-    tier = "full" if got[("hybrid", 100)].config == network_config(False, seed, "hybrid", 100) else "quick"
+    got, tier = obtain_networks(quick, seed, retrain)
     cfg = config(tier == "quick")
     with jax.enable_x64(True):
         cb64, a0 = cauchy_born_law()

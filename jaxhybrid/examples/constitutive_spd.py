@@ -41,7 +41,7 @@ import optax
 
 from jaxhybrid.constitutive import HardeningHypoelastic, MLPIncrement, SPDNN, one_step_loss, rollout_errors
 from jaxhybrid.constitutive.data import path_windows, strain_paths, stress_paths
-from jaxhybrid.examples.pretrained import find, obtain
+from jaxhybrid.examples.pretrained import obtain_tier
 from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.train import fit
 
@@ -115,24 +115,18 @@ def _like(cfg, meta):  # structure of a stored network (shapes only; the scales 
     return eqx.filter_eval_shape(_make, cfg, meta["scales"], jax.random.PRNGKey(0))
 
 
-def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> dict:
-    """Both networks (:class:`~jaxhybrid.examples.pretrained.Obtained`), of one tier: quick mode
-    takes the full run's networks when both are stored, else trains the quick configuration."""
-    full = {w: network_config(False, seed, w) for w in NETWORKS}
-    if not quick or (not retrain and all(find(f"{NAME}-{w}", full[w]) is not None for w in NETWORKS)):
-        tier = full
-    else:
-        tier = {w: network_config(True, seed, w) for w in NETWORKS}
-    return {w: obtain(f"{NAME}-{w}", [tier[w]], _train, _like, retrain=retrain, log=lambda m: print(m, flush=True))
-            for w in NETWORKS}
+def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
+    """Both networks, of one tier (:func:`~jaxhybrid.examples.pretrained.obtain_tier`):
+    ``({which: Obtained}, "full" | "quick")``."""
+    tiers = ({w: (f"{NAME}-{w}", network_config(q, seed, w)) for w in NETWORKS} for q in (False, True))
+    return obtain_tier(*tiers, lambda _: _train, _like, quick=quick, retrain=retrain)
 
 
 def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     t0 = time.perf_counter()
     out = Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    got = obtain_networks(quick, seed, retrain)
-    tier = "full" if got["hybrid"].config == network_config(False, seed, "hybrid") else "quick"
+    got, tier = obtain_networks(quick, seed, retrain)
     cfg = config(tier == "quick")
     law = HardeningHypoelastic()
     e_te = strain_paths(seed + 10_000, N_TEST_PATHS, cfg["n_increments"], cfg["amplitude"])

@@ -28,7 +28,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxhybrid.examples.pretrained import find, obtain
+from jaxhybrid.examples.pretrained import obtain_tier
 from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.metrics import rel_l2
 from jaxhybrid.paradigms import HardConstraint
@@ -113,25 +113,19 @@ def _train(cfg):
                                          "train_s": round(time.perf_counter() - t0, 2)}
 
 
-def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> dict:
-    """The three networks (:class:`~jaxhybrid.examples.pretrained.Obtained`), all of one tier: quick
-    mode takes the full run's networks when all three are stored (shipped for seed 0), else trains
-    the quick configuration; full mode loads or trains the full configuration."""
-    full, small = network_configs(False, seed), network_configs(True, seed)
-    if not quick or (not retrain and all(find(f"{NAME}-{n}", full[n]) is not None for n in STRATEGIES)):
-        tier = full
-    else:
-        tier = small
-    return {n: obtain(f"{NAME}-{n}", [tier[n]], _train, _like, retrain=retrain,
-                      log=lambda m: print(m, flush=True)) for n in STRATEGIES}
+def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
+    """The three networks, all of one tier (:func:`~jaxhybrid.examples.pretrained.obtain_tier`):
+    ``({strategy: Obtained}, "full" | "quick")``."""
+    tiers = ({n: (f"{NAME}-{n}", c) for n, c in network_configs(q, seed).items()} for q in (False, True))
+    return obtain_tier(*tiers, lambda _: _train, _like, quick=quick, retrain=retrain)
 
 
 def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     t0, out = time.perf_counter(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    got = obtain_networks(quick, seed, retrain)
+    got, tier = obtain_networks(quick, seed, retrain)
     c = {k: v for k, v in got["adaptive"].config.items() if k not in ("seed", "strategy")}
-    c["networks"] = "full" if got["adaptive"].config == network_configs(False, seed)["adaptive"] else "quick"
+    c["networks"] = tier
     results = {s: (grid_error(g.model["net"]), g.model["net"], g.model["points"]) for s, g in got.items()}
     _plot(out, results)
     return record(NAME, 2, quick, t0, {"rel_l2": results["adaptive"][0]}, {"rel_l2": "min"},

@@ -31,7 +31,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxhybrid.examples.pretrained import find, obtain
+from jaxhybrid.examples.pretrained import obtain_tier
 from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.inverse import poisson_source, tikhonov
 from jaxhybrid.metrics import rel_l2
@@ -185,28 +185,18 @@ def _like(cfg, meta):  # template of the stored network (values ignored)
     return make_u(key, cfg["width"], cfg["depth"])
 
 
-def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> dict:
-    """The four networks (:class:`~jaxhybrid.examples.pretrained.Obtained`), all of one tier: quick
-    mode takes the full run's networks when all four are stored (shipped for seed 0), else trains
-    the quick configuration; full mode loads or trains the full configuration. Call inside
-    ``jax.enable_x64(True)``."""
-    full, small = network_configs(False, seed), network_configs(True, seed)
-    if not quick:
-        tiers = [full]
-    elif not retrain and all(find(f"{NAME}-{n}", full[n]) is not None for n in NETWORKS):
-        tiers = [full]
-    else:
-        tiers = [small]
-    return {n: obtain(f"{NAME}-{n}", [t[n] for t in tiers], _train(n), _like, retrain=retrain,
-                      log=lambda m: print(m, flush=True)) for n in NETWORKS}
+def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
+    """The four networks, all of one tier (:func:`~jaxhybrid.examples.pretrained.obtain_tier`):
+    ``({name: Obtained}, "full" | "quick")``. Call inside ``jax.enable_x64(True)``."""
+    tiers = ({n: (f"{NAME}-{n}", c) for n, c in network_configs(q, seed).items()} for q in (False, True))
+    return obtain_tier(*tiers, _train, _like, quick=quick, retrain=retrain)
 
 
 def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     t_start, out = time.perf_counter(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     with jax.enable_x64(True):
-        got = obtain_networks(quick, seed, retrain)
-        tier = "full" if got["pinn"].config == network_configs(False, seed)["pinn"] else "quick"
+        got, tier = obtain_networks(quick, seed, retrain)
         c = {**config(tier == "quick"), "lam_step": config(quick)["lam_step"]}  # sizes of the networks obtained
         lams = tuple(10.0 ** np.arange(-12.0, -3.0, c["lam_step"]))
         idx, _, obs_clean, _ = _observations(got["pinn"].config)  # the observations the networks were trained on

@@ -13,6 +13,9 @@ An example whose run time is dominated by training gets each network through :fu
   the template needs beyond the configuration (e.g. a Deep Potential's ``sel``, which comes from
   the data) and any summary worth keeping (final loss, steps).
 * ``like(config, meta) -> model`` builds a template of the same structure (values ignored).
+* Networks that are compared with one another (a hybrid and its baselines) come through
+  :func:`obtain_tier`, which gives all of them from one tier — the full run's when quick mode
+  finds every one of them stored, else the quick configuration's — never a mix.
 
 File format: ``<name>-<config_hash(config)>.eqx`` — one file: a UTF-8 JSON header line
 ``{"format": 1, "name", "config", "meta", "jaxhybrid"}`` followed by the Equinox leaf
@@ -26,20 +29,22 @@ does); a changed configuration has a new hash, so a stale file is never read.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import shutil
 import sys
 from pathlib import Path
-from typing import Any, Callable, NamedTuple, Sequence, TypeVar
+from typing import Any, Callable, Mapping, NamedTuple, Sequence, TypeVar
 
 import equinox as eqx
 
 from jaxhybrid.cache import cache_dir, config_hash
 
-__all__ = ["obtain", "Obtained", "save", "load", "find", "SHIPPED", "FORMAT"]
+__all__ = ["obtain", "obtain_tier", "Obtained", "save", "load", "find", "SHIPPED", "FORMAT"]
 
 M = TypeVar("M")
+K = TypeVar("K")
 FORMAT = 1
 #: folder of the shipped weights (package data)
 SHIPPED = Path(__file__).parent / "weights"
@@ -145,6 +150,24 @@ def obtain(name: str, configs: Sequence[dict], train: Callable[[dict], tuple[M, 
     model, meta = train(cfg)
     path = save(cache_dir("weights") / file_name(name, cfg), name, cfg, model, meta)
     return Obtained(model, dict(meta), cfg, "trained", path)
+
+
+def obtain_tier(full: Mapping[K, tuple[str, dict]], small: Mapping[K, tuple[str, dict]],
+                train: Callable[[K], Callable[[dict], tuple[Any, dict]]], like: Callable[[dict, dict], Any], *,
+                quick: bool, retrain: bool = False,
+                log: Callable[[str], Any] | None = functools.partial(print, flush=True)) -> tuple[dict[K, Obtained], str]:
+    """Networks that belong together, all of **one** tier, so that the models an example compares
+    were trained alike. ``full`` and ``small`` map a key to ``(name, config)`` (the full run's and
+    the quick mode's training configurations; their keys may differ); ``train(key)`` is the
+    trainer for that key's network (:func:`obtain`'s ``train``), ``like`` its template.
+
+    Full mode (``quick=False``) loads or trains the full tier. Quick mode takes the full tier when
+    every one of its networks is stored (shipped or cached) and ``retrain`` is off, else trains the
+    small tier. Returns ``({key: Obtained}, "full" | "quick")``."""
+    use_full = not quick or (not retrain and all(find(n, c) is not None for n, c in full.values()))
+    tier = full if use_full else small
+    got = {k: obtain(n, [c], train(k), like, retrain=retrain, log=log) for k, (n, c) in tier.items()}
+    return got, "full" if use_full else "quick"
 
 
 def ship(names: Sequence[str]) -> list[Path]:

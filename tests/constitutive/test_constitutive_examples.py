@@ -28,7 +28,8 @@ def test_quick_mode_loads_the_shipped_full_networks(mod, empty_cache, monkeypatc
         raise AssertionError(f"quick mode trained {cfg} instead of loading the shipped network")
 
     monkeypatch.setattr(mod, "_train", no_training)
-    got, full = mod.obtain_networks(True, 0), _full_configs(mod, 0)
+    (got, tier), full = mod.obtain_networks(True, 0), _full_configs(mod, 0)
+    assert tier == "full"
     assert set(got) == set(full)
     for k, g in got.items():
         assert g.source == "shipped" and g.config == full[k], k

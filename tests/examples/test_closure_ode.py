@@ -52,7 +52,8 @@ def test_quick_path_loads_the_shipped_full_models(empty_cache, monkeypatch):
         hit = pretrained.find(f"{ex.NAME}-{n}", full[n])
         assert hit is not None and hit[1] == "shipped", f"{ex.NAME}-{n}: {hit}"
     monkeypatch.setattr(ex, "_train", lambda which: _no_training)
-    got = ex.obtain_networks(quick=True, seed=0)
+    got, tier = ex.obtain_networks(quick=True, seed=0)
+    assert tier == "full"
     assert all(g.source == "shipped" and g.config == full[n] for n, g in got.items())
     assert all(g.summary()["source"] == "shipped" for g in got.values())
     # trained models, not fresh initialisations; the friction law is the full run's (README: RMSE 0.0055)
@@ -62,17 +63,3 @@ def test_quick_path_loads_the_shipped_full_models(empty_cache, monkeypatch):
     rmse = float(jnp.sqrt(jnp.mean((jax.vmap(got["hybrid"].model)(w) - ex.true_friction(w)) ** 2)))
     assert rmse < 0.02
     assert float(got["linear"].model) == pytest.approx(got["linear"].meta["c"])
-
-
-def test_other_seeds_and_retrain_fall_back_to_the_quick_configuration(empty_cache, monkeypatch):
-    """No shipped full models for seed 1, and --retrain: quick mode trains its own small configuration."""
-    asked = {}
-    monkeypatch.setattr(ex, "obtain", lambda name, configs, *a, **kw: asked.setdefault(name, (configs, kw["retrain"])))
-    ex.obtain_networks(quick=True, seed=1)
-    assert {n: c for n, (c, _) in asked.items()} == {f"{ex.NAME}-{n}": [c] for n, c in ex.network_configs(True, 1).items()}
-    asked.clear()
-    ex.obtain_networks(quick=True, seed=0, retrain=True)
-    assert all(c == [ex.network_configs(True, 0)[n[len(ex.NAME) + 1:]]] and r for n, (c, r) in asked.items())
-    asked.clear()
-    ex.obtain_networks(quick=False, seed=0, retrain=True)
-    assert all(c == [ex.network_configs(False, 0)[n[len(ex.NAME) + 1:]]] and r for n, (c, r) in asked.items())

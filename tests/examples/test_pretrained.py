@@ -94,3 +94,24 @@ def test_shipped_weights_are_readable_and_declared_as_package_data():
         h = pretrained.read_header(p)
         assert p.name == pretrained.file_name(h["name"], h["config"])  # key = hash of the training config
         assert p.stat().st_size < 2 * 1024 * 1024, f"{p.name}: shipped weights must stay small"
+
+
+def test_obtain_tier_gives_one_tier_never_a_mix(store):
+    """Quick mode uses the full tier only when every full network is stored; ``retrain``, a missing
+    network or another seed's configuration train the small tier; full mode always the full."""
+    calls = []
+    full = {"a": ("toy-a", {"width": 8, "seed": 0}), "b": ("toy-b", {"width": 6, "seed": 0})}
+    small = {"a": ("toy-a", {"width": 4, "seed": 0}), "b": ("toy-b", {"width": 2, "seed": 0})}
+    train = lambda key: _trainer(calls)
+    got, tier = pretrained.obtain_tier(full, small, train, _like, quick=False, log=None)  # trains the full tier
+    assert tier == "full" and [c for c in calls] == [full["a"][1], full["b"][1]]
+    assert {k: g.source for k, g in got.items()} == {"a": "trained", "b": "trained"}
+    got, tier = pretrained.obtain_tier(full, small, train, _like, quick=True, log=None)  # both stored: loaded
+    assert tier == "full" and len(calls) == 2 and all(g.source == "cache" for g in got.values())
+    got, tier = pretrained.obtain_tier(full, small, train, _like, quick=True, retrain=True, log=None)
+    assert tier == "quick" and calls[2:] == [small["a"][1], small["b"][1]]
+    (pretrained.cache_dir("weights") / pretrained.file_name("toy-b", full["b"][1])).unlink()  # one full network gone
+    got, tier = pretrained.obtain_tier(full, small, train, _like, quick=True, log=None)
+    assert tier == "quick" and all(g.config == small[k][1] and g.source == "cache" for k, g in got.items())
+    got, tier = pretrained.obtain_tier(full, small, train, _like, quick=False, retrain=True, log=None)
+    assert tier == "full" and calls[4:] == [full["a"][1], full["b"][1]]

@@ -37,7 +37,8 @@ def test_quick_path_loads_the_shipped_full_networks(empty_cache, monkeypatch):
         hit = pretrained.find(f"{ex.NAME}-{n}", full[n])
         assert hit is not None and hit[1] == "shipped", f"{ex.NAME}-{n}: {hit}"
     monkeypatch.setattr(ex, "_train", _no_training)
-    got = ex.obtain_networks(quick=True, seed=0)
+    got, tier = ex.obtain_networks(quick=True, seed=0)
+    assert tier == "full"
     assert all(g.source == "shipped" and g.config == full[n] for n, g in got.items())
     assert all(g.summary()["source"] == "shipped" for g in got.values())
     for g in got.values():
@@ -49,17 +50,3 @@ def test_quick_path_loads_the_shipped_full_networks(empty_cache, monkeypatch):
     err = {n: ex.grid_error(g.model["net"], n=101) for n, g in got.items()}
     assert err["adaptive"] * 2 < err["uniform"], err
     assert err == pytest.approx({"adaptive": 0.0611, "uniform": 0.154, "rar": 0.0257}, rel=0.02)
-
-
-def test_other_seeds_and_retrain_fall_back_to_the_quick_configuration(empty_cache, monkeypatch):
-    """No shipped full networks for seed 1, and --retrain: quick mode trains its own small configuration."""
-    asked = {}
-    monkeypatch.setattr(ex, "obtain", lambda name, configs, *a, **kw: asked.setdefault(name, (configs, kw["retrain"])))
-    ex.obtain_networks(quick=True, seed=1)
-    assert {n: c for n, (c, _) in asked.items()} == {f"{ex.NAME}-{n}": [c] for n, c in ex.network_configs(True, 1).items()}
-    asked.clear()
-    ex.obtain_networks(quick=True, seed=0, retrain=True)
-    assert all(c == [ex.network_configs(True, 0)[n[len(ex.NAME) + 1:]]] and r for n, (c, r) in asked.items())
-    asked.clear()
-    ex.obtain_networks(quick=False, seed=0, retrain=True)
-    assert all(c == [ex.network_configs(False, 0)[n[len(ex.NAME) + 1:]]] and r for n, (c, r) in asked.items())

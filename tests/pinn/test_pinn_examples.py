@@ -189,7 +189,8 @@ def test_quick_path_loads_the_shipped_full_networks(x64):
     for n in ps.NETWORKS:  # fail fast (no training) if a file is missing
         hit = find(f"{ps.NAME}-{n}", full[n])
         assert hit is not None and hit[1] == "shipped", f"{ps.NAME}-{n}: {hit}"
-    got = ps.obtain_networks(quick=True, seed=0)
+    got, tier = ps.obtain_networks(quick=True, seed=0)
+    assert tier == "full"
     assert all(g.source == "shipped" and g.config == full[n] for n, g in got.items())
     assert got["pinn"].summary()["source"] == "shipped"
     u_err, f_err = ps.pinn_errors(got["pinn"].model, ps.DOMAIN.grid(41))
