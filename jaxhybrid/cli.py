@@ -8,15 +8,15 @@ per example its headline metric, whether the hybrid won, tied or lost against ea
 baseline (:func:`jaxhybrid.examples.record.verdicts`), wall time and peak resident memory; compiled
 programs are released between examples. Examples whose training dominates load shipped weights
 (:mod:`jaxhybrid.examples.pretrained`); ``--retrain`` trains them from scratch. User errors (unknown example, bad option value,
-unwritable folder) print one line on stderr and exit with status 2; a failing example makes
-``tour`` continue with the others and exit with status 1.
+unwritable folder, a seed outside [0, 2³¹ − 1]) print one line on stderr and exit with status 2; a
+failing example makes ``tour`` continue with the others and exit with status 1; Ctrl-C ends with one
+line and status 130. Records are written atomically; non-finite numbers appear in them as the
+strings ``"inf"``, ``"-inf"``, ``"nan"`` (:func:`jaxhybrid.examples.record.write_record`).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
-import math
 import os
 import sys
 import time
@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 
 from jaxhybrid.examples import REGISTRY, load
-from jaxhybrid.examples.record import verdicts
+from jaxhybrid.examples.record import verdicts, write_record
 
 DEFAULT_OUT = "runs"
 
@@ -33,13 +33,16 @@ class UsageError(Exception):
     """A problem with what the user asked for; printed as one line."""
 
 
+MAX_SEED = 2**31 - 1  # examples derive further seeds (seed + 1000, ...) that must stay valid PRNG seeds
+
+
 def _seed(text: str) -> int:
     try:
         value = int(text)
     except ValueError:
-        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {text!r}") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer, got {value}")
+        value = None
+    if value is None or not 0 <= value <= MAX_SEED:
+        raise argparse.ArgumentTypeError(f"--seed must be a non-negative integer up to {MAX_SEED}, got {text!r}")
     return value
 
 
@@ -110,28 +113,6 @@ def format_table(record: dict) -> str:
     return head + "\n" + "\n".join(lines)
 
 
-def _json_safe(obj):
-    if isinstance(obj, dict):
-        return {str(k): _json_safe(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_json_safe(v) for v in obj]
-    if hasattr(obj, "tolist") and hasattr(obj, "ndim"):  # numpy / JAX scalars and arrays
-        obj = obj.tolist()
-        if isinstance(obj, list):
-            return _json_safe(obj)
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None if math.isnan(obj) else (1e308 if obj > 0 else -1e308)
-    if obj is None or isinstance(obj, (str, bool, int, float)):
-        return obj
-    return str(obj)  # paths, dtypes, ... : their readable form
-
-
-def _write_json(path: Path, data: dict) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(json.dumps(_json_safe(data), indent=1))
-    os.replace(tmp, path)
-
-
 def _reset_peak_rss() -> None:
     """Reset the kernel's resident-set high-water mark of this process (Linux; no-op elsewhere)."""
     try:
@@ -186,7 +167,7 @@ def run_example(name: str, quick: bool, seed: int, out: Path, retrain: bool = Fa
     record.setdefault("wall_s", round(time.perf_counter() - t0, 2))
     record["seed"] = seed
     record["peak_rss_mib"] = peak_rss_mib()
-    _write_json(out / f"{name}.json", record)
+    write_record(out / f"{name}.json", record)
     return record
 
 
@@ -198,6 +179,16 @@ def verdict_line(record: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    """The command line; returns the exit status (0 ok, 1 an example failed in ``tour``, 2 a usage
+    error, 130 interrupted by Ctrl-C: one line, the records already written are kept)."""
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        sys.stderr.write("jaxhybrid: interrupted (Ctrl-C); the records written so far are kept\n")
+        return 130
+
+
+def _main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         if args.command == "list":
@@ -240,7 +231,7 @@ def main(argv: list[str] | None = None) -> int:
         summary["examples"][name]["verdicts"] = verdicts(record)
     summary["wall_s"] = round(time.perf_counter() - t0, 2)
     summary["peak_rss_mib"] = max([e["peak_rss_mib"] or 0 for e in summary["examples"].values()], default=None)
-    _write_json(out / "summary.json", summary)
+    write_record(out / "summary.json", summary)
     print(summary_table(summary))
     ok = len(summary["examples"])
     print(f"tour: {ok} of {len(names)} examples ran in {summary['wall_s']:.1f} s (peak memory "

@@ -41,9 +41,10 @@ Design choices
 * **NaN/Inf guard.** A step whose loss or gradient is non-finite is not applied; the chunk stops
   updating and the host raises :class:`~jaxhybrid.rollout.DivergenceError` naming the step,
   with the last good parameters in ``.state`` (and saved to the checkpoint directory).
-* **Atomic checkpoints, no pickle.** ``ckpt.eqx`` (Equinox leaf serialisation of
-  ``(params, opt_state)``) and ``ckpt.json`` (step, loss, config) are written to temporary files
-  and moved into place with ``os.replace``; an interruption (Ctrl-C) saves before re-raising.
+* **Atomic checkpoints, no pickle.** One file ``ckpt.eqx`` (:mod:`jaxhybrid.store`: a JSON
+  header with step, history and the run's fingerprint, then the Equinox leaves of
+  ``(params, opt_state)``) replaced atomically, the previous one kept; an interruption (Ctrl-C)
+  saves before re-raising. Resume checks the fingerprint and refuses another run's folder.
 """
 
 from __future__ import annotations
@@ -62,12 +63,14 @@ import numpy as np
 import optax
 
 from jaxhybrid.algorithm import Algorithm
+from jaxhybrid.cache import config_hash
 from jaxhybrid.driver import drive
 from jaxhybrid.rollout import RolloutResult, evolve
+from jaxhybrid.store import atomic_write, digest, previous, read_header, read_model, write_model
 
 PyTree = Any
 
-__all__ = ["fit", "FitResult", "trainer", "Trainer", "TrainState", "save_checkpoint", "load_checkpoint"]
+__all__ = ["fit", "FitResult", "trainer", "Trainer", "TrainState", "save_checkpoint", "load_checkpoint", "resume_log"]
 
 
 class FitResult(NamedTuple):
@@ -84,39 +87,79 @@ class FitResult(NamedTuple):
 # checkpoints
 
 
-def _atomic_write(path: Path, write: Callable[[Any], None], mode: str) -> None:
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, mode) as f:
-        write(f)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
+CHECKPOINT = "ckpt.eqx"
+CHECKPOINT_FORMAT = 2
 
 
-def save_checkpoint(directory: str | os.PathLike, params: PyTree, opt_state: PyTree, meta: dict) -> None:
-    """Write ``(params, opt_state)`` and JSON ``meta`` atomically into ``directory``.
+def save_checkpoint(directory: str | os.PathLike, params: PyTree, opt_state: PyTree, meta: dict) -> Path:
+    """Write ``(params, opt_state)`` and ``meta`` (JSON: step, history, fingerprint, ...) as **one**
+    model file ``directory/ckpt.eqx`` (:func:`jaxhybrid.store.write_model`: atomic replace), the
+    previous checkpoint kept as ``ckpt.prev.eqx``. A kill at any instant leaves a complete
+    checkpoint: the step in the header always matches the arrays."""
+    return write_model(Path(directory) / CHECKPOINT, {"format": CHECKPOINT_FORMAT, **meta}, (params, opt_state),
+                       keep_previous=True)
 
-    The array file is replaced first and the JSON last, so the JSON's ``step`` never claims
-    more than the arrays hold.
-    """
+
+def load_checkpoint(directory: str | os.PathLike, params_like: PyTree, opt_state_like: PyTree,
+                    fingerprint: Optional[dict] = None):
+    """Read the checkpoint of ``directory`` (``ckpt.eqx``; ``ckpt.prev.eqx`` if only that one is
+    there); ``*_like`` give the structure. Returns ``(params, opt_state, meta)``, or ``None`` when
+    the directory holds no checkpoint.
+
+    Raises ``ValueError`` naming the file when it is damaged, written by another version, or —
+    with ``fingerprint`` — written by another run (different data, shapes or configuration: the
+    differing fields are named)."""
     d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    _atomic_write(d / "ckpt.eqx", lambda f: eqx.tree_serialise_leaves(f, (params, opt_state)), "wb")
-    _atomic_write(d / "ckpt.json", lambda f: f.write(json.dumps(meta, indent=1)), "w")
-
-
-def load_checkpoint(directory: str | os.PathLike, params_like: PyTree, opt_state_like: PyTree):
-    """Read a checkpoint written by :func:`save_checkpoint`; ``*_like`` give the structure.
-
-    Returns ``(params, opt_state, meta)`` or ``None`` when the directory holds none.
-    """
-    d = Path(directory)
-    if not (d / "ckpt.json").exists() or not (d / "ckpt.eqx").exists():
-        return None
-    meta = json.loads((d / "ckpt.json").read_text())
-    with open(d / "ckpt.eqx", "rb") as f:
-        params, opt_state = eqx.tree_deserialise_leaves(f, (params_like, opt_state_like))
+    path = d / CHECKPOINT
+    if not path.exists():
+        path = previous(path)
+        if not path.exists():
+            if (d / "ckpt.json").exists():
+                raise ValueError(f"{d}: holds a checkpoint of an older jaxhybrid (ckpt.json); it cannot be resumed. "
+                                 "Delete the folder or pass resume=False to start over.")
+            return None
+    fresh = f"Delete {path} (or the folder), pass resume=False or use another checkpoint_dir to start over."
+    older = previous(d / CHECKPOINT)
+    if path.name == CHECKPOINT and older.exists():
+        fresh += f" Deleting only {path.name} resumes from {older.name}."
+    try:
+        header = read_header(path)
+    except ValueError as e:
+        raise ValueError(f"{e} {fresh}") from None
+    if header.get("format") != CHECKPOINT_FORMAT:
+        raise ValueError(f"{path}: checkpoint format {header.get('format')!r}, this jaxhybrid reads "
+                         f"{CHECKPOINT_FORMAT}. {fresh}")
+    if fingerprint is not None:
+        saved = header.get("fingerprint") or {}
+        differ = sorted(k for k in set(fingerprint) | set(saved) if saved.get(k) != fingerprint.get(k))
+        if differ:
+            raise ValueError(f"{path}: written by another run (it differs in: {', '.join(differ)}); resuming it would "
+                             f"continue that run. {fresh}")
+    (params, opt_state), meta = read_model(path, (params_like, opt_state_like), hint=fresh)
     return params, opt_state, meta
+
+
+def _fingerprint(params, opt_state, data, key, batch_size, flags, config) -> dict:
+    """What makes a checkpoint belong to a run: the initial parameters, the optimiser state's
+    structure, the data (content), the key, the batch size, the loss's calling convention and the
+    user's ``config``. ``steps`` is not part of it (a run may be extended)."""
+    return {"init": digest(params), "opt_state": digest(opt_state, values=False),
+            "data": None if data is None else digest(data), "key": digest(key),
+            "batch_size": batch_size, "loss": flags, "config": None if config is None else config_hash(config)}
+
+
+def resume_log(path: Path, start: int, field: str = "step") -> None:
+    """Keep the records of a JSONL metrics log up to ``start`` (a resumed run appends after them)."""
+    if not path.exists():
+        return
+    keep = []
+    for line in path.read_text().splitlines():
+        try:
+            if json.loads(line)[field] <= start:
+                keep.append(line)
+        except (json.JSONDecodeError, KeyError, TypeError):
+            break  # a partial last line (a kill while appending) and anything after it
+    atomic_write(path, "".join(x + "\n" for x in keep))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -369,6 +412,7 @@ def fit(
     until: Optional[Callable[[int, PyTree, dict], bool]] = None,
     desc: str = "fit",
     loop: str = "scan",
+    config: Optional[dict] = None,
 ) -> FitResult:
     """Minimise ``loss_fn`` over ``params`` with ``optimizer``.
 
@@ -388,10 +432,16 @@ def fit(
         batch_size: minibatch size (``None``: full batch). Must not exceed the data size.
         key: PRNG key for minibatch order and stochastic losses (default ``PRNGKey(0)``).
         log_every: steps per compiled chunk and per metrics record.
-        checkpoint_dir: where to save (and, with ``resume=True``, resume from) checkpoints.
+        checkpoint_dir: where to save (and, with ``resume=True``, resume from) checkpoints: one
+            file ``ckpt.eqx`` replaced atomically, the previous kept as ``ckpt.prev.eqx``. A
+            checkpoint carries a fingerprint of the run (initial parameters, optimiser-state
+            structure, data, key, batch size, loss convention and ``config``); resuming from a
+            folder written by another run, or asking for fewer ``steps`` than it holds, raises
+            ``ValueError`` saying how to start over.
         checkpoint_every: steps between checkpoints; a multiple of ``log_every``
             (default: every chunk). A checkpoint is also written at the end and on Ctrl-C.
-        metrics_path: JSONL file receiving one record per chunk (appended to on resume).
+        metrics_path: JSONL file receiving one record per chunk (on resume, the records after the
+            checkpoint's step are dropped first, so no step appears twice).
         progress: show a progress bar.
         callback: ``callback(step, params, record)`` after each chunk (host side).
         until: ``until(step, params, record) -> bool``: stop after the chunk where it is true
@@ -399,6 +449,9 @@ def fit(
         loop: how a chunk's steps run: ``"scan"`` (one compiled ``lax.scan``, the default) or
             ``"host"`` (a Python loop over one step compiled at top level). Same steps,
             batches, keys and guard; see the module docstring for which is faster where.
+        config: a JSON-serialisable description of what the arguments above do not show
+            (learning rate, loss weights, model settings): part of the checkpoint fingerprint,
+            so that a folder reused for a run with another learning rate is refused.
 
     Returns:
         :class:`FitResult`.
@@ -439,12 +492,19 @@ def fit(
         tr = trainer(loss_fn, optimizer, has_aux=has_aux, stochastic=stochastic, with_step=with_step)
     state = tr.init(params)
     trainable = lambda st: eqx.filter(tr.params(st), eqx.is_inexact_array)
-    start, history = 0, []
+    start, history, fingerprint = 0, [], None
+    if checkpoint_dir is not None:
+        flags = {"has_aux": has_aux, "stochastic": stochastic, "with_step": with_step, "trainer": isinstance(optimizer, Trainer)}
+        fingerprint = _fingerprint(trainable(state), state.opt_state, data, key, batch_size, flags, config)
     if checkpoint_dir is not None and resume:
-        loaded = load_checkpoint(checkpoint_dir, trainable(state), state.opt_state)
+        loaded = load_checkpoint(checkpoint_dir, trainable(state), state.opt_state, fingerprint)
         if loaded is not None:
             tr_params, opt_state, meta = loaded
             start = int(meta["step"])
+            if start > steps:
+                raise ValueError(f"fit: the checkpoint in {checkpoint_dir} is at step {start}, beyond steps={steps}; "
+                                 f"ask for steps >= {start}, or pass resume=False (or another checkpoint_dir) to "
+                                 "start over.")
             history = list(meta.get("history", []))
             full = eqx.combine(tr_params, eqx.filter(tr.params(state), eqx.is_inexact_array, inverse=True))
             state = state._replace(params=full, opt_state=opt_state, step=jnp.asarray(start, state.step.dtype))
@@ -463,6 +523,8 @@ def fit(
     metrics_file = None
     if metrics_path is not None:
         Path(metrics_path).parent.mkdir(parents=True, exist_ok=True)
+        if start:
+            resume_log(Path(metrics_path), start)
         metrics_file = open(metrics_path, "a" if start else "w")
     t0 = time.perf_counter()
     last = {"loss": history[-1]["loss"] if history else None}
@@ -470,7 +532,8 @@ def fit(
     def save(st, step_done):
         if checkpoint_dir is not None:
             meta = {"step": int(step_done), "loss": last["loss"], "steps": int(steps),
-                    "log_every": int(log_every), "history": history}
+                    "log_every": int(log_every), "history": [h for h in history if h["step"] <= step_done],
+                    "fingerprint": fingerprint}
             save_checkpoint(checkpoint_dir, trainable(st), st.opt_state, meta)
 
     def on_chunk(step, result):

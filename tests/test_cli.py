@@ -57,6 +57,7 @@ def test_tour_writes_summary_and_continues_after_failure(tmp_path, monkeypatch):
     (["run", "no-such-example"], "unknown example 'no-such-example'"),
     (["run", "closure-ode", "--seed", "-3"], "--seed must be a non-negative integer"),
     (["run", "closure-ode", "--seed", "x"], "--seed must be a non-negative integer"),
+    (["run", "closure-ode", "--seed", str(2**63)], "up to 2147483647"),
     (["tour", "--only", "nope"], "unknown example 'nope'"),
     (["frobnicate"], "invalid choice"),
 ])
@@ -87,18 +88,42 @@ def test_console_script_is_installed():
     assert out.returncode == 0 and "closure-ode" in out.stdout
 
 
-def test_records_with_array_values_are_written_as_json(tmp_path):
-    """Examples may put numpy/JAX scalars and arrays in their records; the JSON stays valid."""
-    import json
+def test_records_with_array_and_non_finite_values_round_trip(tmp_path):
+    """Examples may put numpy/JAX scalars and arrays in their records; the JSON stays valid, and
+    non-finite numbers are stored as strings and read back as floats (never as 1e308)."""
+    import math
 
     import jax.numpy as jnp
     import numpy as np
 
-    from jaxhybrid.cli import _write_json
+    from jaxhybrid.examples.record import read_record, write_record
 
-    rec = {"a": np.arange(3), "b": jnp.ones((2, 2)), "c": np.float32(1.5), "d": jnp.asarray(float("nan")), "e": (np.int64(3),), "p": tmp_path}
-    _write_json(tmp_path / "r.json", rec)
-    assert json.loads((tmp_path / "r.json").read_text()) == {"a": [0, 1, 2], "b": [[1.0, 1.0], [1.0, 1.0]], "c": 1.5, "d": None, "e": [3], "p": str(tmp_path)}
+    rec = {"a": np.arange(3), "b": jnp.ones((2, 2)), "c": np.float32(1.5), "d": jnp.asarray(float("nan")),
+           "e": (np.int64(3),), "p": tmp_path, "metrics": {"x": float("inf"), "y": -np.inf}}
+    write_record(tmp_path / "r.json", rec)
+    assert json.loads((tmp_path / "r.json").read_text()) == {
+        "a": [0, 1, 2], "b": [[1.0, 1.0], [1.0, 1.0]], "c": 1.5, "d": "nan", "e": [3], "p": str(tmp_path),
+        "metrics": {"x": "inf", "y": "-inf"}}
+    back = read_record(tmp_path / "r.json")
+    assert math.isnan(back["d"]) and back["metrics"] == {"x": math.inf, "y": -math.inf}
+    (tmp_path / "r.json").write_text("{truncated")
+    with pytest.raises(ValueError, match="r.json: not a JSON record"):
+        read_record(tmp_path / "r.json")
+
+
+def test_ctrl_c_ends_with_one_line_and_status_130(tmp_path, monkeypatch, capsys):
+    mod = types.ModuleType("jaxhybrid.examples._slow")
+
+    def run(quick, seed, out):
+        raise KeyboardInterrupt
+
+    mod.run = run
+    monkeypatch.setitem(sys.modules, "jaxhybrid.examples._slow", mod)
+    monkeypatch.setitem(REGISTRY, "slow", ("_slow", "interrupted"))
+    for argv in (["run", "slow"], ["tour", "--only", "slow"]):
+        assert cli.main([*argv, "--out", str(tmp_path)]) == 130
+        err = capsys.readouterr().err.strip()
+        assert err == "jaxhybrid: interrupted (Ctrl-C); the records written so far are kept"
 
 
 def test_tour_summary_marks_verdicts_and_memory(tmp_path, monkeypatch, capsys):

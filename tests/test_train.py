@@ -9,6 +9,7 @@ import pytest
 
 from jaxhybrid.nn import MLP
 from jaxhybrid.rollout import DivergenceError
+from jaxhybrid import store
 from jaxhybrid.train import fit, load_checkpoint
 
 
@@ -74,7 +75,8 @@ def test_resume_after_interrupt_is_bit_identical(tmp_path, loop):
     with pytest.raises(KeyboardInterrupt):
         fit(loss, net, data, opt, checkpoint_dir=ck, checkpoint_every=40, callback=interrupt,
             metrics_path=tmp_path / "m.jsonl", **kw)
-    assert json.loads((ck / "ckpt.json").read_text())["step"] == 60  # saved on interrupt
+    assert store.read_header(ck / "ckpt.eqx")["step"] == 60  # saved on interrupt
+    assert store.read_header(ck / "ckpt.prev.eqx")["step"] == 40  # the previous one kept
     resumed = fit(loss, net, data, opt, checkpoint_dir=ck, checkpoint_every=40,
                   metrics_path=tmp_path / "m.jsonl", **kw)
     assert resumed.step == 120
@@ -206,3 +208,64 @@ def test_host_loop_compiles_once_with_list_and_integer_array_static_parts():
         jax.monitoring.unregister_event_duration_listener(listener)
     assert compiles == []
     np.testing.assert_allclose(r.params["w"], [1.0, -2.0, 0.5], atol=2e-2)  # the new idx was used
+
+
+def _quick_problem():
+    x = jnp.linspace(-1.0, 1.0, 16)[:, None]
+    return jnp.zeros(2), (x, 3.0 * x[:, 0] + 1.0), lambda w, b: jnp.mean((w[0] * b[0][:, 0] + w[1] - b[1]) ** 2)
+
+
+def test_a_folder_of_another_run_or_fewer_steps_is_refused(tmp_path):
+    """Resume only continues the same run: other data, initial parameters, key, batch size or
+    ``config`` (the learning rate) are refused with the differing field named; asking for fewer
+    steps than the checkpoint holds is refused too; ``resume=False`` starts over."""
+    w0, data, loss = _quick_problem()
+    kw = dict(steps=20, log_every=10, progress=False, checkpoint_dir=tmp_path, config={"lr": 0.1})
+    done = fit(loss, w0, data, optax.sgd(0.1), **kw)
+    assert fit(loss, w0, data, optax.sgd(0.1), **kw).step == 20  # the same run: nothing left to do
+    other = (data[0], data[1] + 1.0)
+    for change, field in [(dict(data=other), "data"), (dict(w0=w0 + 1), "init"),
+                          (dict(config={"lr": 0.01}), "config"), (dict(key=jax.random.PRNGKey(3)), "key"),
+                          (dict(batch_size=8), "batch_size")]:
+        args = dict(kw, **{k: v for k, v in change.items() if k not in ("data", "w0")})
+        with pytest.raises(ValueError, match=f"ckpt.eqx: written by another run .*{field}.*resume=False"):
+            fit(loss, change.get("w0", w0), change.get("data", data), optax.sgd(0.1), **args)
+    with pytest.raises(ValueError, match="at step 20, beyond steps=10"):
+        fit(loss, w0, data, optax.sgd(0.1), **dict(kw, steps=10))
+    fresh = fit(loss, w0, other, optax.sgd(0.1), resume=False, **kw)
+    assert fresh.step == 20 and not np.array_equal(fresh.params, done.params)
+
+
+def test_metrics_log_resumes_without_repeating_steps_and_damage_names_the_file(tmp_path):
+    """A crash after the metrics log got records past the last checkpoint (here an exception that
+    bypasses the save on interrupt) — the resumed log has every step once; a damaged checkpoint
+    names itself and the previous one it can fall back to."""
+    w0, data, loss = _quick_problem()
+    ck, log = tmp_path / "ck", tmp_path / "m.jsonl"
+    kw = dict(steps=60, log_every=10, checkpoint_every=20, progress=False, checkpoint_dir=ck, metrics_path=log)
+
+    def crash(step, params, record):
+        if step == 50:
+            raise RuntimeError("power cut")
+
+    with pytest.raises(RuntimeError, match="power cut"):
+        fit(loss, w0, data, optax.sgd(0.1), callback=crash, **kw)
+    assert store.read_header(ck / "ckpt.eqx")["step"] == 40
+    with open(log, "a") as f:
+        f.write('{"step": 6')  # and a half-written last line
+    straight = fit(loss, w0, data, optax.sgd(0.1), **dict(kw, checkpoint_dir=None, metrics_path=None))
+    resumed = fit(loss, w0, data, optax.sgd(0.1), **kw)
+    assert np.array_equal(resumed.params, straight.params)
+    assert [json.loads(l)["step"] for l in log.read_text().splitlines()] == [10, 20, 30, 40, 50, 60]
+    assert [r["step"] for r in resumed.history] == [10, 20, 30, 40, 50, 60]
+    good = (ck / "ckpt.eqx").read_bytes()
+    for bad, what in [(good[:-20], "damaged"), (good[100:], "not a jaxhybrid model file")]:
+        (ck / "ckpt.eqx").write_bytes(bad)
+        with pytest.raises(ValueError, match=rf"ckpt.eqx: .*{what}.*Deleting only ckpt.eqx resumes from ckpt.prev.eqx"):
+            fit(loss, w0, data, optax.sgd(0.1), **kw)
+    (ck / "ckpt.eqx").unlink()
+    assert fit(loss, w0, data, optax.sgd(0.1), **kw).step == 60  # resumed from ckpt.prev.eqx (step 40)
+    (ck / "ckpt.eqx").unlink(), (ck / "ckpt.prev.eqx").unlink()
+    (ck / "ckpt.json").write_text("{}")  # a checkpoint of the old two-file layout
+    with pytest.raises(ValueError, match="older jaxhybrid"):
+        fit(loss, w0, data, optax.sgd(0.1), **kw)

@@ -54,7 +54,9 @@ from jaxhybrid.alphazero.replay import Replay, replay_add, replay_init
 from jaxhybrid.alphazero.selfplay import self_play
 from jaxhybrid.paradigms import alternate
 from jaxhybrid.rollout import DivergenceError
-from jaxhybrid.train import Trainer, TrainState, fit, load_checkpoint, save_checkpoint, trainer
+from jaxhybrid.cache import config_hash
+from jaxhybrid.store import digest
+from jaxhybrid.train import Trainer, TrainState, fit, load_checkpoint, resume_log, save_checkpoint, trainer
 
 __all__ = ["AZConfig", "AZState", "az_loss", "train_alphazero", "init_state", "train_steps", "symmetric_batch"]
 
@@ -217,18 +219,15 @@ def train_alphazero(
         raise ValueError(f"train_alphazero: rounds must be a non-negative int, got {rounds!r}.")
     state = init_state(game, config, key)
     history: list = []
-    if checkpoint_dir is not None and resume:
-        meta_path = Path(checkpoint_dir) / "ckpt.json"
-        if meta_path.exists():  # check before reading arrays whose shapes may differ
-            meta = json.loads(meta_path.read_text())
-            if meta.get("config") != asdict(config) or meta.get("game") != game.name:
-                raise ValueError(f"train_alphazero: the checkpoint in {checkpoint_dir} was written for another game or "
-                                 "configuration; use a fresh checkpoint_dir or resume=False.")
-        loaded = load_checkpoint(checkpoint_dir, state.model, (state.opt_state, state.replay))
+    fingerprint = {"game": game.name, "config": config_hash(asdict(config)), "key": digest(key)}
+    if checkpoint_dir is not None and resume:  # the fingerprint is checked before the arrays are read
+        loaded = load_checkpoint(checkpoint_dir, state.model, (state.opt_state, state.replay), fingerprint)
         if loaded is not None:
             model, (opt_state, replay), meta = loaded
             replay = Replay(*(np.asarray(x) for x in replay))
             state, history = AZState(model, opt_state, replay, int(meta["round"])), list(meta["history"])
+            if metrics_path is not None:
+                resume_log(Path(metrics_path), state.round, "round")
     spent = history[-1]["train_wall_s" if budget_clock == "wall" else "train_cpu_s"] if history else 0.0
     if state.round >= rounds or (time_budget_s is not None and spent > time_budget_s):
         return state, history
@@ -281,12 +280,13 @@ def train_alphazero(
     def on_round(_, s: AZState, rec: dict):
         rec = dict(rec, round=s.round, train_wall_s=round(train_time(), 2), train_cpu_s=round(train_cpu(), 2))
         history.append(rec)
-        if checkpoint_dir is not None:
-            save_checkpoint(checkpoint_dir, s.model, (s.opt_state, s.replay),
-                            {"round": s.round, "game": game.name, "history": history, "config": asdict(config)})
-        if metrics_path is not None:
+        if metrics_path is not None:  # the log first: a resume drops records past the checkpoint
             with open(metrics_path, "a") as f:
                 f.write(json.dumps(rec) + "\n")
+        if checkpoint_dir is not None:
+            save_checkpoint(checkpoint_dir, s.model, (s.opt_state, s.replay),
+                            {"round": s.round, "game": game.name, "history": history, "config": asdict(config),
+                             "fingerprint": fingerprint})
         if callback is not None:
             callback(s.round, s, rec)
 

@@ -14,7 +14,6 @@ one's record and figures from the folder ``$JAXHYBRID_RECORDS`` instead of runni
 from __future__ import annotations
 
 import importlib
-import json
 import os
 import shutil
 from pathlib import Path
@@ -62,6 +61,7 @@ def run_or_load(name: str, quick: bool = True, seed: int = 0, out: str | os.Path
     into ``out``. The returned record carries ``"loaded_from"`` when it was read, not run.
     """
     from jaxhybrid.cli import run_example
+    from jaxhybrid.examples.record import read_record
 
     if name not in REGISTRY:
         raise KeyError(f"unknown example {name!r}; known examples: {', '.join(sorted(REGISTRY))}")
@@ -79,12 +79,12 @@ def run_or_load(name: str, quick: bool = True, seed: int = 0, out: str | os.Path
     with open(store / f".{name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         path = store / f"{name}.json"
-        rec = json.loads(path.read_text()) if path.exists() else None
+        rec = read_record(path) if path.exists() else None
         if rec is not None and rec.get("quick") == quick and rec.get("seed") == seed:
             rec["loaded_from"] = str(path)
         else:
             run_example(name, quick, seed, store)
-            rec = json.loads(path.read_text())  # the stored (JSON) form, as a later asker sees it
+            rec = read_record(path)  # the stored (JSON) form, as a later asker sees it
     if out is not None and Path(out).resolve() != store.resolve():
         Path(out).mkdir(parents=True, exist_ok=True)
         for f in store.glob(f"{name}*"):

@@ -30,16 +30,15 @@ does); a changed configuration has a new hash, so a stale file is never read.
 from __future__ import annotations
 
 import functools
-import json
 import os
 import shutil
 import sys
 from pathlib import Path
 from typing import Any, Callable, Mapping, NamedTuple, Sequence, TypeVar
 
-import equinox as eqx
-
 from jaxhybrid.cache import cache_dir, config_hash
+from jaxhybrid.store import read_header as store_read_header
+from jaxhybrid.store import read_model, write_model
 
 __all__ = ["obtain", "obtain_tier", "Obtained", "save", "load", "find", "SHIPPED", "FORMAT"]
 
@@ -81,54 +80,33 @@ def find(name: str, config: dict) -> tuple[Path, str] | None:
 
 
 def save(path: str | os.PathLike, name: str, config: dict, model: Any, meta: dict | None = None) -> Path:
-    """Write ``model`` with its header to ``path`` (atomically); returns the path."""
+    """Write ``model`` with its header to ``path`` (atomically, :func:`jaxhybrid.store.write_model`)."""
     from jaxhybrid import __version__
 
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     header = {"format": FORMAT, "name": name, "config": config, "meta": meta or {}, "jaxhybrid": __version__}
-    line = json.dumps(header, sort_keys=True, default=str)
-    if "\n" in line:
-        raise ValueError("pretrained.save: the header must serialise to one line.")
-    tmp = path.with_name(path.name + ".tmp")
-    with open(tmp, "wb") as f:
-        f.write(line.encode() + b"\n")
-        eqx.tree_serialise_leaves(f, model)
-        f.flush()
-        os.fsync(f.fileno())
-    os.replace(tmp, path)
-    return path
+    return write_model(path, header, model)
 
 
 def read_header(path: str | os.PathLike) -> dict:
     """The JSON header of a weights file (raises ``ValueError`` naming the file if it is not one)."""
-    with open(path, "rb") as f:
-        return _header(f, path)
+    return _checked(store_read_header(path), path)
 
 
-def _header(f, path) -> dict:
-    try:
-        header = json.loads(f.readline().decode())
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise ValueError(f"{path}: not a jaxhybrid weights file (bad header: {e}).") from None
-    if not isinstance(header, dict) or header.get("format") != FORMAT:
-        raise ValueError(f"{path}: unsupported weights format {header.get('format') if isinstance(header, dict) else header!r}"
-                         f" (this jaxhybrid reads format {FORMAT}); retrain with --retrain.")
+def _checked(header: dict, path) -> dict:
+    if header.get("format") != FORMAT or not {"name", "config", "meta"} <= set(header):
+        raise ValueError(f"{path}: unsupported weights format {header.get('format')!r} (this jaxhybrid reads format "
+                         f"{FORMAT}); retrain with --retrain.")
     return header
 
 
 def load(path: str | os.PathLike, like: Callable[[dict, dict], Any]) -> tuple[Any, dict]:
     """``(model, header)`` from a file written by :func:`save`; ``like(config, meta)`` gives the
     structure. A file that does not match the structure raises ``ValueError`` naming it."""
-    with open(path, "rb") as f:
-        header = _header(f, path)
-        template = like(header["config"], header["meta"])
-        try:
-            model = eqx.tree_deserialise_leaves(f, template)
-        except Exception as e:  # shape/dtype mismatch or truncated file
-            raise ValueError(f"{path}: weights do not match the model built from their configuration ({e}); "
-                             "delete the file or run with --retrain.") from None
-    return model, header
+    def template(header):
+        _checked(header, path)
+        return like(header["config"], header["meta"])
+
+    return read_model(path, template, hint="Delete the file or run with --retrain.")
 
 
 def obtain(name: str, configs: Sequence[dict], train: Callable[[dict], tuple[M, dict]],

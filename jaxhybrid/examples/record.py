@@ -6,17 +6,25 @@
      "goal": {key: "min"|"max"}, "baselines": {"mechanism_only": {...}, "data_only": {...}, ...}, ...}
 
 so that a typo in a goal key or a baseline without any comparable figure fails at once, not in a
-reader's table. :func:`figure` and :func:`save_figure` are the Agg-backend matplotlib set-up and
+reader's table. On disk (:func:`write_record`, :func:`read_record`) a record is JSON written
+atomically; a non-finite number is stored as the string ``"inf"``, ``"-inf"`` or ``"nan"`` (JSON
+has no such numbers) and read back as the float. :func:`figure` and :func:`save_figure` are the Agg-backend matplotlib set-up and
 the PNG write that every example's plot shares.
 """
 
 from __future__ import annotations
 
+import json
+import math
+import os
 import time
 from pathlib import Path
 from typing import Any, Mapping
 
-__all__ = ["record", "verdicts", "figure", "save_figure"]
+from jaxhybrid.store import atomic_write
+
+__all__ = ["record", "verdicts", "figure", "save_figure", "write_record", "read_record", "json_safe"]
+_NONFINITE = {"inf": math.inf, "-inf": -math.inf, "nan": math.nan}
 
 
 def record(name: str, paradigm: int, quick: bool, t_start: float, metrics: Mapping[str, Any],
@@ -72,6 +80,44 @@ def verdicts(rec: Mapping[str, Any], rtol: float = 1e-3) -> dict[str, str]:
         d = sign * (float(vals[key]) - h)  # > 0: the hybrid is better
         out[b] = "tie" if abs(d) <= rtol * max(abs(h), abs(float(vals[key]))) else "won" if d > 0 else "lost"
     return out
+
+
+def json_safe(obj):
+    """``obj`` with numpy/JAX values as Python numbers and lists, non-finite floats as ``"inf"``,
+    ``"-inf"``, ``"nan"`` and anything else unknown as its ``str`` (paths, dtypes)."""
+    if isinstance(obj, dict):
+        return {str(k): json_safe(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [json_safe(v) for v in obj]
+    if hasattr(obj, "tolist") and hasattr(obj, "ndim"):  # numpy / JAX scalars and arrays
+        return json_safe(obj.tolist())
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return "nan" if math.isnan(obj) else ("inf" if obj > 0 else "-inf")
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return obj
+    return str(obj)
+
+
+def _restore(obj):
+    if isinstance(obj, dict):
+        return {k: _restore(v) for k, v in obj.items()}
+    if isinstance(obj, list):
+        return [_restore(v) for v in obj]
+    return _NONFINITE.get(obj, obj) if isinstance(obj, str) else obj
+
+
+def write_record(path: str | os.PathLike, rec: Mapping[str, Any]) -> Path:
+    """Write a record (or a tour summary) as JSON, atomically (:func:`jaxhybrid.store.atomic_write`)."""
+    return atomic_write(path, json.dumps(json_safe(rec), indent=1))
+
+
+def read_record(path: str | os.PathLike) -> dict:
+    """A record written by :func:`write_record`, non-finite numbers restored (a file that is not
+    JSON raises ``ValueError`` naming it)."""
+    try:
+        return _restore(json.loads(Path(path).read_text()))
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{path}: not a JSON record ({e}); delete it to run the example again.") from None
 
 
 def figure(nrows: int = 1, ncols: int = 1, **kw):

@@ -77,7 +77,7 @@ def test_bad_files_name_themselves(store):
     with pytest.raises(ValueError, match=str(path.name)):
         pretrained.obtain("toy", [{"width": 4}], _trainer(calls), _like)
     path.write_bytes(b"not a header\n")
-    with pytest.raises(ValueError, match="not a jaxhybrid weights file"):
+    with pytest.raises(ValueError, match="not a jaxhybrid model file"):
         pretrained.read_header(path)
     with pytest.raises(ValueError, match="plain file-name"):
         pretrained.file_name("a/b", {})
