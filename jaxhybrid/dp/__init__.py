@@ -9,6 +9,17 @@
 * :mod:`.deviation` — ensembles and model deviation; :mod:`.concurrent` — the DP-GEN loop
   (explore → deviate → select within trust levels → label → retrain).
 * :mod:`.baselines` — the data-only MLP baseline; :mod:`.plots` — force parity and training panels.
+* :mod:`.concurrent_baselines` — the DP-GEN loop against random selection and the seed set at
+  equal cost, and the ensembles' test errors.
+* :mod:`.configured` — a Deep Potential (and its data-only MLP) built and trained from one
+  configuration dictionary.
+* :mod:`.crystal_md` — DP-MD of a crystal against reference MD (same thermostat; g(r) compared)
+  and its cost per atom-step.
+* :mod:`.crystals` — element-specific crystal set-up (lattice, mass, supercells, labelled
+  reference-MD frames) from the element's symbol.
+* :mod:`.molecule_md` — DP-MD of a molecule against DFT-MD in the same compiled program: cost per
+  step and structural distributions with their sampling floor.
+* :mod:`.label_file` — a list of labelled systems as one ``.npz`` with a checked JSON header.
 """
 
 from .data import Packed, System, concat, from_ase, neighbour_table, pack, read_deepmd, to_ase, write_deepmd
@@ -34,3 +45,16 @@ from .concurrent import ConcurrentResult, Explorer, TrustLevels, concurrent_lear
 
 __all__ += ["dft_force_fn", "dft_md", "one_thread", "features", "mlp_baseline", "Explorer", "TrustLevels",
             "ConcurrentResult", "concurrent_learning", "explore", "select", "label_frames"]
+from .concurrent_baselines import CONCURRENT_ARMS, concurrent_vs_baselines, ensemble_errors  # noqa: E402
+from .configured import (MODEL_KEYS, deep_pot_from_config, fit_from_config, loss_from_config,  # noqa: E402
+                         template_from_config, train_from_config)
+from .crystals import atomic_mass, crystal, crystal_data, crystal_positions, lattice_constant  # noqa: E402
+from .label_file import keyed_label_file, read_label_file, stored_labels, write_label_file  # noqa: E402
+from .crystal_md import CrystalMDCheck, crystal_md_check, crystal_md_cost  # noqa: E402
+from .molecule_md import MoleculeMDCheck, molecule_md_check  # noqa: E402
+
+__all__ += ["CONCURRENT_ARMS", "concurrent_vs_baselines", "ensemble_errors", "MODEL_KEYS", "deep_pot_from_config",
+            "loss_from_config", "train_from_config", "fit_from_config", "template_from_config", "lattice_constant",
+            "atomic_mass", "crystal", "crystal_positions", "crystal_data", "read_label_file", "write_label_file",
+            "keyed_label_file", "stored_labels", "CrystalMDCheck", "crystal_md_check", "crystal_md_cost",
+            "MoleculeMDCheck", "molecule_md_check"]

@@ -6,9 +6,9 @@ An ensemble of 4 Deep Potentials, trained together on a small seed set (32-atom 
 600, 900 and 1200 K; model deviation ``ε_f`` of every explored frame; up to ``n_label`` frames
 with ``lo ≤ ε_f < hi`` labelled by EMT; the ensemble retrained on the grown set. It stops when
 90 % of the explored frames are below ``lo`` or after ``rounds`` rounds.
-Baselines at equal cost (the same seed-set model, number of EMT labels and training steps):
-``random_selection`` — the same number of frames drawn uniformly from everything explored;
-``seed_only`` — the seed-set model. Measured: maximum force error (max over atoms and frames of
+Baselines at equal cost (the same seed-set model, number of EMT labels and training steps;
+:func:`jaxhybrid.dp.concurrent_vs_baselines`): ``random_selection`` — the same number of frames
+drawn uniformly from everything explored; ``seed_only`` — the seed-set model. Measured: maximum force error (max over atoms and frames of
 |ΔF_i|, meV/Å; the headline: the rare, far-from-equilibrium configurations concurrent learning
 goes after) and force RMSE of member 0 on a 1200 K EMT test trajectory (20 frames, seed + 500),
 and each ensemble's own uncertainty there, the largest model deviation ``ε_f`` (no goal).
@@ -37,25 +37,29 @@ Figures: README, "Deep Potential MD".
 
 from __future__ import annotations
 
-import math
+import functools
 import pathlib
 import time
 
-import numpy as np
+import jax
 
+from jaxhybrid import dp
+from jaxhybrid.examples.pretrained import obtain
 from jaxhybrid.examples.record import figure, record, save_figure
 
 NAME = "dpgen"
-A0, MASS = 3.61, 63.546
-ARMS = ("concurrent_learning", "random_selection", "seed_only")
+#: the element: any fcc metal of the EMT labeller; lattice constant and mass from ``ase.data``
+ELEMENT = "Cu"
+TYPE_MAP = (ELEMENT,)
+ARMS = dp.CONCURRENT_ARMS
 
 
 def train_config(quick: bool, seed: int) -> dict:
     """The loop's and the baselines' training (the key of the stored ensembles)."""
-    c = dict(labeller="emt", a0=A0, cells=[2, 2, 2], seed=seed, rcut=5.0, rcut_smth=3.5, sel=64, embedding=[8, 16],
-             fitting=[32, 32], axis=4, n_models=4, seed_frames=6, seed_T=300.0, rounds=4,
-             explore_temperatures=[600.0, 900.0, 1200.0], explore_steps=300, explore_every=10, lo=0.05, hi=0.5, n_label=12,
-             init_steps=1500, round_steps=800, lr_start=5e-3, lr_end=1e-4, pref_v=[0.02, 1.0])
+    c = dict(labeller="emt", a0=dp.lattice_constant(ELEMENT), cells=[2, 2, 2], seed=seed, rcut=5.0, rcut_smth=3.5,
+             sel=64, embedding=[8, 16], fitting=[32, 32], axis=4, n_models=4, seed_frames=6, seed_T=300.0, rounds=4,
+             explore_temperatures=[600.0, 900.0, 1200.0], explore_steps=300, explore_every=10, lo=0.05, hi=0.5,
+             n_label=12, init_steps=1500, round_steps=800, lr_start=5e-3, lr_end=1e-4, pref_v=[0.02, 1.0])
     if quick:
         c.update(rounds=1, explore_steps=60, n_label=6, init_steps=150, round_steps=100, seed_frames=4,
                  explore_temperatures=[1200.0])
@@ -68,80 +72,36 @@ def config(quick: bool) -> dict:
     return dict(test_frames=20, test_T=1200.0, test_every=10, test_equilibrate=60)
 
 
-def _atoms(t):
-    from ase.build import bulk
-
-    return bulk("Cu", "fcc", a=t["a0"], cubic=True).repeat(tuple(t["cells"]))
-
-
-def _train(ens, systems, steps, t, seed):
-    import jax
-
-    from jaxhybrid.dp import LossConfig, pack, train
-
-    return train(ens, pack(systems, t["rcut"], k_max=t["sel"]), steps=steps, batch_size=1, lr_start=t["lr_start"],
-                 lr_end=t["lr_end"], loss=LossConfig(start_pref_v=t["pref_v"][0], limit_pref_v=t["pref_v"][1]),
-                 key=jax.random.PRNGKey(seed), log_every=math.gcd(steps, 100), ensemble=True)[0]
-
-
-def _ensemble(t, key):
-    from jaxhybrid.dp import make_ensemble
-
-    return make_ensemble(t["n_models"], key, type_map=("Cu",),
-                         **{k: t[k] for k in ("rcut", "rcut_smth", "sel", "embedding", "fitting", "axis")})
+def _fit(ens, systems, steps, seed, t):
+    """``ens`` trained on ``systems`` for ``steps`` steps (minibatch key ``seed``) as ``t`` says."""
+    return dp.train_from_config(ens, dp.pack(systems, t["rcut"], k_max=t["sel"]), t, seed=seed, steps=steps,
+                                ensemble=True)[0]
 
 
 def train_arms(t: dict):
     """``({arm: ensemble}, meta)``: the concurrent-learning loop and its two baselines trained as
-    :func:`train_config` ``t`` says; ``meta`` holds the loop's history."""
-    import jax
-
-    from jaxhybrid.dp import EMTLabeller, Explorer, TrustLevels, concurrent_learning, label_frames, reference_md
-
+    :func:`train_config` ``t`` says (:func:`jaxhybrid.dp.concurrent_vs_baselines`); ``meta`` holds
+    the loop's history."""
     t0, seed = time.perf_counter(), t["seed"]
-    lab, atoms = EMTLabeller(("Cu",)), _atoms(t)
-    seed_set = reference_md(lab, atoms, temperatures=[t["seed_T"]], n_frames=t["seed_frames"], every=10, equilibrate=40,
-                            seed=seed, name="dpgen-seed")
-    ens0 = _train(_ensemble(t, jax.random.PRNGKey(seed)), seed_set, t["init_steps"], t, seed)
-    rng = np.random.default_rng(seed)
-    res = concurrent_learning(ens0, seed_set, atoms, labeller=lab, rng=rng, seed=seed, rounds=t["rounds"],
-                              n_label=t["n_label"], trust=TrustLevels(t["lo"], t["hi"]),
-                              explorer=Explorer(t["explore_temperatures"], t["explore_steps"], t["explore_every"], mass=MASS),
-                              retrain=lambda ens, systems, r: _train(ens, systems, t["round_steps"], t, seed + r + 1))
-    log = [{k: (float(v) if isinstance(v, (float, np.floating)) else int(v) if isinstance(v, (int, np.integer)) else v)
-            for k, v in rec.items()} for rec in res.history]
-    n_labelled = int(sum(rec["labelled"] for rec in log))
-
-    # baseline: the same number of frames drawn at random from everything explored, same budget
-    # (its seed-set stage is the same computation as ``ens0``'s: same key, data and steps)
-    pool = np.concatenate(res.explored)
-    pick = rng.choice(len(pool), size=max(n_labelled, 1), replace=False)
-    steps = t["round_steps"] * max(1, sum(r["labelled"] > 0 for r in log))
-    ens_r = _train(ens0, list(seed_set) + [label_frames(lab, pool[pick], atoms)], steps, t, seed + 1)
-    meta = {"history": log, "labelled_frames": n_labelled, "rounds": int(res.rounds), "converged": bool(res.converged),
-            "random_selection_steps": int(steps), "train_s": round(time.perf_counter() - t0, 2)}
-    return {"concurrent_learning": res.model, "random_selection": ens_r, "seed_only": ens0}, meta
+    lab, atoms = dp.EMTLabeller(TYPE_MAP), dp.crystal(ELEMENT, t["cells"], t["a0"])
+    seed_set = dp.reference_md(lab, atoms, temperatures=[t["seed_T"]], n_frames=t["seed_frames"], every=10,
+                               equilibrate=40, seed=seed, name="dpgen-seed")
+    # the random-selection arm's seed-set stage is the same computation as the seed-only arm's: same key, data, steps
+    arms, meta = dp.concurrent_vs_baselines(
+        dp.deep_pot_from_config(TYPE_MAP, t, jax.random.PRNGKey(seed)), seed_set, atoms, labeller=lab,
+        fit=functools.partial(_fit, t=t), init_steps=t["init_steps"], round_steps=t["round_steps"], seed=seed,
+        explorer=dp.Explorer(t["explore_temperatures"], t["explore_steps"], t["explore_every"],
+                             mass=dp.atomic_mass(ELEMENT)),
+        trust=dp.TrustLevels(t["lo"], t["hi"]), n_label=t["n_label"], rounds=t["rounds"])
+    return arms, dict(meta, train_s=round(time.perf_counter() - t0, 2))
 
 
 def template(t: dict, meta: dict) -> dict:
     """The structure of the stored ensembles (shapes only: nothing is compiled)."""
-    import equinox as eqx
-    import jax
-
-    return eqx.filter_eval_shape(lambda: {a: _ensemble(t, jax.random.PRNGKey(0)) for a in ARMS})
-
-
-def _test_error(ens, test, t):
-    from jaxhybrid.dp import member, pack, rmse
-
-    m0 = member(ens, 0)
-    return rmse(m0, pack([test], m0.rcut, k_max=t["sel"]))  # the deviation's table width: one compilation
+    return {a: dp.template_from_config(TYPE_MAP, t) for a in ARMS}
 
 
 def run(quick: bool, seed: int, out: pathlib.Path, retrain: bool = False) -> dict:
-    from jaxhybrid.dp import EMTLabeller, model_deviation, reference_md
-    from jaxhybrid.examples.pretrained import obtain
-
     t0 = time.perf_counter()
     out = pathlib.Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -150,12 +110,11 @@ def run(quick: bool, seed: int, out: pathlib.Path, retrain: bool = False) -> dic
                  retrain=retrain)
     t_train = time.perf_counter() - t0
     t, meta, log = got.config, got.meta, got.meta["history"]
-    test = reference_md(EMTLabeller(("Cu",)), _atoms(t), temperatures=[c["test_T"]], n_frames=c["test_frames"],
-                        every=c["test_every"], equilibrate=c["test_equilibrate"], seed=seed + 500, name="dpgen-test")[0]
-    errs = {a: _test_error(got.model[a], test, t) for a in ARMS}
-    for a in ARMS:  # the ensemble's own uncertainty estimate on the test frames (what the loop selects by)
-        dev = model_deviation(got.model[a], test.coord, test.box[0], test.types, k_max=t["sel"])
-        errs[a]["max_model_deviation_meV_per_A"] = float(np.max(dev) * 1e3)
+    test = dp.reference_md(dp.EMTLabeller(TYPE_MAP), dp.crystal(ELEMENT, t["cells"], t["a0"]),
+                           temperatures=[c["test_T"]], n_frames=c["test_frames"], every=c["test_every"],
+                           equilibrate=c["test_equilibrate"], seed=seed + 500, name="dpgen-test")[0]
+    # member 0's errors, and the ensemble's own uncertainty estimate on the test frames (what the loop selects by)
+    errs = {a: dp.ensemble_errors(got.model[a], test, k_max=t["sel"]) for a in ARMS}
     keys = ("max_force_error_meV_per_A", "force_rmse_meV_per_A")
     dkey = "max_model_deviation_meV_per_A"
     n_labelled = meta["labelled_frames"]
@@ -177,15 +136,10 @@ def run(quick: bool, seed: int, out: pathlib.Path, retrain: bool = False) -> dic
 
 
 def _plot(log, errs, out):
+    from jaxhybrid.dp.plots import concurrent_history
+
     fig, ax = figure(1, 2, figsize=(10, 4))
-    r = np.arange(1, len(log) + 1)
-    ax[0].bar(r - 0.2, [x["labelled"] for x in log], width=0.4, label="labelled")
-    ax[0].bar(r + 0.2, [x["candidates"] for x in log], width=0.4, label="candidates (lo ≤ ε_f < hi)")
-    ax0 = ax[0].twinx()
-    ax0.plot(r, [x["accurate_frac"] for x in log], "k.-", label="fraction ε_f < lo")
-    ax0.set_ylim(0, 1.05)
-    ax[0].set(xlabel="round", title="concurrent learning")
-    ax[0].legend(loc="upper left", fontsize=8)
+    concurrent_history(ax[0], log)
     names = ["seed only", "random selection", "concurrent learning"]
     ax[1].bar(names, [errs[n]["max_force_error_meV_per_A"] for n in names], color=["gray", "C1", "C0"])
     ax[1].set_ylabel("max force error on 1200 K test (meV/Å)")

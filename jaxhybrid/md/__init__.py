@@ -6,7 +6,10 @@ FIRE: ``init(positions, momenta=None, mass=1.0, aux=None)``, ``step(state, key) 
 info)``), observables, extended XYZ and setfl I/O, and the high-level :func:`simulate` driver
 built on the shared :func:`~jaxhybrid.rollout.evolve` and :func:`~jaxhybrid.driver.drive`;
 batched Langevin programs of small systems (:func:`langevin_program`) and the per-atom-step cost
-of an energy function (:func:`cost_per_atom_step`).
+of an energy function (:func:`cost_per_atom_step`). Also: the per-step cost of a force
+function in the Langevin program (:func:`langevin_step_cost`), an energy whose forces are one
+compiled call (:class:`CompiledEnergy`), and the structure of an MD run against a reference
+run (:func:`compare_rdf`, :func:`compare_distributions` with its sampling floor).
 
 Quick start::
 
@@ -50,7 +53,10 @@ from .pair import (
     stress,
 )
 from .simulate import SimulationResult, minimize, simulate
-from .timing import cost_per_atom_step
+from .timing import cost_per_atom_step, langevin_step_cost
+from .compiled import CompiledEnergy
+from .analysis import (DistributionComparison, RDFComparison, compare_distributions, compare_rdf,
+                       distribution_metrics, distributions_vs_reference)
 from .space import Box, displacement, make_box, min_image_ok, orthorhombic, perpendicular_widths, triclinic, volume, wrap
 from .units import LJ, METAL, Units
 
@@ -62,7 +68,9 @@ __all__ = [
     "MDState", "nve", "langevin", "NHCState", "nose_hoover_chain", "conserved_energy",
     "FIREState", "fire", "neighbor_force_fn", "energy_force_fn",
     "kinetic_energy", "temperature", "pressure_kinetic", "rdf", "rdf_peak", "msd", "bond_lengths", "histogram_edges", "histogram_l1",
-    "langevin_program", "langevin_trajectory", "Program", "cost_per_atom_step",
+    "langevin_program", "langevin_trajectory", "Program", "cost_per_atom_step", "langevin_step_cost", "CompiledEnergy",
+    "compare_rdf", "RDFComparison", "compare_distributions", "DistributionComparison", "distributions_vs_reference",
+    "distribution_metrics",
     "write_extxyz", "read_extxyz", "read_setfl", "write_setfl", "SetflTables",
     "simulate", "SimulationResult", "minimize",
     "fcc_lattice", "lj_liquid_box", "maxwell_boltzmann", "random_positions",

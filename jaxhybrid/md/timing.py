@@ -6,6 +6,12 @@ configuration, runs each once (compilation excluded from the clock), then times 
 ``repeats`` times *interleaved* — so a load change on a shared machine touches every size alike —
 and returns the best wall time per atom-step of each. An energy function whose cost is linear
 in N gives the same figure at every size.
+
+:func:`langevin_step_cost` is the cost of one MD step of a neighbour-free force function (a
+molecule; a host-callback reference such as DFT) in the compiled BAOAB Langevin program of
+:func:`~jaxhybrid.md.batch.langevin_program`: called for a learned potential and for its
+reference with the same settings, it compares the cost of identical dynamics, integrator and
+loop included, and nothing else.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import numpy as np
 
 from jaxhybrid.rollout import evolve
 
+from .batch import langevin_program
 from .configurations import maxwell_boltzmann
 from .forces import neighbor_force_fn
 from .neighbours import neighbor_list
@@ -25,7 +32,7 @@ from .nve import nve
 from .simulate import _cutoff_of
 from .units import METAL, Units
 
-__all__ = ["cost_per_atom_step"]
+__all__ = ["cost_per_atom_step", "langevin_step_cost"]
 
 
 def cost_per_atom_step(energy_fn: Callable, configurations: Sequence[tuple], *, n_steps: int, dt: float, mass: float,
@@ -54,3 +61,15 @@ def cost_per_atom_step(energy_fn: Callable, configurations: Sequence[tuple], *, 
             jax.block_until_ready(run(s0))
             best[i] = min(best[i], time.perf_counter() - t)
     return [b / (n_steps * n) for b, (_, _, n) in zip(best, runs)]
+
+
+def langevin_step_cost(force_fn: Callable, positions, temperature: float, n_steps: int, *, dt: float, gamma: float,
+                       mass, seed: int, repeats: int = 1, units: Units = METAL) -> float:
+    """Wall seconds per step of ``n_steps`` Langevin steps of ``force_fn(R, aux) -> (E, F, aux)``
+    from ``positions`` at ``temperature`` (module docstring): the best of ``repeats`` runs of the
+    program compiled beforehand (:meth:`~jaxhybrid.md.batch.Program.best_time`), divided by
+    ``n_steps``. ``dt``, ``gamma``, ``mass``, ``seed`` and ``units`` are
+    :func:`~jaxhybrid.md.batch.langevin_program`'s."""
+    prog = langevin_program(force_fn, positions, temperature, n_steps, dt=dt, gamma=gamma, mass=mass, seeds=[seed],
+                            units=units)
+    return prog.best_time(repeats) / n_steps

@@ -44,8 +44,9 @@ def test_dpmd_quick_path_loads_the_shipped_full_networks(tmp_path, monkeypatch):
     for name, cfg in (("dpmd-dp", dpmd.train_config(False, 0)), ("dpmd-mlp", dpmd.data_only_config(False, 0))):
         hit = pretrained.find(name, cfg)
         assert hit is not None and hit[1] == "shipped", f"{name}: no shipped weights for the full configuration"
-    got, got_mlp, trained_quick = dpmd.networks(quick=True, seed=0)
-    assert (got.source, got_mlp.source, trained_quick) == ("shipped", "shipped", False)
+    nets, tier = dpmd.networks(quick=True, seed=0)
+    got, got_mlp = nets["dp"], nets["data_only"]
+    assert (got.source, got_mlp.source, tier) == ("shipped", "shipped", "full")
     assert got.config == dpmd.train_config(False, 0) and got.meta["n_train_frames"] == 432
     assert got_mlp.model.n_atoms == 108 and got_mlp.meta["n_train_frames"] == 108
     assert float(jnp.abs(got.model.fittings[0].weights[-1]).max()) > 0  # trained (the last layer starts at zero)

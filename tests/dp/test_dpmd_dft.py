@@ -175,8 +175,9 @@ def test_quick_path_loads_the_shipped_full_networks(tmp_path, monkeypatch):
     for name, cfg in names:
         hit = pretrained.find(name, cfg)
         assert hit is not None and hit[1] == "shipped", f"{name}: no shipped weights for the full configuration"
-    got, mlps, trained_quick = ex.networks(quick=True, seed=0)
-    assert got.source == "shipped" and not trained_quick and {m.source for m in mlps.values()} == {"shipped"}
+    nets, tier = ex.networks(quick=True, seed=0)
+    got, mlps = nets["dp"], {key: nets[key] for key, _, _ in ex.KINDS}
+    assert got.source == "shipped" and tier == "full" and {m.source for m in mlps.values()} == {"shipped"}
     assert got.config == ex.train_config(False, 0) and got.meta["n_train_frames"] == 600
     assert {m.model.kind for m in mlps.values()} == {"coordinates", "distances"}
     assert pretrained.find("dpmd-dft-dp", ex.train_config(False, 1)) is None
@@ -189,7 +190,7 @@ def test_shipped_held_out_labels_are_the_full_runs_dft_md():
     from jaxhybrid.dp import PySCFLabeller
 
     key = ex.test_label_config(False, 0)
-    systems, path = ex.test_data(ex.config(True, False), 0)
+    systems, path = ex.test_data(False, 0)
     assert path is not None and path.name == f"dpmd-dft-test-{config_hash(key)}.npz" and path.stat().st_size < 2**20
     assert [s.n_frames for s in systems] == [200, 200, 200] and all(not s.pbc for s in systems)
     s = systems[1]  # 600 K
