@@ -2,6 +2,8 @@
 
 * :func:`rel_l2` — relative L2 error ``‖p − r‖₂ / ‖r‖₂`` (over the whole array, or per sample
   along a leading axis and then averaged, with ``axis=0``).
+* :func:`rmse` — root-mean-square error ``(mean (p − r)²)^½`` over all entries, in the units of
+  the data.
 * :func:`coverage` — the fraction of components whose truth lies in the central interval
   ``mean ± z·std`` (``z = 1.6449``: nominal 90% for a Gaussian posterior). A calibrated
   uncertainty estimate has coverage close to the nominal level (Gneiting & Raftery 2007, JASA
@@ -15,7 +17,7 @@ from typing import Optional
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["rel_l2", "coverage", "Z90"]
+__all__ = ["rel_l2", "rmse", "coverage", "Z90"]
 
 #: the 95% quantile of the standard normal: mean ± Z90·std is the central 90% interval
 Z90 = 1.6448536269514722
@@ -45,6 +47,12 @@ def rel_l2(pred, ref, *, axis: Optional[int] = None):
     n = ref.shape[0]
     num = jnp.linalg.norm((pred - ref).reshape(n, -1), axis=1)
     return jnp.mean(num / jnp.linalg.norm(ref.reshape(n, -1), axis=1))
+
+
+def rmse(pred, ref) -> jnp.ndarray:
+    """``(mean (pred − ref)²)^½`` over all entries: a JAX scalar (``float()`` it on the host), traceable."""
+    pred, ref = _pair(pred, ref, "rmse")
+    return jnp.sqrt(jnp.mean((pred - ref) ** 2))
 
 
 def coverage(mean, std, truth, z: float = Z90):

@@ -37,9 +37,9 @@ import numpy as np
 
 from jaxhybrid.examples.pretrained import obtain_tier
 from jaxhybrid.examples.record import figure, record, save_figure
-from jaxhybrid.metrics import rel_l2
+from jaxhybrid.metrics import rel_l2, rmse
 from jaxhybrid.nn import MLP
-from jaxhybrid.pde import fit_windows, ode_solve, trajectory_windows
+from jaxhybrid.pde import fit_windows, solve_batch, trajectory_windows
 
 NAME = "closure-ode"
 C1, C2, AMP, OMEGA = 0.15, 0.35, 0.6, 0.8
@@ -65,24 +65,12 @@ def neural_field(t, y, net):
     return net(jnp.concatenate([y, jnp.stack([jnp.cos(OMEGA * t), jnp.sin(OMEGA * t)])]))
 
 
-@functools.lru_cache(maxsize=32)
-def _batched_solve(field, n):
-    """Compiled batched Tsit5 of ``field`` (one per vector field and step bound, reused across parameters)."""
-    sol = lambda y0, ts, params: ode_solve(field, y0, ts, t0=0.0, solver="nonstiff", dt=DT, max_steps=n, args=params)[0]
-    return jax.jit(jax.vmap(sol, in_axes=(0, None, None)))
-
-
-def simulate(field, params, y0s, ts):
-    """Fixed-step Tsit5 (dt = DT) of each initial state from t = 0, saved at ``ts`` (``ts[0] = 0``)."""
-    n = int(np.ceil(float(ts[-1]) / DT)) + 8
-    return np.asarray(_batched_solve(field, n)(jnp.asarray(y0s), jnp.asarray(ts), params))
+true_field = pendulum(lambda _, w: true_friction(w))
 
 
 def truth(y0s, ts):
     """Reference trajectories of the true pendulum from ``t = ts[0]``: adaptive Dopri8, tight tolerances."""
-    sol = lambda y0: ode_solve(pendulum(lambda _, w: true_friction(w)), y0, ts, solver=diffrax.Dopri8(), dt0=0.01,
-                               rtol=1e-7, atol=1e-8, max_steps=200_000)[0]
-    return np.asarray(jax.jit(jax.vmap(sol))(jnp.asarray(y0s)))
+    return solve_batch(true_field, y0s, ts, solver=diffrax.Dopri8(), dt0=0.01, rtol=1e-7, atol=1e-8, max_steps=200_000)
 
 
 def cylinder_rel_l2(pred, ref):
@@ -94,14 +82,16 @@ def cylinder_rel_l2(pred, ref):
 #: the three trained models: the hybrid's friction network, the fitted linear law, the neural ODE
 NETWORKS = ("hybrid", "linear", "node")
 N_TRAJ = 8  # initial conditions per set: training, held-out, unseen
+#: what the trained models' configurations say of the problem (checked before training)
+PROBLEM = dict(n_train=N_TRAJ, noise=NOISE, obs_dt=OBS_DT, t_train=T_TRAIN, t_window=T_WINDOW, dt=DT, c1=C1, c2=C2,
+               amplitude=AMP, omega=OMEGA)
 
 
 def network_configs(quick: bool, seed: int) -> dict:
     """Training configuration of each model (the key of its weights file): the data (seed, number
     of trajectories, noise, observation step, windows), the model, the optimiser and its budget."""
     steps = 300 if quick else 800
-    data = dict(seed=seed, n_train=N_TRAJ, noise=NOISE, obs_dt=OBS_DT, t_train=T_TRAIN, t_window=T_WINDOW, dt=DT,
-                c1=C1, c2=C2, amplitude=AMP, omega=OMEGA, batch_size=64)
+    data = dict(seed=seed, **PROBLEM, batch_size=64)
     return {"hybrid": dict(data, model="friction-mlp", width=32, depth=2, activation="tanh", steps=steps, lr=1e-2),
             "linear": dict(data, model="linear-friction", init=0.1, steps=max(100, steps // 3), lr=3e-2),
             "node": dict(data, model="neural-ode", width=64, depth=2, activation="tanh", steps=steps, lr=1e-2)}
@@ -118,18 +108,14 @@ def initial_states(seed: int):
     return rng, y0_train, y0_test, y0_unseen
 
 
-_WINDOWS: dict = {}
-
-
+@functools.lru_cache(maxsize=None)
 def training_windows(seed: int):
     """The noisy training trajectories of ``seed`` cut into 3-time-unit windows (computed once)."""
-    if seed not in _WINDOWS:
-        rng, y0_train, _, _ = initial_states(seed)
-        ts_obs = np.arange(0.0, T_TRAIN + 1e-9, OBS_DT)
-        obs = truth(y0_train, ts_obs)
-        obs = obs + NOISE * rng.standard_normal(obs.shape)
-        _WINDOWS[seed] = trajectory_windows(obs, ts_obs, int(round(T_WINDOW / OBS_DT)))
-    return _WINDOWS[seed]
+    rng, y0_train, _, _ = initial_states(seed)
+    ts_obs = np.arange(0.0, T_TRAIN + 1e-9, OBS_DT)
+    obs = truth(y0_train, ts_obs)
+    obs = obs + NOISE * rng.standard_normal(obs.shape)
+    return trajectory_windows(obs, ts_obs, int(round(T_WINDOW / OBS_DT)))
 
 
 hybrid_field = pendulum(lambda net, w: net(w))  # hybrid: mechanism + learned friction f_θ(ω)
@@ -151,13 +137,13 @@ def _like(cfg, meta):  # shapes and dtypes of a stored model (traced only: nothi
 
 def _train(which):
     def train(cfg):
-        if (cfg["c1"], cfg["c2"], cfg["amplitude"], cfg["omega"], cfg["noise"], cfg["obs_dt"], cfg["t_train"],
-                cfg["t_window"], cfg["dt"], cfg["n_train"]) != (C1, C2, AMP, OMEGA, NOISE, OBS_DT, T_TRAIN, T_WINDOW, DT, N_TRAJ):
+        if any(cfg[k] != v for k, v in PROBLEM.items()):
             raise ValueError(f"{NAME}: configuration {cfg} does not describe this module's problem.")
         key = jax.random.split(jax.random.PRNGKey(cfg["seed"]), 3)[NETWORKS.index(which)]
         t0 = time.perf_counter()
-        res = fit_windows(FIELDS[which], _init(cfg, key), training_windows(cfg["seed"]), obs_dt=cfg["obs_dt"], dt=cfg["dt"],
-                          steps=cfg["steps"], learning_rate=cfg["lr"], key=key, batch_size=cfg["batch_size"], desc=which)
+        res = fit_windows(FIELDS[which], _init(cfg, key), training_windows(cfg["seed"]), obs_dt=cfg["obs_dt"],
+                          dt=cfg["dt"], steps=cfg["steps"], learning_rate=cfg["lr"], key=key,
+                          batch_size=cfg["batch_size"], desc=which)
         meta = {"steps_done": int(res.step), "train_s": round(time.perf_counter() - t0, 2),
                 "loss_history": [[int(h["step"]), float(h["loss"])] for h in res.history]}
         if which == "linear":
@@ -188,7 +174,7 @@ def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     ref_test, ref_unseen = ref[:N_TRAJ], ref[N_TRAJ:]
     results, trajs, trajs_u = {}, {}, {}
     for name, (field, p) in models.items():
-        pred = simulate(field, p, y0_eval, ts_long)
+        pred = solve_batch(field, y0_eval, ts_long, p, t0=0.0, dt=DT)  # fixed-step Tsit5 from t = 0
         pt, pu = pred[:N_TRAJ], pred[N_TRAJ:]
         trajs[name], trajs_u[name] = pt[0], pu[0]
         results[name] = {"extrapolation_rel_l2": cylinder_rel_l2(pu, ref_unseen),
@@ -196,16 +182,16 @@ def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
                          "interpolation_rel_l2": cylinder_rel_l2(pt[:, :n_in], ref_test[:, :n_in])}
     # friction error over the range of ω the training data visits (f is identifiable there only)
     w_seen = jnp.linspace(-1.0, 1.0, 101)
-    results["hybrid"]["friction_rmse_seen_range"] = float(
-        jnp.sqrt(jnp.mean((jax.vmap(net)(w_seen) - true_friction(w_seen)) ** 2)))
+    results["hybrid"]["friction_rmse_seen_range"] = float(rmse(jax.vmap(net)(w_seen), true_friction(w_seen)))
     _plot(out, np.asarray(ts_long), [(ref_test[0], trajs, "held-out initial condition"),
                                       (ref_unseen[0], trajs_u, "unseen initial condition")], net, c_lin)
     metrics = results.pop("hybrid")
     cfg = got["hybrid"].config
     return record(NAME, 1, quick, t_start, metrics, {k: "min" for k in metrics}, results,
                   headline="extrapolation_rel_l2",
-                  config={"train_steps": cfg["steps"], "n_train_trajectories": cfg["n_train"], "noise": NOISE, "c1": C1,
-                          "c2": C2, "amplitude": AMP, "omega": OMEGA, "fitted_linear_c": float(c_lin), "networks": tier},
+                  config={"train_steps": cfg["steps"], "n_train_trajectories": cfg["n_train"], "noise": NOISE,
+                          "c1": C1, "c2": C2, "amplitude": AMP, "omega": OMEGA, "fitted_linear_c": float(c_lin),
+                          "networks": tier},
                   weights={n: g.summary() for n, g in got.items()},
                   history={n: got[n].meta.get("loss_history") for n in NETWORKS})
 

@@ -32,7 +32,7 @@ from jaxhybrid.examples.pretrained import obtain_tier
 from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.metrics import rel_l2
 from jaxhybrid.paradigms import HardConstraint
-from jaxhybrid.pinn import Box, SinMLP, adaptive_fit, laplacian
+from jaxhybrid.pinn import Box, SinMLP, adaptive_fit, laplacian, poisson_residual, show_fields
 
 NAME = "pinn-adaptive"
 CENTER = (0.3, -0.2)
@@ -59,21 +59,13 @@ def make_net(key, width):
 
 
 def residual_fn(net):
-    f = lambda x: (laplacian(net)(x) + f_true(x)) / F_SCALE
-    return jax.vmap(f)
+    """The scaled PDE residual ``(Δu + f)/F_SCALE`` of ``net`` on a batch of points."""
+    return jax.vmap(poisson_residual(net, f_true, F_SCALE))
 
 
 def loss(net, pts):
     """Mean squared scaled PDE residual on the collocation points ``pts``."""
     return jnp.mean(residual_fn(net)(pts) ** 2)
-
-
-def train(key, c, strategy, progress=True):
-    """Train with ``strategy`` in {"uniform", "adaptive", "rar"} (:func:`jaxhybrid.pinn.adaptive_fit`); returns (net, points)."""
-    return adaptive_fit(loss, residual_fn, lambda k: make_net(k, c["width"]), DOMAIN, key, strategy=strategy,
-                        n_points=c["n_col"], rounds=c["rounds"], adam_steps=c["adam"], lbfgs_steps=c["lbfgs"],
-                        lr=c["lr"], components=c["components"], candidates=c["candidates"],
-                        uniform_frac=c["uniform_frac"], progress=progress)
 
 
 def grid_error(net, n=201):
@@ -105,10 +97,14 @@ def _like(cfg, meta):  # shapes and dtypes of a stored network and its final col
 
 
 def _train(cfg):
+    """Train with ``cfg["strategy"]`` (:func:`jaxhybrid.pinn.adaptive_fit`): the network and its final points."""
     if (tuple(cfg["center"]), cfg["s"], cfg["depth"]) != (CENTER, S, 3):
         raise ValueError(f"{NAME}: configuration {cfg} does not describe this module's problem.")
-    t0 = time.perf_counter()
-    net, pts = train(jax.random.PRNGKey(cfg["seed"]), cfg, cfg["strategy"])
+    t0, c = time.perf_counter(), cfg
+    net, pts = adaptive_fit(loss, residual_fn, lambda k: make_net(k, c["width"]), DOMAIN, jax.random.PRNGKey(c["seed"]),
+                            strategy=c["strategy"], n_points=c["n_col"], rounds=c["rounds"], adam_steps=c["adam"],
+                            lbfgs_steps=c["lbfgs"], lr=c["lr"], components=c["components"], candidates=c["candidates"],
+                            uniform_frac=c["uniform_frac"])
     return {"net": net, "points": pts}, {"n_points": int(pts.shape[0]), "final_loss": float(loss(net, pts)),
                                          "train_s": round(time.perf_counter() - t0, 2)}
 
@@ -136,12 +132,8 @@ def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
 
 def _plot(out, results):
     p = DOMAIN.grid(201)
-    ut = np.asarray(jax.vmap(u_true)(p)).reshape(201, 201)
+    ut = np.asarray(jax.vmap(u_true)(p))
     fig, ax = figure(1, 3, figsize=(15, 4.2))
-    for a, s in zip(ax, ("uniform", "adaptive", "rar")):
-        err, net, pts = results[s]
-        im = a.imshow(np.abs(np.asarray(jax.vmap(net)(p)).reshape(201, 201) - ut).T, origin="lower", extent=(-1, 1, -1, 1))
-        a.plot(np.asarray(pts)[:, 0], np.asarray(pts)[:, 1], "w.", ms=1.5)
-        a.set_title(f"{s}: |u − u*|, rel L2 {err:.2e}", fontsize=9)
-        fig.colorbar(im, ax=a, fraction=0.046)
+    show_fields(fig, ax, [(np.abs(np.asarray(jax.vmap(net)(p)) - ut), f"{s}: |u − u*|, rel L2 {err:.2e}", pts)
+                          for s in ("uniform", "adaptive", "rar") for err, net, pts in [results[s]]], DOMAIN, 201)
     save_figure(fig, out, NAME, dpi=100)

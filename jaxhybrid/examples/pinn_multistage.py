@@ -39,17 +39,6 @@ def lift(x):  # linear interpolation of the boundary values
     return a + (b - a) * (x[0] + 1) / 2
 
 
-def regression(key, xs, xt, widths, depths, steps, progress=True):
-    """Multi-stage regression of ``u*`` (:func:`jaxhybrid.pinn.regression_stages`)."""
-    return regression_stages(lambda x: u_true(x[0]), key, xs, xt, widths, depths, steps, progress=progress)
-
-
-def pinn(key, xs, xt, widths, depths, steps, progress=True):
-    """Multi-stage PINN of ``−u'' = f`` with the exact boundary values (:func:`jaxhybrid.pinn.pinn_stages`)."""
-    return pinn_stages(laplacian, f_true, lift, lambda x: 1 - x[0] ** 2,
-                       lambda x: u_true(x[0]), key, xs, xt, widths, depths, steps, progress=progress)
-
-
 def config(quick):
     """Per stage: ``pinn_n``/``reg_n`` collocation or sample points, ``*_width``/``*_depth`` the
     network, ``*_steps`` Levenberg–Marquardt iterations."""
@@ -67,10 +56,13 @@ def run(quick: bool, seed: int, out: Path) -> dict:
         grid = lambda n: jnp.linspace(-1.0, 1.0, n)[:, None]  # noqa: E731  (test grids of 4n + 3 points)
         k1, k2 = jax.random.split(jax.random.PRNGKey(seed))
         xrt, xt = grid(4 * max(c["reg_n"]) + 3), grid(4 * max(c["pinn_n"]) + 3)
-        reg_model, reg_errs, reg_train, reg_diag = regression(k1, [grid(n) for n in c["reg_n"]], xrt, c["reg_width"],
-                                                              c["reg_depth"], c["reg_steps"])
-        pinn_model, pinn_errs, pinn_diag = pinn(k2, [grid(n) for n in c["pinn_n"]], xt, c["pinn_width"], c["pinn_depth"],
-                                                c["pinn_steps"])
+        exact = lambda x: u_true(x[0])  # noqa: E731  (u* of a point (1,))
+        reg_model, reg_errs, reg_train, reg_diag = regression_stages(
+            exact, k1, [grid(n) for n in c["reg_n"]], xrt, c["reg_width"], c["reg_depth"], c["reg_steps"])
+        # −u'' = f with the exact boundary values: u = lift + (1 − x²) · network
+        pinn_model, pinn_errs, pinn_diag = pinn_stages(
+            laplacian, f_true, lift, lambda x: 1 - x[0] ** 2, exact, k2, [grid(n) for n in c["pinn_n"]], xt,
+            c["pinn_width"], c["pinn_depth"], c["pinn_steps"])
         _plot(out, xt, reg_model, pinn_model, reg_errs, pinn_errs)
     metrics = {"pinn_rel_l2": pinn_errs[-1], "regression_rel_l2": reg_errs[-1]}
     return record(NAME, 2, quick, t0, metrics, {k: "min" for k in metrics},

@@ -33,11 +33,12 @@ import numpy as np
 
 from jaxhybrid.examples.pretrained import obtain_tier
 from jaxhybrid.examples.record import figure, record, save_figure
-from jaxhybrid.inverse import poisson_source, tikhonov
+from jaxhybrid.inverse import point_observations, poisson_source, tikhonov, tune_weight
 from jaxhybrid.metrics import rel_l2
 from jaxhybrid.paradigms import HardConstraint
-from jaxhybrid.pde import fd_coords, laplacian_fd, poisson_fd
-from jaxhybrid.pinn import Box, Chebyshev2D, Rescaled, SinMLP, SourceFields, holdout, laplacian, lm_fit, source_terms
+from jaxhybrid.pde import fd_points, laplacian_fd, poisson_fd
+from jaxhybrid.pinn import (Box, Chebyshev2D, Rescaled, SinMLP, SourceFields, fit_source, laplacian, lm_regression,
+                            show_fields)
 
 NAME = "pinn-poisson-source"
 N_GRID = 63
@@ -69,54 +70,29 @@ def make_fields(key, width, depth, degree=8):
     return SourceFields(make_u(key, width, depth), Chebyshev2D.zeros(degree, F_SCALE, jnp.float64))
 
 
-def _fd_points():  # the 63 × 63 interior FD nodes, (63², 2)
-    gx, gy = fd_coords((N_GRID, N_GRID), (1.0, 1.0))
-    return jnp.stack([gx.ravel(), gy.ravel()], -1)
+def on_fd_grid(g):
+    """``g`` (a function of a point) on the 63 × 63 interior FD nodes, ``(63, 63)``."""
+    return jax.vmap(g)(fd_points((N_GRID, N_GRID), (1.0, 1.0))).reshape(N_GRID, N_GRID)
 
 
 def make_observations(key, n_obs, noise_rel):
-    """Observed node indices on the FD grid, coordinates, noisy values and the noise σ."""
-    k1, k2 = jax.random.split(key)
-    flat = jax.random.choice(k1, N_GRID * N_GRID, (n_obs,), replace=False)
-    idx = (flat // N_GRID, flat % N_GRID)
-    x = _fd_points().reshape(N_GRID, N_GRID, 2)[idx]  # (n_obs, 2)
-    u = jax.vmap(u_true)(x)
-    sigma = noise_rel * float(jnp.sqrt(jnp.mean(jax.vmap(u_true)(_fd_points()) ** 2)))
-    return idx, x, u + sigma * jax.random.normal(k2, u.shape, u.dtype), sigma
-
-
-def solve_pinn(key, obs_x, obs_u, n_col, width, depth, degree, steps, holdout_frac=0.0, data_weight=1.0, desc="pinn"):
-    """The PINN fields fitted by LM (early stopping on ``holdout_frac`` held-out data); ``(fields, FitResult)``."""
-    kc, kn, kh = jax.random.split(key, 3)
-    col = DOMAIN.sample_interior(kc, n_col)
-    trn, val_fn = holdout(kh, obs_x, obs_u, holdout_frac, lambda p: p.u)
-    terms = source_terms(obs_x[trn], obs_u[trn], col, data_weight, F_SCALE)
-    return lm_fit(terms, make_fields(kn, width, depth, degree), steps, val_fn=val_fn, desc=desc)
+    """Observed node indices ``(i, j)`` on the FD grid, coordinates, noisy values and the noise σ."""
+    flat, x, u, sigma = point_observations(key, fd_points((N_GRID, N_GRID), (1.0, 1.0)), u_true, n_obs, noise_rel)
+    return (flat // N_GRID, flat % N_GRID), x, u, sigma
 
 
 def mechanism_only(idx, obs_u, lams=tuple(10.0 ** np.arange(-12.0, -3.0))):
     """Tikhonov FD inversion, λ by the smallest error of f; returns (u_err, f_err, best λ)."""
     op = poisson_source((N_GRID, N_GRID), (1.0, 1.0), idx)
-    u_ref, f_ref = (jax.vmap(g)(_fd_points()).reshape(N_GRID, N_GRID) for g in (u_true, f_true))
-    fs = [tikhonov(op, obs_u, float(lam), maxiter=1500, tol=1e-12) for lam in lams]
-    errs = [float(rel_l2(f, f_ref)) for f in fs]
-    best = int(np.argmin(errs))  # the first of equal errors, as a strict-improvement scan
-    return float(rel_l2(poisson_fd(fs[best], (1.0, 1.0), "dirichlet"), u_ref)), errs[best], float(lams[best])
-
-
-def data_only(key, obs_x, obs_u, width, depth, steps, holdout_frac=0.0):
-    """Regression of u (the PINN's network, optimiser, budget, hold-out); returns ``(net, FitResult)``."""
-    kn, kh = jax.random.split(key)
-    trn, val_fn = holdout(kh, obs_x, obs_u, holdout_frac, lambda p: p)
-    terms = {"data": (lambda p, row: p(row[0]) - row[1], (obs_x[trn], obs_u[trn]))}
-    return lm_fit(terms, make_u(kn, width, depth), steps, val_fn=val_fn, desc="data-only")
+    err, lam, f = tune_weight(lambda lam: tikhonov(op, obs_u, float(lam), maxiter=1500, tol=1e-12), lams,
+                              on_fd_grid(f_true), score=lambda a, b: float(rel_l2(a, b)), best="min")
+    return float(rel_l2(poisson_fd(f, (1.0, 1.0), "dirichlet"), on_fd_grid(u_true))), err, lam
 
 
 def data_only_errors(net):
     """Errors of a data-only network: u on the 101² grid, ``f = −Δ_h u`` (5-point, FD grid)."""
-    f = -laplacian_fd(jax.vmap(net)(_fd_points()).reshape(N_GRID, N_GRID), (1.0, 1.0), "dirichlet")
-    f_ref = jax.vmap(f_true)(_fd_points()).reshape(N_GRID, N_GRID)
-    return float(rel_l2(jax.vmap(net)(DOMAIN.grid(101)), jax.vmap(u_true)(DOMAIN.grid(101)))), float(rel_l2(f, f_ref))
+    f_err = rel_l2(-laplacian_fd(on_fd_grid(net), (1.0, 1.0), "dirichlet"), on_fd_grid(f_true))
+    return float(rel_l2(jax.vmap(net)(DOMAIN.grid(101)), jax.vmap(u_true)(DOMAIN.grid(101)))), float(f_err)
 
 
 def pinn_errors(fields, pts=None):
@@ -167,12 +143,13 @@ def _train(which):
         key = _keys(cfg["seed"])[1 + NETWORKS.index(which)]
         _, obs_x, obs_u, _ = _observations(cfg)
         t0 = time.perf_counter()
-        if cfg["kind"] == "pinn":
-            model, res = solve_pinn(key, obs_x, obs_u, cfg["n_col"], cfg["width"], cfg["depth"], cfg["degree"],
-                                    cfg["steps"], holdout_frac=cfg["holdout"], data_weight=cfg["data_weight"],
-                                    desc=which)
-        else:
-            model, res = data_only(key, obs_x, obs_u, cfg["width"], cfg["depth"], cfg["steps"], cfg["holdout"])
+        if cfg["kind"] == "pinn":  # the PINN fields, LM with early stopping on held-out data
+            model, res = fit_source(lambda k: make_fields(k, cfg["width"], cfg["depth"], cfg["degree"]), DOMAIN, obs_x,
+                                    obs_u, key, n_col=cfg["n_col"], steps=cfg["steps"], holdout_frac=cfg["holdout"],
+                                    data_weight=cfg["data_weight"], f_scale=F_SCALE, desc=which)
+        else:  # regression of u: the PINN's network, optimiser, budget and hold-out
+            model, res = lm_regression(lambda k: make_u(k, cfg["width"], cfg["depth"]), obs_x, obs_u, key,
+                                       steps=cfg["steps"], holdout_frac=cfg["holdout"], desc="data-only")
         return model, {"steps_done": int(res.step), "final_loss": float(res.opt_state.loss),
                        "train_s": round(time.perf_counter() - t0, 2)}
     return train
@@ -220,10 +197,7 @@ def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
 def _plot(out, fs, metrics):
     ft, f, fn = (np.asarray(v) for v in fs)
     fig, ax = figure(1, 4, figsize=(16, 3.6))
-    panels = [(ft, "f* (truth)"), (f, f"f PINN, noise-free (rel L2 {metrics['f_rel_l2']:.1e})"),
-              (np.abs(f - ft), "|f − f*| noise-free"), (fn, f"f PINN, 1% noise (rel L2 {metrics['f_rel_l2_noisy']:.1e})")]
-    for a, (v, t) in zip(ax, panels):
-        im = a.imshow(v.reshape(101, 101).T, origin="lower", extent=(0, 1, 0, 1))
-        a.set_title(t, fontsize=9)
-        fig.colorbar(im, ax=a, fraction=0.046)
+    show_fields(fig, ax, [(ft, "f* (truth)"), (f, f"f PINN, noise-free (rel L2 {metrics['f_rel_l2']:.1e})"),
+                          (np.abs(f - ft), "|f − f*| noise-free"),
+                          (fn, f"f PINN, 1% noise (rel L2 {metrics['f_rel_l2_noisy']:.1e})")], DOMAIN, 101)
     save_figure(fig, out, NAME, dpi=100)

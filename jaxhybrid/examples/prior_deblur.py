@@ -4,10 +4,12 @@ Mechanism: ``y = A x + η`` (Gaussian blur, PSF std 1.5 px; ``η ~ N(0, 0.02² I
 *camera* that the prior never sees, then (no retraining) inpainting with 50% of the pixels missing.
 Prior: a score network trained by DSM on patches of other images (:func:`jaxhybrid.inverse.train_patch_prior`).
 
-* **hybrid** — PnP-ULA (:func:`jaxhybrid.inverse.score_pnp_posterior`): ``E[X₀ | y]`` and its Tweedie
-  error bar; σ and α chosen per task on a validation crop of a training image;
+* **hybrid** — PnP-ULA (:func:`jaxhybrid.inverse.task_posterior`): ``E[X₀ | y]`` and its Tweedie
+  error bar; σ and α chosen per task on a validation crop of a training image
+  (:func:`~jaxhybrid.inverse.validate_pnp`);
 * **tv**, **tikhonov** — MAP (mechanism only), λ tuned on the test image itself (favours them);
-* **data_only** — the same network regressing the clean patch from its blurred, noisy version.
+* **data_only** — the same network regressing the clean patch from its blurred, noisy version
+  (:func:`jaxhybrid.inverse.train_patch_regressor`).
 
 Both networks come from :func:`jaxhybrid.examples.pretrained.obtain`, keyed by their training
 configuration: quick mode evaluates the full run's networks (shipped in ``examples/weights/``) with
@@ -26,20 +28,20 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxhybrid.examples.pretrained import obtain
 from jaxhybrid.examples.record import figure, record, save_figure
-from jaxhybrid.inverse import (blur, extract_patches, gaussian_psf, image_task, load_images, prior_denoising_psnr,
-                               psnr, score_pnp_posterior, show_images, textured_patches, tikhonov, train_patch_prior,
-                               train_regressor, tune_weight, tv_map)
-from jaxhybrid.metrics import coverage
-from jaxhybrid.sampling import NoisePredictor, pnp_step_size, score_network
+from jaxhybrid.inverse import (blur, gaussian_psf, image_task, load_images, prior_denoising_psnr, psnr,
+                               residual_estimate, show_images, task_posterior, textured_patches, tikhonov,
+                               train_patch_prior, train_patch_regressor, tune_weight, tv_map, validate_pnp)
+from jaxhybrid.metrics import coverage, rmse
+from jaxhybrid.sampling import pnp_step_size, score_network
 
 NAME, TEST_IMAGE = "prior-deblur", "camera"
 #: training images of the prior and the data-only regressor (full mode, quick mode)
 PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "motorcycle", "grace_hopper", "clock", "coins")
-SAMPLES = ("astronaut", "coins", "moon", "text", "page", "brick", "grass", "gravel", "clock", "chelsea", "coffee", "rocket")
+SAMPLES = ("astronaut", "coins", "moon", "text", "page", "brick", "grass", "gravel", "clock", "chelsea", "coffee",
+           "rocket")
 TRAIN_IMAGES = tuple(dict.fromkeys(PHOTOS + SAMPLES))  # every image either mode trains on
 CROP = (slice(40, 136), slice(200, 296))  # 96×96: the cameraman's head, camera and coat
 PSF_STD, PSF_SIZE, NOISE = 1.5, 9, 0.02
@@ -72,11 +74,12 @@ def task_problem(task: str, x, noise_seed: int, mask_seed: int):
                       mask_key=jax.random.PRNGKey(mask_seed), start_weight=LAM_START)
 
 
-def posterior(net, task, step, n_chains, burn_in, n_samples, seed, alpha=1.0, sigma=SIGMA_PRIOR):
-    """PnP-ULA estimate ``E[X₀ | y]`` and its error bar from the task's start (box [0, 1], λ = 5δ)."""
-    return score_pnp_posterior(net, sigma, step, task.likelihood_score, task.start, task.data,
-                               jax.random.PRNGKey(seed + 3), n_chains=n_chains, n_samples=n_samples,
-                               burn_in=burn_in, alpha=alpha, box=(0.0, 1.0), lam=5 * step)
+def posterior(net, task, chains, seed, alpha=ALPHA, sigma=SIGMA_PRIOR):
+    """PnP-ULA estimate ``E[X₀ | y]`` and its error bar from the task's start (box [0, 1], λ = 5δ) with
+    ``chains = (chains, burn-in, kept samples per chain)``."""
+    n_chains, burn_in, n_samples = chains
+    return task_posterior(net, task, sigma, alpha, jax.random.PRNGKey(seed + 3), likelihood_lipschitz=L_Y,
+                          n_chains=n_chains, burn_in=burn_in, n_samples=n_samples)
 
 
 def choose_sigma(got, ims, seed, task, quick):
@@ -89,10 +92,10 @@ def choose_sigma(got, ims, seed, task, quick):
             return (*VALIDATED[seed][task], {}, f"full run's validation (VALIDATED[{seed}])")
         return SIGMA_PRIOR, ALPHA, {}, "default"
     x_val = jnp.asarray(ims[VAL_IMAGE][VAL_CROP])
-    val = task_problem(task, x_val, seed + 4000, seed + 4001)
-    scores = {(sg, al): psnr(posterior(got.model, val, pnp_step_size(L_Y, sg, al), *CHAINS_VAL, seed + 21, al, sg)[0],
-                             x_val) for sg in SIGMA_GRID for al in ALPHA_GRID}
-    best = max(scores, key=scores.get)
+    n_chains, burn_in, n_samples = CHAINS_VAL
+    best, scores = validate_pnp(got.model, task_problem(task, x_val, seed + 4000, seed + 4001), x_val, SIGMA_GRID,
+                                ALPHA_GRID, jax.random.PRNGKey(seed + 24), likelihood_lipschitz=L_Y, n_chains=n_chains,
+                                burn_in=burn_in, n_samples=n_samples)
     return best[0], best[1], {f"{k[0]},{k[1]}": v for k, v in scores.items()}, "validation"
 
 
@@ -125,20 +128,11 @@ def train_prior(cfg: dict):
     return tp.net, {"final_dsm_loss": tp.history[-1]["loss_mean"] if tp.history else None}
 
 
-def regress(m, a):
-    """The data-only estimate of the clean image from a blurred, noisy one."""
-    return a - m.noise(a, NOISE) if isinstance(m, NoisePredictor) else a + m.residual(a, NOISE)
-
-
 def train_data_only(cfg: dict):
     """The prior's network and patches, regressing the clean patch from blur(patch) + noise."""
-    seed, steps = cfg["seed"], cfg.get("regressor_steps", cfg["steps"])
-    patches = extract_patches(_images(cfg), cfg["patch"], cfg["patches"], seed=seed)  # the prior's patches
-    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(optax.cosine_decay_schedule(cfg["lr"], steps, 0.05)))
-    res = train_regressor(regress, score_network(cfg, jax.random.PRNGKey(seed + 7)), jnp.asarray(patches), NOISE, opt,
-                          forward=blur(gaussian_psf(PSF_SIZE, PSF_STD), patches.shape[1:]).apply, steps=steps,
-                          batch_size=cfg["batch"], key=jax.random.PRNGKey(seed + 8), log_every=max(1, steps // 10),
-                          desc="data-only regressor", loop="host")
+    seed, blur_patch = cfg["seed"], blur(gaussian_psf(PSF_SIZE, PSF_STD), (cfg["patch"],) * 2).apply
+    res = train_patch_regressor(_images(cfg), cfg, blur_patch, NOISE, seed, net_key=jax.random.PRNGKey(seed + 7),
+                                key=jax.random.PRNGKey(seed + 8), steps=cfg.get("regressor_steps", cfg["steps"]))
     return res.params, {"final_loss": res.history[-1]["loss_mean"] if res.history else None}
 
 
@@ -167,38 +161,40 @@ def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     sigma, alpha, val_scores, chosen_by = choose_sigma(got, ims, seed, "deblur", quick)
     sigma_in, alpha_in, val_in, _ = choose_sigma(got, ims, seed, "inpaint", quick)
     step, step_in = pnp_step_size(L_Y, sigma, alpha), pnp_step_size(L_Y, sigma_in, alpha_in)
-    n_chains, burn_in, n_samples = CHAINS_QUICK if quick else CHAINS_FULL
-    mean, std = posterior(net, deb, step, n_chains, burn_in, n_samples, seed, alpha, sigma)
+    chains = CHAINS_QUICK if quick else CHAINS_FULL
+    mean, std = posterior(net, deb, chains, seed, alpha, sigma)
     tv_grid, tv_iter = np.geomspace(1e-4, 3e-2, 8 if quick else 14), 150 if quick else 300
     # one compiled program per baseline, the weight λ traced
     tik = tune_weight(jax.jit(lambda l: tikhonov(op, y, l, reg="gradient")),
                       np.geomspace(1e-3, 10.0, 9 if quick else 13), x_true)
     tv = tune_weight(jax.jit(lambda l: tv_map(op, y, l, n_iter=tv_iter, box=(0.0, 1.0))), tv_grid, x_true)
-    x_reg = np.asarray(regress(reg, y))
+    x_reg = np.asarray(residual_estimate(reg, y, NOISE))
 
     # --- inpainting, same prior, no retraining
     inp = task_problem("inpaint", x_true, seed + 5, seed + 2)
     fill = jnp.where(inp.data[1] > 0, inp.y, jnp.sum(inp.y) / jnp.sum(inp.data[1]))
-    mean_in, std_in = posterior(net, inp, step_in, n_chains, burn_in, n_samples, seed + 11, alpha_in, sigma_in)
+    mean_in, std_in = posterior(net, inp, chains, seed + 11, alpha_in, sigma_in)
     tv_in = tune_weight(jax.jit(lambda l: tv_map(inp.op, inp.y, l, n_iter=tv_iter, box=(0.0, 1.0), x0=fill)), tv_grid,
                         x_true)
 
-    rmse = lambda est: float(np.sqrt(np.mean((np.asarray(est) - np.asarray(x_true)) ** 2)))
+    err = lambda est: float(rmse(est, x_true))
     metrics = {"psnr_dB": psnr(mean, x_true), "inpainting_psnr_dB": psnr(mean_in, x_true),
                "coverage_90": float(coverage(mean, std, x_true)),
                "inpainting_coverage_90": float(coverage(mean_in, std_in, x_true)),
-               "mean_posterior_std": float(np.mean(std)), "rmse": rmse(mean)}
-    baselines = {"tv": {"psnr_dB": tv[0], "inpainting_psnr_dB": tv_in[0], "rmse": rmse(tv[2])},
-                 "tikhonov": {"psnr_dB": tik[0], "rmse": rmse(tik[2])},
-                 "data_only": {"psnr_dB": psnr(x_reg, x_true), "rmse": rmse(x_reg)},
+               "mean_posterior_std": float(np.mean(std)), "rmse": err(mean)}
+    baselines = {"tv": {"psnr_dB": tv[0], "inpainting_psnr_dB": tv_in[0], "rmse": err(tv[2])},
+                 "tikhonov": {"psnr_dB": tik[0], "rmse": err(tik[2])},
+                 "data_only": {"psnr_dB": psnr(x_reg, x_true), "rmse": err(x_reg)},
                  "observation": {"psnr_dB": psnr(y, x_true), "inpainting_psnr_dB": psnr(fill, x_true)}}
     m, b, dB = metrics, baselines, lambda v: f"{v:.2f} dB"
     fig, ax = figure(2, 6, figsize=(19, 6.8))
     show_images(fig, ax, [  # the deblurring row, then the inpainting row
         (x_true, "truth (held out)", "image"), (y, f"blurred + noise {b['observation']['psnr_dB']:.1f} dB", "image"),
         (tik[2], "Tikhonov " + dB(tik[0]), "image"), (tv[2], "TV " + dB(tv[0]), "image"),
-        (x_reg, "data-only " + dB(b["data_only"]["psnr_dB"]), "image"), (mean, "PnP-ULA mean " + dB(m["psnr_dB"]), "image"),
-        (std, f"posterior std (cov90 {m['coverage_90']:.2f})", "map"), (np.abs(mean - x_true), "|mean − truth|", "map"),
+        (x_reg, "data-only " + dB(b["data_only"]["psnr_dB"]), "image"),
+        (mean, "PnP-ULA mean " + dB(m["psnr_dB"]), "image"),
+        (std, f"posterior std (cov90 {m['coverage_90']:.2f})", "map"),
+        (np.abs(mean - x_true), "|mean − truth|", "map"),
         (fill, "inpainting input (50% missing)", "image"), (tv_in[2], "TV " + dB(tv_in[0]), "image"),
         (mean_in, "PnP-ULA mean " + dB(m["inpainting_psnr_dB"]), "image"),
         (std_in, f"std (cov90 {m['inpainting_coverage_90']:.2f})", "map")])
@@ -214,7 +210,7 @@ def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
         "inpainting_sigma_alpha_validation_psnr_dB": val_in, "inpainting_step_size": step_in,
         "validation": [VAL_IMAGE, *span(VAL_CROP)], "alpha": alpha, "sigma_range": list(cfg["sigma_range"]),
         "prior": {k: (list(v) if isinstance(v, tuple) else v) for k, v in cfg.items()}, "step_size": step,
-        "chains": n_chains, "burn_in": burn_in, "samples_per_chain": n_samples, "tv_lambda": tv[1],
+        "chains": chains[0], "burn_in": chains[1], "samples_per_chain": chains[2], "tv_lambda": tv[1],
         "tikhonov_lambda": tik[1], "tv_inpainting_lambda": tv_in[1],
         "final_dsm_loss": got.meta.get("final_dsm_loss"),
         "denoiser_psnr_dB_cell": {str(k): v for k, v in den_check.items()}},

@@ -6,7 +6,7 @@ sine-transform solver, :func:`jaxhybrid.inverse.poisson_source`); data: ``u`` at
 (:func:`jaxhybrid.inverse.random_source_fields`). Severely ill-posed: ``(−Δ)⁻¹`` damps mode k by 1/|k|².
 
 * **hybrid** — annealed Langevin with the noise-level-aware PDE likelihood
-  (:func:`jaxhybrid.inverse.annealed_posterior`) and a prior learned from generator samples: a fitted
+  (:func:`jaxhybrid.inverse.annealed_sampler`) and a prior learned from generator samples: a fitted
   Gaussian (``GaussianScore``) plus a DSM-trained conv correction (``ResidualScore``) of weight w
   chosen on validation fields (``WeightedCorrection``);
 * **tikhonov** (mechanism only: gradient penalty, λ tuned on the test fields), **gaussian_prior** (the
@@ -35,7 +35,7 @@ import optax
 
 from jaxhybrid.examples.pretrained import obtain
 from jaxhybrid.examples.record import figure, record, save_figure
-from jaxhybrid.inverse import (annealed_posterior, gradient_precision, linear_gaussian_posterior, noisy_observations,
+from jaxhybrid.inverse import (annealed_sampler, gradient_precision, linear_gaussian_posterior, noisy_observations,
                                poisson_source, random_source_fields, show_images, tikhonov, train_regressor,
                                tune_weight)
 from jaxhybrid.metrics import coverage, rel_l2
@@ -166,11 +166,9 @@ def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     # with the full run's networks takes the full run's choice
     sigmas = geometric_sigmas(SIGMA_RANGE[1], SIGMA_RANGE[0], N_LEVELS)
     eps = EPS * SIGMA_RANGE[0] ** 2
-    sample_all = eqx.filter_jit(jax.vmap(
-        lambda prior, yi, k: annealed_posterior(prior, op, noise, yi, k, sigmas=sigmas, eps=eps, n_each=n_each,
-                                                n_chains=n_chains, n_samples=n_samples, shape=(N, N)),
-        in_axes=(None, 0, 0)))
-    sample = lambda w, ys, k: sample_all(WeightedCorrection(net, w), ys, jax.random.split(k, ys.shape[0]))
+    sample_all = annealed_sampler(op, noise, sigmas=sigmas, eps=eps, n_each=n_each, n_chains=n_chains,
+                                  n_samples=n_samples, shape=(N, N))
+    sample = lambda w, ys, k: sample_all(WeightedCorrection(net, w), ys, k)
     if quick and got.config == prior_config(PRIOR_FULL, seed) and seed in VALIDATED:
         weight, val_scores, chosen_by = VALIDATED[seed], {}, f"full run's validation (VALIDATED[{seed}])"
     else:

@@ -4,7 +4,9 @@
     ∇ log p(y|x) = Aᵀ(y − A x)/σ²           (linear F = A, explicit adjoint; no autodiff)
                  = J_F(x)ᵀ(y − F(x))/σ²      (nonlinear F, by JAX's VJP).
 
-:func:`noisy_observations` draws data from this model for a batch of unknowns.
+:func:`noisy_observations` draws data from this model for a batch of unknowns;
+:func:`point_observations` from point values of one field at randomly chosen nodes (sensors),
+with σ a fraction of the field's RMS over all nodes (a "1% noise" level).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ import jax.numpy as jnp
 
 from .operators import LinearOperator
 
-__all__ = ["GaussianLikelihood", "gaussian_likelihood", "noisy_observations"]
+__all__ = ["GaussianLikelihood", "gaussian_likelihood", "noisy_observations", "point_observations"]
 
 
 class GaussianLikelihood(NamedTuple):
@@ -56,3 +58,23 @@ def noisy_observations(forward, xs, sigma: float, key) -> jax.Array:
     fwd = forward.apply if isinstance(forward, LinearOperator) else forward
     u = jax.vmap(fwd)(jnp.asarray(xs))
     return u + sigma * jax.random.normal(key, u.shape)
+
+
+def point_observations(key: jax.Array, points: jax.Array, u: Callable, n_obs: int, noise_rel: float) -> tuple:
+    """Observations of the field ``u`` (a function of one point) at ``n_obs`` distinct nodes drawn
+    at random from ``points`` ``(n, d)``: ``y_j = u(x_j) + σ η_j`` with ``σ = noise_rel · RMS_i u(p_i)``
+    over all ``points``. ``key`` splits into the choice of nodes and the noise.
+
+    Returns ``(index, x, y, σ)``: the chosen rows of ``points`` ``(n_obs,)``, their coordinates
+    ``(n_obs, d)``, the noisy values ``(n_obs,)`` and σ (a float)."""
+    points = jnp.asarray(points)
+    if points.ndim != 2 or not 1 <= n_obs <= points.shape[0]:
+        raise ValueError(f"point_observations: need points (n, d) and 1 <= n_obs <= n, got {points.shape}, {n_obs}.")
+    if not noise_rel >= 0:
+        raise ValueError(f"point_observations: noise_rel must be >= 0, got {noise_rel}.")
+    k1, k2 = jax.random.split(key)
+    index = jax.random.choice(k1, points.shape[0], (n_obs,), replace=False)
+    x = points[index]
+    clean = jax.vmap(u)(x)
+    sigma = noise_rel * float(jnp.sqrt(jnp.mean(jax.vmap(u)(points) ** 2)))
+    return index, x, clean + sigma * jax.random.normal(k2, clean.shape, clean.dtype), sigma

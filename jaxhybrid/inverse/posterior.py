@@ -24,7 +24,8 @@ network and the data as traced arguments) and return running moments — nothing
   evaluated with one eigendecomposition ``AAᵀ = U diag(λ) Uᵀ``. Its stiffness is at most
   ``1/σ²`` at every level, so the step ``ε σ_i²/σ_L²`` is stable from the coarsest level down.
   Chains start from ``N(0, σ₁² I)`` (independent draws), run the schedule, then keep sampling at
-  σ_L; their pooled moments are the posterior mean and variance.
+  σ_L; their pooled moments are the posterior mean and variance. :func:`annealed_sampler` builds
+  it once for a batch of observation vectors (one compiled program, the prior an argument).
 
 :func:`linear_gaussian_posterior` is the closed-form reference: for a Gaussian prior and a linear
 operator the posterior is Gaussian (dense linear algebra in float64, for a few thousand unknowns),
@@ -46,7 +47,7 @@ import numpy as np
 from jaxhybrid.sampling import annealed_langevin, chains_summary, denoiser_from_score, pnp_ula, tweedie_variance
 from jaxhybrid.sampling.base import check_positive
 
-__all__ = ["PosteriorSummary", "pnp_posterior", "score_pnp_posterior", "annealed_posterior",
+__all__ = ["PosteriorSummary", "pnp_posterior", "score_pnp_posterior", "annealed_posterior", "annealed_sampler",
            "linear_gaussian_posterior"]
 
 
@@ -151,6 +152,30 @@ def annealed_posterior(prior_score: Callable, op, noise: float, y: jax.Array, ke
     x0 = sigmas[0] * jax.random.normal(k0, (n_chains,) + tuple(shape), y.dtype)
     s = chains_summary(algo, k1, x0, n_samples, burn_in=len(sigmas) * n_each)
     return PosteriorSummary(s.mean, jnp.sqrt(s.var))
+
+
+def annealed_sampler(op, noise: float, *, sigmas: jax.Array, eps: float, n_each: int, n_chains: int,
+                     n_samples: int, shape: Sequence[int]) -> Callable:
+    """:func:`annealed_posterior` for a batch of observation vectors: returns ``sample(prior_score,
+    ys, key) -> PosteriorSummary`` with ``ys`` ``(B, n_obs)`` and means and stds ``(B, *shape)``,
+    each row sampled with its own key of ``split(key, B)``. The operator, noise and schedule are
+    fixed here; the prior (an Equinox module, e.g. a :class:`~jaxhybrid.sampling.WeightedCorrection`
+    of a trained score), the data and the key are arguments of one compiled program, so a new
+    observation batch or prior weight reuses it."""
+    _check_counts("annealed_sampler", n_chains=n_chains, n_samples=n_samples, n_each=n_each)
+    check_positive("annealed_sampler", "noise", noise)
+    run = eqx.filter_jit(jax.vmap(
+        lambda prior, y, k: annealed_posterior(prior, op, noise, y, k, sigmas=sigmas, eps=eps, n_each=n_each,
+                                               n_chains=n_chains, n_samples=n_samples, shape=shape),
+        in_axes=(None, 0, 0)))
+
+    def sample(prior_score, ys, key) -> PosteriorSummary:
+        ys = jnp.asarray(ys)
+        if ys.ndim != 2:
+            raise ValueError(f"annealed_sampler: ys must be a batch of observation vectors (B, n_obs), got {ys.shape}.")
+        return PosteriorSummary(*run(prior_score, ys, jax.random.split(key, ys.shape[0])))
+
+    return sample
 
 
 def linear_gaussian_posterior(op, noise: float, y, prior_mean, *, prior_cov=None,

@@ -5,19 +5,29 @@ unknown, trained on simulated pairs (no forward model at inference, no prior, no
 
 with fresh observation noise ``z ~ N(0, I)`` in every minibatch (so the network sees the noise
 law, not one draw of it), trained by :func:`jaxhybrid.train.fit`.
+
+For images, :func:`train_patch_regressor` is the data-only counterpart of
+:func:`~jaxhybrid.inverse.train_patch_prior`: the same patches, network architecture and
+optimiser, trained to undo ``F`` instead of the noise alone, and read out by
+:func:`residual_estimate` as ``x̂ = y − N_θ(y, σ)`` (a noise predictor) or ``x̂ = y + ε_θ(y, σ)``
+(a DSM-residual network) — the network learns the correction to its input.
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Sequence
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 import optax
 
+from jaxhybrid.sampling import NoisePredictor, score_network
 from jaxhybrid.train import FitResult, fit
 
-__all__ = ["train_regressor"]
+from .data import extract_patches
+
+__all__ = ["train_regressor", "residual_estimate", "train_patch_regressor"]
 
 
 def train_regressor(predict: Callable[[Any, jax.Array], jax.Array], net, data, noise: float,
@@ -45,3 +55,34 @@ def train_regressor(predict: Callable[[Any, jax.Array], jax.Array], net, data, n
         return jnp.mean((jax.vmap(lambda a: predict(m, a))(y) - x) ** 2)
 
     return fit(loss, net, data, optimizer, steps=steps, batch_size=batch_size, key=key, stochastic=True, **fit_kw)
+
+
+def residual_estimate(net, y: jax.Array, noise: float) -> jax.Array:
+    """The estimate ``x̂`` of a score-network architecture used as a regressor at noise level σ =
+    ``noise``: ``y − N_θ(y, σ)`` for a :class:`~jaxhybrid.sampling.NoisePredictor`, else ``y +
+    ε_θ(y, σ)`` (``net.residual``)."""
+    return y - net.noise(y, noise) if isinstance(net, NoisePredictor) else y + net.residual(y, noise)
+
+
+def train_patch_regressor(images: Sequence[np.ndarray], config: dict, forward: Callable, noise: float, seed: int, *,
+                          net_key: jax.Array, key: jax.Array, steps: Optional[int] = None,
+                          desc: str = "data-only regressor", loop: str = "host", progress: bool = True) -> FitResult:
+    """Train the network of ``config`` (:func:`~jaxhybrid.sampling.score_network`, initialised with
+    ``net_key``) to map ``forward(x) + noise · z`` to ``x`` on the patches of ``images`` that
+    :func:`~jaxhybrid.inverse.train_patch_prior` draws with ``seed`` (``config``'s ``patch``,
+    ``patches``, ``batch``, ``lr``), read out by :func:`residual_estimate`.
+
+    ``forward`` acts on one ``patch × patch`` patch (e.g. ``blur(psf, (p, p)).apply``). Adam with a
+    cosine-decayed learning rate (to 5%) and global-norm clipping at 1, ``steps`` steps (default
+    ``config["steps"]``) of :func:`train_regressor` (minibatch order and noise from ``key``).
+    """
+    missing = [k for k in ("patch", "patches", "batch", "lr", "steps") if k not in config]
+    if missing:
+        raise ValueError(f"train_patch_regressor: the configuration lacks {missing}.")
+    steps = config["steps"] if steps is None else steps
+    patches = extract_patches(images, config["patch"], config["patches"], seed=seed)
+    sched = optax.cosine_decay_schedule(config["lr"], steps, 0.05)
+    opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(sched))
+    return train_regressor(residual_estimate, score_network(config, net_key), jnp.asarray(patches), noise, opt,
+                           forward=forward, steps=steps, batch_size=config["batch"], key=key,
+                           log_every=max(1, steps // 10), desc=desc, loop=loop, progress=progress)

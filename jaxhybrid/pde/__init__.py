@@ -9,12 +9,17 @@ Periodic pseudo-spectral (exponential integrators):
 
 Rectangles (finite differences):
     poisson_fd, laplacian_fd, fd_coords      — Poisson/Helmholtz, Dirichlet/Neumann/periodic, fast transforms
+    fd_points                                — the grid's nodes as points (for functions of a point)
     solve_variable_coefficient               — −∇·(a∇u) = f, matrix-free preconditioned CG (lineax)
     ode_solve, reaction_diffusion_rhs, dirichlet_laplacian, mol_coords
                                               — method of lines through diffrax (stiff / non-stiff,
                                                 adaptive or fixed step); ode_solve serves any ODE
     trajectory_windows, fit_windows, Windows — learn a vector field through the solve on short
                                                 windows of observed trajectories
+    snapshots                                — a stepper's solution at chosen step counts (what
+                                                sensors see; checkpointed gradients)
+    solve_batch                              — ode_solve from many initial states, compiled once
+                                                per vector field (parameters as arguments)
 
 Every stepper follows the algorithm protocol (``û, info = stepper.step(û, key=None)``) and runs
 through :func:`jaxhybrid.rollout.evolve` (``evolve(stepper, stepper.init(u0), n, save_every=k,
@@ -35,10 +40,12 @@ from .equations import (
     navier_stokes_2d,
     kolmogorov_forcing,
 )
-from .poisson import poisson_fd, laplacian_fd, fd_coords
+from .poisson import poisson_fd, laplacian_fd, fd_coords, fd_points
 from .variable_coefficient import solve_variable_coefficient, variable_coefficient_operator
 from .mol import ode_solve, reaction_diffusion_rhs, dirichlet_laplacian, mol_coords
 from .windows import Windows, trajectory_windows, fit_windows
+from .snapshots import snapshots
+from .trajectories import solve_batch
 
 __all__ = [
     "Grid", "SpectralSpace", "dealias_cutoff", "fourier_basis", "ETDRKStepper", "etdrk_coefficients",
@@ -46,4 +53,5 @@ __all__ = [
     "navier_stokes_2d", "kolmogorov_forcing", "poisson_fd", "laplacian_fd", "fd_coords",
     "solve_variable_coefficient", "variable_coefficient_operator", "ode_solve",
     "reaction_diffusion_rhs", "dirichlet_laplacian", "mol_coords", "Windows", "trajectory_windows", "fit_windows",
+    "snapshots", "fd_points", "solve_batch",
 ]

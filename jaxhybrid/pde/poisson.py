@@ -29,7 +29,7 @@ import jax.numpy as jnp
 import jax.scipy.fft as jsfft
 import numpy as np
 
-__all__ = ["poisson_fd", "laplacian_fd", "fd_coords", "fd_spacing", "BCS"]
+__all__ = ["poisson_fd", "laplacian_fd", "fd_coords", "fd_points", "fd_spacing", "BCS"]
 
 BCS = ("dirichlet", "neumann", "periodic")
 
@@ -64,6 +64,13 @@ def fd_coords(shape: Sequence[int], extent, bc="dirichlet"):
         axes.append(jnp.asarray((i + 1) * h if b == "dirichlet" else (i + 0.5) * h if b == "neumann" else i * h,
                                 dtype=jnp.result_type(float)))
     return tuple(jnp.meshgrid(*axes, indexing="ij"))
+
+
+def fd_points(shape: Sequence[int], extent, bc="dirichlet") -> jnp.ndarray:
+    """The unknowns' coordinates (:func:`fd_coords`) as points, ``(prod(shape), ndim)``, in the
+    C order of a field of ``shape`` (row ``k`` is the node of ``u.ravel()[k]``): evaluate a
+    function of a point on the grid with ``vmap(g)(fd_points(...)).reshape(shape)``."""
+    return jnp.stack([c.ravel() for c in fd_coords(shape, extent, bc)], -1)
 
 
 def _eig(n, h, bc, dtype):

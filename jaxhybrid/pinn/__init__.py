@@ -13,10 +13,13 @@ Problems and losses (``losses``; built on :func:`jaxhybrid.paradigms.constrain`)
 Optimisation (``optim``; every optimiser runs through :func:`jaxhybrid.train.fit`):
     levenberg_marquardt (a Trainer: damped Gauss–Newton on residual rows, float64 least squares),
     lm_fit (it through fit in one call, with optional early stopping on held-out data: holdout),
+    lm_regression (a network regressed on observations by lm_fit: a PINN's data-only baseline),
     until_lm_converged, until_stalled (``fit(..., until=...)`` stops; Adam → L-BFGS pipelines use
     ``optax.adam``/``optax.lbfgs`` directly), one_blas_thread.
 Spectral bases for unknown fields (``bases``): Chebyshev2D.
-Inverse source problems −Δu = f (``source``): SourceFields, source_terms.
+Inverse source problems −Δu = f (``source``): SourceFields, source_terms, poisson_residual,
+    fit_source (collocation, hold-out and LM in one call).
+Plots (``plots``): show_fields (maps of fields, errors and collocation points on a 2-D box).
 Multi-stage networks (``multistage``, Wang & Lai 2024): SinMLP, MultiStage,
     dominant_frequency, regression_stages, pinn_stages.
 
@@ -29,8 +32,10 @@ from .sampling import resample, rar, rad, failure_informed, FailureInformed, gau
 from .losses import Problem, least_squares, grad_norm_weights, causal_weights, causal_loss
 from .multistage import SinMLP, MultiStage, dominant_frequency, pinn_stages, regression_stages
 from .bases import Chebyshev2D
-from .optim import LMState, holdout, levenberg_marquardt, lm_fit, one_blas_thread, until_lm_converged, until_stalled
-from .source import SourceFields, source_terms
+from .optim import (LMState, holdout, levenberg_marquardt, lm_fit, lm_regression, one_blas_thread, until_lm_converged,
+                    until_stalled)
+from .source import SourceFields, source_terms, poisson_residual, fit_source
+from .plots import show_fields
 from .adaptive import adaptive_fit
 
 __all__ = [
@@ -38,6 +43,8 @@ __all__ = [
     "gradient", "divergence", "laplacian", "value_and_laplacian", "partial", "time_derivative", "on_points",
     "resample", "rar", "rad", "failure_informed", "FailureInformed", "gaussian_mixture", "fit_gmm", "sample_gmm", "GMM",
     "Problem", "least_squares", "grad_norm_weights", "causal_weights", "causal_loss",
-    "levenberg_marquardt", "lm_fit", "holdout", "SourceFields", "source_terms", "adaptive_fit", "LMState", "until_lm_converged", "until_stalled", "one_blas_thread",
+    "levenberg_marquardt", "lm_fit", "holdout", "SourceFields", "source_terms", "adaptive_fit", "LMState",
+    "until_lm_converged", "until_stalled", "one_blas_thread",
     "SinMLP", "MultiStage", "dominant_frequency", "regression_stages", "pinn_stages", "Chebyshev2D",
+    "lm_regression", "poisson_residual", "fit_source", "show_fields",
 ]

@@ -24,7 +24,8 @@ r"""Optimisers for PINNs beyond first order, all driven by :func:`jaxhybrid.trai
   passed :data:`MU_MAX` (no descent left; from then on steps are no-ops). Open
   :func:`one_blas_thread` around the ``fit`` call on CPU. :func:`lm_fit` is that whole recipe
   in one call, optionally keeping the iterate with the smallest held-out misfit (early stopping
-  on validation data, split off by :func:`holdout`).
+  on validation data, split off by :func:`holdout`); :func:`lm_regression` applies it to plain
+  regression of a network on observations ``u(x_j) ≈ y_j`` (the data-only baseline of a PINN).
 """
 
 from __future__ import annotations
@@ -41,7 +42,8 @@ from jax.flatten_util import ravel_pytree
 from jaxhybrid.rollout import DivergenceError
 from jaxhybrid.train import Trainer, TrainState, fit
 
-__all__ = ["levenberg_marquardt", "LMState", "MU_MAX", "until_lm_converged", "until_stalled", "one_blas_thread", "lm_fit", "holdout"]
+__all__ = ["levenberg_marquardt", "LMState", "MU_MAX", "until_lm_converged", "until_stalled", "one_blas_thread",
+           "lm_fit", "holdout", "lm_regression"]
 
 PyTree = Any
 RowResidual = Callable[[PyTree, Any], jax.Array]
@@ -230,3 +232,18 @@ def holdout(key, x, y, fraction: float, predictor: Callable[[PyTree], Callable])
     val, trn = jnp.split(jax.random.permutation(key, x.shape[0]), [int(round(fraction * x.shape[0]))])
     val_fn = jax.jit(lambda p: jnp.mean((jax.vmap(predictor(p))(x[val]) - y[val]) ** 2)) if val.size else None
     return trn, val_fn
+
+
+def lm_regression(make_net: Callable[[jax.Array], PyTree], x: jax.Array, y: jax.Array, key: jax.Array, *, steps: int,
+                  holdout_frac: float = 0.0, desc: str = "regression") -> tuple:
+    """Least-squares regression ``Σ_j (u(x_j) − y_j)²`` of the network ``u = make_net(k)`` on
+    observations ``(x (n, d), y (n,))`` by :func:`lm_fit`: the data-only counterpart of a PINN with
+    the same network, optimiser and budget. ``key`` splits into the network's key and the
+    :func:`holdout` split (``round(holdout_frac · n)`` observations kept out for early stopping).
+    Returns ``(net, FitResult)``."""
+    if np.shape(x)[0] != np.shape(y)[0]:
+        raise ValueError(f"lm_regression: {np.shape(x)[0]} points but {np.shape(y)[0]} values.")
+    kn, kh = jax.random.split(key)
+    trn, val_fn = holdout(kh, x, y, holdout_frac, lambda p: p)
+    terms = {"data": (lambda p, row: p(row[0]) - row[1], (x[trn], y[trn]))}
+    return lm_fit(terms, make_net(kn), steps, val_fn=val_fn, desc=desc)

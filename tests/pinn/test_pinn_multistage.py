@@ -35,12 +35,14 @@ def test_quick_run_multistage_improves_on_single_stage(quick_record, assert_hybr
 
 
 def test_multistage_regression_rejects_a_stage_that_does_not_help(x64):
-    from jaxhybrid.examples import pinn_multistage as ms
+    from jaxhybrid.pinn import regression_stages
 
     x = jnp.linspace(-1.0, 1.0, 41)[:, None]
     xt = jnp.linspace(-1.0, 1.0, 83)[:, None]
+    target = lambda z: jnp.sin(2 * z[0] + 1) + 0.2 * jnp.exp(1.3 * z[0])  # the example's u* (Wang & Lai 2024)
     # an untrained second stage (0 iterations) adds ε·(random network) and raises the error: not kept
-    model, errs, train, diag = ms.regression(jax.random.PRNGKey(0), [x, x], xt, (6, 6), (2, 2), (20, 0), progress=False)
+    model, errs, train, diag = regression_stages(target, jax.random.PRNGKey(0), [x, x], xt, (6, 6), (2, 2), (20, 0),
+                                                 progress=False)
     assert len(model.stages) == 1 and errs[1] == errs[0] and train[1] == train[0]
     assert diag[0]["kept"] and not diag[1]["kept"]
     assert train[0] < 1e-2
