@@ -8,7 +8,11 @@
   :mod:`~jaxhybrid.alphazero.training` — self-play → replay buffer → ``fit``, driven by
   :func:`jaxhybrid.paradigms.alternate`, with checkpoints and exact resume;
 * :mod:`~jaxhybrid.alphazero.arena` — batched matches; :mod:`~jaxhybrid.alphazero.solver` —
-  perfect tic-tac-toe play.
+  perfect tic-tac-toe play;
+* :mod:`~jaxhybrid.alphazero.experiment` — a run from a JSON-able training configuration (the
+  key of a stored network): train it, load it, summarise it;
+* :mod:`~jaxhybrid.alphazero.evaluation` — exact play against the perfect player and
+  learning-curve monitors; :mod:`~jaxhybrid.alphazero.plots` — figure panels.
 """
 
 from jaxhybrid.alphazero.arena import MatchResult, evaluate, evaluate_agents, evaluate_together, play_match
@@ -18,6 +22,10 @@ from jaxhybrid.alphazero.search import agents, alphazero_policy, mcts_policy, ra
 from jaxhybrid.alphazero.selfplay import Samples, self_play, value_targets
 from jaxhybrid.alphazero.solver import exact_vs_perfect, perfect_agent, solve_tictactoe
 from jaxhybrid.alphazero.training import AZConfig, AZState, az_loss, init_state, train_alphazero, train_steps
+from jaxhybrid.alphazero.experiment import (network_template, train_config, train_from_config,
+                                           training_summary)
+from jaxhybrid.alphazero.evaluation import (evaluate_pool, exact_curve_monitor, exact_scores, exact_summary,
+                                           match_table, win_rate_monitor)
 
 __all__ = [
     "Game", "GameState", "tictactoe", "connect4", "winning_lines",
@@ -27,4 +35,6 @@ __all__ = [
     "AZConfig", "AZState", "az_loss", "init_state", "train_alphazero", "train_steps",
     "play_match", "evaluate", "evaluate_agents", "evaluate_together", "MatchResult",
     "perfect_agent", "solve_tictactoe", "exact_vs_perfect",
+    "train_config", "train_from_config", "network_template", "training_summary",
+    "exact_summary", "exact_scores", "match_table", "evaluate_pool", "exact_curve_monitor", "win_rate_monitor",
 ]

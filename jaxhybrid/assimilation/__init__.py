@@ -16,7 +16,10 @@ var4d (adjoint by JAX, L-BFGS), ssls (score-based sequential Langevin). Metrics:
 rank_histogram, coverage, scores, lead_rmse. Closures and MOS (closure.py): subgrid_tendency,
 two_scale_truth, coarse_model, LocalClosure, poly_closure, forecast_batch, linear_mos, ResidualMOS,
 trajectory_windows, lead_targets. Twin experiments
-(experiment.py): twin, run_filter, free_run.
+(experiment.py): twin, run_filter, free_run; comparisons (comparison.py): compare_filters, twin_baselines,
+twin_comparison, invert_arctan. Closure and MOS fitting (closure_training.py): fit_poly_closure, fit_regression,
+fit_through_solver, closure_lead_rmse, persistence_lead_rmse, mos_pairs, fit_mos, mos_skill. Figure panels:
+:mod:`.plots`.
 """
 
 from .models import (rk4, lorenz63, lorenz63_rhs, lorenz96, lorenz96_rhs, two_scale_l96, two_scale_l96_rhs,
@@ -33,6 +36,9 @@ from .metrics import coverage, crps_ensemble, lead_rmse, rank_histogram, rmse, r
 from .closure import (LocalClosure, ResidualMOS, coarse_model, forecast_batch, lead_targets, linear_mos, poly_closure,
                       stencil, subgrid_tendency, trajectory_windows, two_scale_truth)
 from .experiment import Twin, free_run, run_filter, twin
+from .comparison import Comparison, compare_filters, invert_arctan, twin_baselines, twin_comparison
+from .closure_training import (closure_lead_rmse, fit_mos, fit_poly_closure, fit_regression, fit_through_solver,
+                               mos_pairs, mos_skill, persistence_lead_rmse)
 
 __all__ = [
     "rk4", "lorenz63", "lorenz63_rhs", "lorenz96", "lorenz96_rhs", "two_scale_l96", "two_scale_l96_rhs",
@@ -46,4 +52,7 @@ __all__ = [
     "crps_ensemble", "rank_histogram", "rmse", "rmse_series", "scores", "lead_rmse", "ssls", "LocalClosure",
     "coarse_model", "forecast_batch", "linear_mos", "poly_closure", "stencil", "subgrid_tendency", "two_scale_truth",
     "Twin", "twin", "run_filter", "free_run", "ResidualMOS", "trajectory_windows", "lead_targets",
+    "compare_filters", "twin_baselines", "Comparison", "twin_comparison", "invert_arctan", "fit_poly_closure",
+    "fit_regression", "fit_through_solver",
+    "closure_lead_rmse", "persistence_lead_rmse", "mos_pairs", "fit_mos", "mos_skill",
 ]

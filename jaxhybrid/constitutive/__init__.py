@@ -10,9 +10,14 @@
 * :mod:`.invariant_net` — polyconvex isotropic energy ``W(I₁, I₂, J)``.
 * :mod:`.loadcases` — uniaxial / equibiaxial / pure-shear kinematics, CSV data, fitting.
 * :mod:`.fem` — 2D plane-strain finite elements (bilinear quads, Newton, lineax) with any law.
+* :mod:`.training` — data scales and labels, DPK/MLP and SPD-NN/MLP networks from a
+  configuration, the standard fits (cosine-decayed Adam through ``jaxhybrid.train.fit``).
+* :mod:`.evaluation` — held-out errors and learning curves, symmetry scores, load lines,
+  tangent eigenvalues, cubic constants, learned laws inside an FE solve.
+* :mod:`.plots` — figure panels (learning curves, load lines, FE error maps, rollouts, losses).
 """
 
-from .cauchy_born import CauchyBorn, equilibrium_lattice_constant, lattice_vectors
+from .cauchy_born import CauchyBorn, equilibrium_cauchy_born, equilibrium_lattice_constant, lattice_vectors
 from .dpk import DPK, MLPStress, symmetry_violation
 from .groups import generate_group, point_group, rotation_matrix
 from .invariant_net import ICNN, InvariantHyperelastic
@@ -22,3 +27,23 @@ from .kinematics import (cauchy_from_pk1, from_mandel, from_voigt, green_lagrang
 from .laws import (HardeningHypoelastic, Hyperelastic, cubic_hyperelastic, mandel_projectors, mooney_rivlin,
                    neo_hookean, st_venant_kirchhoff)
 from .spd import SPDNN, MLPIncrement, one_step_loss, rollout_errors, rollout_stress
+from .training import (ScaledStress, fit_incremental_law, fit_stress_law, incremental_law, incremental_law_template,
+                       incremental_training_data, path_scales, reference_paths, stress_labels, stress_network,
+                       stress_network_from_config, stress_network_template, train_incremental_law,
+                       train_stress_network)
+from .evaluation import (ROLLOUT_GOALS, FEError, compare_rollouts, cubic_constants, fe_errors, learning_curves,
+                         min_tangent_eigenvalue, predict_stress, stress_rel_error, symmetry_scores, uniaxial_stretch)
+
+__all__ = [
+    "CauchyBorn", "equilibrium_cauchy_born", "equilibrium_lattice_constant", "lattice_vectors", "DPK", "MLPStress",
+    "symmetry_violation", "generate_group", "point_group", "rotation_matrix", "ICNN", "InvariantHyperelastic",
+    "cauchy_from_pk1", "from_mandel", "from_voigt", "green_lagrange", "invariants", "jacobian", "left_cauchy_green",
+    "pk1_from_pk2", "pk2_from_pk1", "plane_strain_F", "random_rotation", "right_cauchy_green", "to_mandel",
+    "to_voigt", "HardeningHypoelastic", "Hyperelastic", "cubic_hyperelastic", "mandel_projectors", "mooney_rivlin",
+    "neo_hookean", "st_venant_kirchhoff", "SPDNN", "MLPIncrement", "one_step_loss", "rollout_errors",
+    "rollout_stress", "ScaledStress", "stress_network", "stress_network_from_config", "stress_network_template",
+    "train_stress_network", "stress_labels", "path_scales", "reference_paths", "incremental_training_data",
+    "incremental_law", "incremental_law_template", "train_incremental_law", "fit_stress_law", "fit_incremental_law",
+    "ROLLOUT_GOALS", "FEError", "compare_rollouts", "cubic_constants", "fe_errors", "learning_curves",
+    "min_tangent_eigenvalue", "predict_stress", "stress_rel_error", "symmetry_scores", "uniaxial_stretch",
+]

@@ -22,6 +22,8 @@ The pair term uses the potential's own cutoff treatment (``PairPotential._pair_t
 
 from __future__ import annotations
 
+from typing import Callable
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
@@ -30,7 +32,7 @@ import numpy as np
 from jaxhybrid.md.eam import EAM
 from jaxhybrid.md.pair import PairPotential
 
-__all__ = ["CauchyBorn", "lattice_vectors", "equilibrium_lattice_constant", "PRIMITIVE"]
+__all__ = ["CauchyBorn", "lattice_vectors", "equilibrium_lattice_constant", "equilibrium_cauchy_born", "PRIMITIVE"]
 
 #: primitive vectors (rows, units of the cubic lattice constant) and atoms per cubic cell
 PRIMITIVE = {
@@ -127,3 +129,15 @@ def equilibrium_lattice_constant(potential, lattice: str = "fcc", a_guess: float
             if abs(float(step)) < 1e-13:
                 break
         return float(s) * a_guess
+
+
+def equilibrium_cauchy_born(make_potential: Callable[[], object], lattice: str = "fcc",
+                            a_guess: float = 1.5) -> tuple[CauchyBorn, float]:
+    """``(law, a₀)``: the float64 Cauchy–Born law of the potential ``make_potential()`` at its
+    zero-pressure lattice constant ``a₀`` (:func:`equilibrium_lattice_constant`), so the reference
+    ``F = I`` is stress free. The potential is built with x64 enabled (its parameters are then
+    float64 arrays, as the law's float64 evaluation needs)."""
+    with jax.enable_x64(True):
+        potential = make_potential()
+        a0 = equilibrium_lattice_constant(potential, lattice, a_guess)
+        return CauchyBorn(potential, lattice, a0, dtype=jnp.float64), a0

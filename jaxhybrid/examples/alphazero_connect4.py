@@ -28,14 +28,12 @@ compiling the searches costs more than a quick run's games). Figures: README.md.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
 from pathlib import Path
 
-import equinox as eqx
 import jax
-import numpy as np
 
-from jaxhybrid.alphazero import AZConfig, agents, connect4, evaluate, evaluate_together, make_network, train_alphazero
+from jaxhybrid import alphazero as az
+from jaxhybrid.alphazero import plots as AP
 from jaxhybrid.cache import config_hash
 from jaxhybrid.examples.pretrained import obtain
 from jaxhybrid.examples.record import figure, record, save_figure
@@ -44,110 +42,73 @@ NAME = "alphazero-connect4"
 BUDGET_S = 2400.0  # training budget of the full run in CPU seconds of the process (40 CPU-min)
 OPPONENT_SIMS = 200
 RATES = ("win_rate_vs_mcts200", "draw_rate_vs_mcts200", "loss_rate_vs_mcts200")
-FULL = AZConfig(games_per_round=64, sims_train=16, train_steps=80, batch_size=128, lr=2e-3,
+FULL = az.AZConfig(games_per_round=64, sims_train=16, train_steps=80, batch_size=128, lr=2e-3,
                 buffer_size=40_000, channels=32, blocks=2, random_opening=4, augment=True)
-QUICK = AZConfig(games_per_round=32, sims_train=8, train_steps=50, batch_size=128, lr=2e-3,
+QUICK = az.AZConfig(games_per_round=32, sims_train=8, train_steps=50, batch_size=128, lr=2e-3,
                  buffer_size=4_000, channels=16, blocks=1)
 #: evaluation: simulations of the hybrid and of pure MCTS, games per side for every agent, and
 #: games per side and agent played at once. Quick mode keeps the full run's simulations; its game
 #: count is the smallest with which, at the full run's win rates (hybrid 0.96, raw policy 0.88
-#: of 100 in its less favourable evaluation), the hybrid wins strictly more games than the raw policy with probability >= 0.95
-#: (80 games: 0.96; 24 games: 0.78, and the shipped network tied there, 23 vs 23). Cost on 2
-#: CPU cores: ~10 CPU-s to compile, ~50 CPU-s to play the 3 × 80 games (MCTS-200's roll-outs).
+#: of 100 in its less favourable evaluation), the hybrid wins strictly more games than the raw
+#: policy with probability >= 0.95 (80 games: 0.96; 24 games: 0.78, and the shipped network tied
+#: there, 23 vs 23). Cost on 2 CPU cores: ~10 CPU-s to compile, ~50 CPU-s to play the 3 × 80 games
+#: (MCTS-200's roll-outs).
 EVAL_FULL = (OPPONENT_SIMS, 50, 10)
 EVAL_QUICK = (OPPONENT_SIMS, 40, 10)
 CURVE_EVERY_CPU_S, CURVE_GAMES = 300.0, 4  # learning curve of the full training (not part of its key)
+#: the structure of the network of a configuration: shapes only, for loading weights into
+template = az.network_template(az.connect4())
 
 
 def train_config(quick: bool, seed: int) -> dict:
     """The training configuration (the key of the stored network): AZConfig, rounds, budget, seed."""
-    az, rounds, budget = (QUICK, 2, 25.0) if quick else (FULL, 10_000, BUDGET_S)
-    return {"game": "connect4", "az": asdict(az), "rounds": rounds, "budget_s": budget, "budget_clock": "cpu",
-            "seed": seed}
-
-
-def template(cfg: dict, meta: dict | None = None):
-    """The structure of the network of ``cfg``: shapes only (``jax.ShapeDtypeStruct`` leaves), for loading."""
-    return eqx.filter_eval_shape(make_network, connect4(), jax.random.PRNGKey(0), cfg["az"]["channels"],
-                                 cfg["az"]["blocks"])
+    hyper, rounds, budget = (QUICK, 2, 25.0) if quick else (FULL, 10_000, BUDGET_S)
+    return az.train_config(az.connect4(), hyper, rounds, budget, seed)
 
 
 def trainer(out: Path):
-    """``train(cfg) -> (network, meta)``: the AlphaZero loop of ``cfg``; ``meta`` holds the history."""
-    game = connect4()
+    """``train(cfg) -> (network, meta)``: the AlphaZero loop of ``cfg``; ``meta`` holds the history.
+    The full configuration checkpoints every round and records a learning curve: ``CURVE_GAMES``
+    games per side vs MCTS-200 every ``CURVE_EVERY_CPU_S`` CPU-s of training."""
+    game = az.connect4()
 
     def train(cfg: dict):
-        az, key = AZConfig(**cfg["az"]), jax.random.PRNGKey(cfg["seed"])
-        full = cfg["budget_s"] >= BUDGET_S
-        state, history = train_alphazero(game, az, key, cfg["rounds"],
-                                         checkpoint_dir=out / f"{NAME}-ckpt-{config_hash(cfg)}" if full else None,
-                                         monitor=_curve(game, key) if full else None, time_budget_s=cfg["budget_s"],
-                                         budget_clock=cfg["budget_clock"], metrics_path=out / f"{NAME}-metrics.jsonl")
-        h = history[-1]
-        return state.model, {"history": history, "rounds": len(history), "train_wall_s": h["train_wall_s"],
-                             "train_cpu_s": h["train_cpu_s"], "replay_positions": h["positions"],
-                             "self_play_games": len(history) * az.games_per_round}
+        if cfg["budget_s"] < BUDGET_S:
+            return az.train_from_config(game, cfg, metrics_path=out / f"{NAME}-metrics.jsonl")
+        pool, key = az.agents(game, OPPONENT_SIMS), jax.random.fold_in(jax.random.PRNGKey(cfg["seed"]), 7)
+        curve = az.win_rate_monitor(game, pool, pool["mechanism_only"], key, CURVE_EVERY_CPU_S, CURVE_GAMES,
+                                    "vs_mcts200")
+        return az.train_from_config(game, cfg, monitor=curve, checkpoint_dir=out / f"{NAME}-ckpt-{config_hash(cfg)}",
+                                    metrics_path=out / f"{NAME}-metrics.jsonl")
 
     return train
 
 
-def _curve(game, key):
-    """Monitor: ``CURVE_GAMES`` games per side vs MCTS-200 every ``CURVE_EVERY_CPU_S`` CPU-s of training."""
-    opponent, last = agents(game, OPPONENT_SIMS)["mechanism_only"], [-np.inf]
-
-    def monitor(state):
-        if time.process_time() - last[0] < CURVE_EVERY_CPU_S:
-            return {}
-        a, k = agents(game, OPPONENT_SIMS), jax.random.fold_in(jax.random.fold_in(key, 7), state.round)
-        rec = {f"{m}_win_rate_vs_mcts200": evaluate(game, a[m], opponent, k, CURVE_GAMES, state.model).win_rate
-               for m in ("hybrid", "data_only")}
-        last[0] = time.process_time()
-        return rec
-
-    return monitor
-
-
 def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
-    t_start, out, game, key = time.perf_counter(), Path(out), connect4(), jax.random.PRNGKey(seed)
+    t_start, out, game, key = time.perf_counter(), Path(out), az.connect4(), jax.random.PRNGKey(seed)
     full_cfg = train_config(False, seed)
     configs = [full_cfg, train_config(True, seed)] if quick else [full_cfg]
     got = obtain(NAME, configs, trainer(out), template, retrain=retrain, log=print)
-    meta, az = got.meta, AZConfig(**got.config["az"])
-    sims, n_eval, batch = EVAL_QUICK if quick else EVAL_FULL
-    opponent = agents(game, OPPONENT_SIMS)["mechanism_only"]
-    pool = agents(game, sims)
-    matches = evaluate_together(game, pool, opponent, jax.random.fold_in(key, 99), n_eval, got.model, batch)
-    results = {m: dict(zip(RATES, (r.win_rate, r.draws / r.games, r.losses / r.games)), games=r.games,
-                       wins_as_first=r.first[0], wins_as_second=r.second[0]) for m, r in matches.items()}
+    meta, (sims, n_eval, batch) = got.meta, EVAL_QUICK if quick else EVAL_FULL
+    opponent = az.agents(game, OPPONENT_SIMS)["mechanism_only"]
+    results = az.evaluate_pool(game, az.agents(game, sims), opponent, "mcts200", jax.random.fold_in(key, 99), n_eval,
+                               got.model, batch, rates=("wins", "draws", "losses"), sides=("wins",))
     _plot(out, meta["history"], results)
     goal = {**{k: "max" if k.startswith("win") else "min" for k in RATES}, "games": "max", "wins_as_first": "max",
             "wins_as_second": "max"}
     return record(NAME, 3, quick, t_start, results.pop("hybrid"), goal, results, headline="win_rate_vs_mcts200",
-                  config=dict(asdict(az), rounds=meta["rounds"], train_wall_s=meta["train_wall_s"],
-                              train_cpu_s=meta["train_cpu_s"], budget_cpu_s=got.config["budget_s"],
-                              train_seed=got.config["seed"], sims_eval=sims, opponent_sims=OPPONENT_SIMS,
-                              eval_games_per_side=n_eval, eval_batch=batch, replay_positions=meta["replay_positions"],
-                              self_play_games=meta["self_play_games"]),
+                  config=dict(az.training_summary(got.config, meta), sims_eval=sims, opponent_sims=OPPONENT_SIMS,
+                              eval_games_per_side=n_eval, eval_batch=batch, self_play_games=meta["self_play_games"]),
                   weights={"network": got.summary()}, history=meta["history"])
 
 
 def _plot(out, history, results):
     fig, ax = figure(1, 3, figsize=(15, 4))
-    t = [h["train_wall_s"] / 60 for h in history]
-    ax[0].plot(t, [h["policy_ce"] for h in history], label="policy cross-entropy")
-    ax[0].plot(t, [h["value_mse"] for h in history], label="value MSE")
-    for m, c, lab in (("hybrid", "C0o-", "network + search"), ("data_only", "C2s-", "raw policy")):
-        pts = [(h["train_wall_s"] / 60, h[f"{m}_win_rate_vs_mcts200"]) for h in history if f"{m}_win_rate_vs_mcts200" in h]
-        if pts:
-            ax[1].plot(*zip(*pts), c, label=lab)
-    x, names = np.arange(len(results)), list(results)
-    for i, (k, c) in enumerate(zip(RATES, ("C2", "C7", "C3"))):
-        ax[2].bar(x + 0.27 * i, [results[n][k] for n in names], 0.27, color=c, label=k.split("_")[0])
-    ax[2].set_xticks(x + 0.27, names)
+    curves = [(f"{m}_win_rate_vs_mcts200", fmt, dict(label=lab))
+              for m, fmt, lab in (("hybrid", "C0o-", "network + search"), ("data_only", "C2s-", "raw policy"))]
+    AP.training_panels(ax, history, results, curves, RATES, ("C2", "C7", "C3"), x="minutes", bar_width=0.27)
     ax[0].set(xlabel="training time (min)", title="training loss (replay buffer)")
     ax[1].set(xlabel="training time (min)", ylabel="win rate", ylim=(-0.05, 1.05), title="vs MCTS-200 during training")
-    ax[2].set(ylabel="fraction of games", title=f"final evaluation vs MCTS-200 ({results[names[0]]['games']} games each)")
-    for a in ax:
-        if a.get_legend_handles_labels()[0]:  # no learning curve without a monitor (quick configuration)
-            a.legend()
+    ax[2].set(ylabel="fraction of games",
+              title=f"final evaluation vs MCTS-200 ({next(iter(results.values()))['games']} games each)")
     save_figure(fig, out, NAME)

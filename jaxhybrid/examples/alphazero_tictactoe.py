@@ -29,124 +29,70 @@ for every competing baseline.
 
 from __future__ import annotations
 
+import functools
 import time
-from dataclasses import asdict
 from pathlib import Path
 
-import equinox as eqx
 import jax
-import numpy as np
 
-from jaxhybrid.alphazero import (AZConfig, agents, evaluate_together, exact_vs_perfect, make_network, perfect_agent,
-                                 tictactoe, train_alphazero)
+from jaxhybrid import alphazero as az
+from jaxhybrid.alphazero import plots as AP
 from jaxhybrid.examples.pretrained import obtain
 from jaxhybrid.examples.record import figure, record, save_figure
 
 NAME = "alphazero-tictactoe"
-AZ = AZConfig(games_per_round=256, sims_train=16, train_steps=50, batch_size=128, lr=3e-3,
+AZ = az.AZConfig(games_per_round=256, sims_train=16, train_steps=50, batch_size=128, lr=3e-3,
               buffer_size=10_000, channels=16, blocks=2, random_opening=4, augment=True)
 BUDGET_S = 270.0  # training budget in CPU seconds of the process (the machine may be shared)
 #: evaluation: simulations of the hybrid and of pure MCTS, games per side for every agent
 SIMS, N_EVAL = 64, 200
 CURVE_EVERY = 4  # learning curve of the full training (exact P(loss), not part of its key)
+#: the structure of the network of a configuration: shapes only, for loading weights into
+template = az.network_template(az.tictactoe())
+_exact = az.exact_summary  # the exact evaluation of a deterministic agent against the perfect player
 
 
 def train_config(quick: bool, seed: int) -> dict:
     """The training configuration (the key of the stored network): AZConfig, rounds, budget, seed."""
     rounds, budget = (2, 40.0) if quick else (40, BUDGET_S)
-    return {"game": "tictactoe", "az": asdict(AZ), "rounds": rounds, "budget_s": budget, "budget_clock": "cpu",
-            "seed": seed}
-
-
-def template(cfg: dict, meta: dict | None = None):
-    """The structure of the network of ``cfg``: shapes only (``jax.ShapeDtypeStruct`` leaves,
-    no initialisation: Flax's eager ``init`` costs seconds of CPU), for loading weights into."""
-    return eqx.filter_eval_shape(make_network, tictactoe(), jax.random.PRNGKey(0), cfg["az"]["channels"],
-                                 cfg["az"]["blocks"])
+    return az.train_config(az.tictactoe(), AZ, rounds, budget, seed)
 
 
 def trainer(out: Path | None):
-    """``train(cfg) -> (network, meta)``: the AlphaZero loop of ``cfg``; ``meta`` holds the history."""
-    game = tictactoe()
-
-    def train(cfg: dict):
-        az = AZConfig(**cfg["az"])
-        a = agents(game, SIMS)
-
-        def monitor(state):  # learning curve: exact P(loss) vs the perfect player every CURVE_EVERY rounds
-            if cfg["rounds"] < CURVE_EVERY or state.round % CURVE_EVERY:
-                return {}
-            rec = {}
-            for m in ("hybrid", "data_only"):
-                e = _exact(game, a[m], state.model)
-                rec[f"{m}_p_loss_first"], rec[f"{m}_p_loss_second"] = e["p_loss_first"], e["p_loss_second"]
-            return rec
-
-        state, history = train_alphazero(game, az, jax.random.PRNGKey(cfg["seed"]), cfg["rounds"], monitor=monitor,
-                                         time_budget_s=cfg["budget_s"], budget_clock=cfg["budget_clock"],
-                                         metrics_path=None if out is None else out / f"{NAME}-metrics.jsonl")
-        h = history[-1]
-        return state.model, {"history": history, "rounds": len(history), "train_wall_s": h["train_wall_s"],
-                             "train_cpu_s": h["train_cpu_s"], "replay_positions": h["positions"]}
-
-    return train
-
-
-def _exact(game, agent, model) -> dict:
-    r = exact_vs_perfect(game, agent, model)
-    return {"p_loss_first": r["first"]["p_loss"], "p_loss_second": r["second"]["p_loss"],
-            "blunders": [dict(b, board=list(b["board"])) for s in ("first", "second") for b in r[s]["blunders"]],
-            "positions": r["first"]["positions"] + r["second"]["positions"]}
+    """``train(cfg) -> (network, meta)``: the AlphaZero loop of ``cfg``; ``meta`` holds the history and,
+    every ``CURVE_EVERY`` rounds, the exact P(loss) vs the perfect player (the learning curve)."""
+    game = az.tictactoe()
+    curve = az.exact_curve_monitor(game, az.agents(game, SIMS), CURVE_EVERY)  # silent in a run of < CURVE_EVERY rounds
+    return functools.partial(az.train_from_config, game, monitor=curve,
+                             metrics_path=None if out is None else out / f"{NAME}-metrics.jsonl")
 
 
 def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
-    t_start, out, game, key = time.perf_counter(), Path(out), tictactoe(), jax.random.PRNGKey(seed)
+    t_start, out, game, key = time.perf_counter(), Path(out), az.tictactoe(), jax.random.PRNGKey(seed)
     full_cfg = train_config(False, seed)
     configs = [full_cfg, train_config(True, seed)] if quick else [full_cfg]
     got = obtain(NAME, configs, trainer(out), template, retrain=retrain, log=print)
-    meta, model = got.meta, got.model
-    a = agents(game, SIMS)
-    results = {}
-    for name, r in evaluate_together(game, a, perfect_agent(game), jax.random.fold_in(key, 99), N_EVAL, model).items():
-        results[name] = {"losses_vs_perfect": r.losses, "draws_vs_perfect": r.draws, "games": r.games,
-                         "losses_as_first": r.first[2], "losses_as_second": r.second[2]}
-        if name != "mechanism_only" and not quick:  # deterministic agents: exact, over every line of the perfect player
-            e = _exact(game, a[name], model)
-            results[name].update(exact_p_loss_first=e["p_loss_first"], exact_p_loss_second=e["p_loss_second"],
-                                 blunder_positions=len(e["blunders"]), blunders=e["blunders"][:10],
-                                 positions_checked=e["positions"])
+    meta = got.meta
+    # deterministic agents (full run): also exact, over every line of the perfect player
+    results = az.evaluate_pool(game, az.agents(game, SIMS), az.perfect_agent(game), "perfect",
+                               jax.random.fold_in(key, 99), N_EVAL, got.model, counts=("losses", "draws"),
+                               sides=("losses",), exact=() if quick else ("hybrid", "data_only"))
     _plot(out, meta["history"], results)
     metrics = {**results.pop("hybrid"), "train_wall_s": meta["train_wall_s"], "train_cpu_s": meta["train_cpu_s"]}
     goal = {"losses_vs_perfect": "min", "draws_vs_perfect": "max", "games": "max"}
     goal.update({k: "min" for k in metrics if k not in goal and k != "positions_checked" and k != "blunders"})
     return record(NAME, 3, quick, t_start, metrics, goal, results, headline="losses_vs_perfect",
                   weights={"network": got.summary()}, history=meta["history"],
-                  config=dict(asdict(AZ), rounds=meta["rounds"], train_wall_s=meta["train_wall_s"],
-                              train_cpu_s=meta["train_cpu_s"], budget_cpu_s=got.config["budget_s"],
-                              train_seed=got.config["seed"], sims_eval=SIMS, eval_games_per_side=N_EVAL,
-                              replay_positions=meta["replay_positions"]))
+                  config=dict(az.training_summary(got.config, meta), sims_eval=SIMS, eval_games_per_side=N_EVAL))
 
 
 def _plot(out, history, results):
     fig, ax = figure(1, 3, figsize=(15, 4))
-    r = [h["round"] for h in history]
-    ax[0].plot(r, [h["policy_ce"] for h in history], label="policy cross-entropy")
-    ax[0].plot(r, [h["value_mse"] for h in history], label="value MSE")
-    curve = [h for h in history if "hybrid_p_loss_second" in h]
-    for m, c, lab in (("hybrid", "C0", "network + search"), ("data_only", "C2", "raw policy")):
-        for side, st in (("first", "o-"), ("second", "s--")):
-            if curve:
-                ax[1].plot([h["round"] for h in curve], [h[f"{m}_p_loss_{side}"] for h in curve], c + st, ms=3,
-                           label=f"{lab}, {side}")
-    names = list(results)
-    x = np.arange(len(names))
-    for i, (k, c) in enumerate([("losses_vs_perfect", "C3"), ("draws_vs_perfect", "C7")]):
-        ax[2].bar(x + 0.4 * i, [results[n][k] for n in names], 0.4, color=c, label=k.split("_")[0])
-    ax[2].set_xticks(x + 0.2, names)
+    curves = [(f"{m}_p_loss_{side}", c + st, dict(ms=3, label=f"{lab}, {side}"))
+              for m, c, lab in (("hybrid", "C0", "network + search"), ("data_only", "C2", "raw policy"))
+              for side, st in (("first", "o-"), ("second", "s--"))]
+    AP.training_panels(ax, history, results, curves, ("losses_vs_perfect", "draws_vs_perfect"), ("C3", "C7"))
     ax[0].set(xlabel="round", title="training loss (replay buffer)")
     ax[1].set(xlabel="round", ylabel="P(loss) per game (exact)", title="vs perfect player during training")
-    ax[2].set(ylabel="games", title=f"final evaluation ({results[names[0]]['games']} games each)")
-    for a in ax:
-        if a.get_legend_handles_labels()[0]:  # no learning curve without a monitor (quick configuration)
-            a.legend()
+    ax[2].set(ylabel="games", title=f"final evaluation ({next(iter(results.values()))['games']} games each)")
     save_figure(fig, out, NAME)

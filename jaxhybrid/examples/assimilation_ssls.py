@@ -18,10 +18,9 @@ import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 from jaxhybrid import assimilation as da
+from jaxhybrid.assimilation import plots as AP
 from jaxhybrid.examples import assimilation_l96 as l96
 from jaxhybrid.examples.record import figure, record, save_figure
 
@@ -32,6 +31,7 @@ INFL = {"nonlinear": 1.1, "linear": 1.02}
 TARGET_ACCEPT = 0.574     # optimal MALA acceptance (Roberts & Rosenthal 1998)
 ATTRACTOR_RANGE = (-10.0, 15.0)   # L96 (F = 8) states stay inside this range
 METHODS = {"nonlinear": ("ssls", "etkf", "pf"), "linear": ("ssls", "etkf")}   # no metric reads the linear PF
+TITLES = {"nonlinear": f"arctan obs, std {NL_STD}, every {NL_STEPS} steps", "linear": "linear obs, R = I, every step"}
 
 
 def settings():
@@ -52,12 +52,6 @@ def filters(hmm, infl, quick):
     }
 
 
-def _data_only(name, obs):
-    if name == "linear":
-        return obs
-    return jnp.clip(jnp.tan(jnp.clip(obs, -np.pi / 2 + 1e-3, np.pi / 2 - 1e-3)), *ATTRACTOR_RANGE)
-
-
 def run(quick: bool, seed: int, out: Path) -> dict:
     t_start, out = time.perf_counter(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
@@ -65,17 +59,14 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     results, series, base = {}, {}, {}
     for setting, hmm in settings().items():
         k_truth, k_init, k_run = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), len(setting)), 3)
-        truth, obs, x_init = da.twin(hmm, k_truth, k_init, burn + n_stats, l96.INIT_STD)
-        for name, filt in filters(hmm, INFL[setting], quick).items():
-            if name in METHODS[setting]:
-                sc, series[(setting, name)], _ = da.run_filter(filt, x_init, l96.INIT_STD, obs, truth,
-                                                               jax.random.fold_in(k_init, 1), k_run, burn)
-                results[(setting, name)] = {"rmse_a": sc["rmse_a"], "spread_a": sc["spread_a"],
-                                            "wall_s": round(sc["wall_s"], 2)}
-                print(f"  {setting:9s} {name:5s} " + "  ".join(f"{k} {v:.4f}" for k, v in results[(setting, name)].items()))
-        free = da.free_run(hmm, x_init, k_run, burn + n_stats)
-        base[setting] = {"mechanism_only": float(da.rmse(free, truth, burn)),
-                         "data_only": float(da.rmse(_data_only(setting, obs), truth, burn))}
+        methods = {k: v for k, v in filters(hmm, INFL[setting], quick).items() if k in METHODS[setting]}
+        # data only: the observations themselves (linear) or inverted pointwise, tan y clipped to L96's range
+        inverse = None if setting == "linear" else lambda y: da.invert_arctan(y, ATTRACTOR_RANGE)
+        c = da.twin_comparison(hmm, methods, k_truth, k_init, k_run, burn + n_stats, burn, l96.INIT_STD,
+                               data_only=inverse)
+        series[setting], base[setting] = c.series, c.baselines
+        for m, v in c.scores.items():
+            results[(setting, m)] = {"rmse_a": v["rmse_a"], "spread_a": v["spread_a"], "wall_s": round(v["wall_s"], 2)}
     metrics = {f"{m}_rmse_a{sfx}": results[(s, m)]["rmse_a"]
                for s, sfx in (("nonlinear", ""), ("linear", "_linear")) for m in METHODS[s]}
     metrics["ssls_over_etkf_linear"] = metrics["ssls_rmse_a_linear"] / metrics["etkf_rmse_a_linear"]
@@ -92,14 +83,6 @@ def run(quick: bool, seed: int, out: Path) -> dict:
 def _plot(out, series, base, burn):
     fig, axes = figure(1, 2, figsize=(13, 4.2))
     for ax, setting in zip(axes, ("nonlinear", "linear")):
-        for i, name in enumerate(METHODS[setting]):
-            s = series[(setting, name)]
-            ax.semilogy(s, lw=0.8, color=f"C{i}", label=f"{name} ({np.nanmean(s[burn:]):.3f})")
-        for j, (b, v) in enumerate(base[setting].items()):
-            ax.axhline(v, color="k", ls=[":", "--"][j], lw=1, label=f"{b} ({v:.2f})")
-        ax.axvline(burn, color="grey", lw=0.8)
-        title = (f"arctan obs, std {NL_STD}, every {NL_STEPS} steps" if setting == "nonlinear"
-                 else "linear obs, R = I, every step")
-        ax.set(xlabel="cycle", ylabel="analysis RMSE", title=f"Lorenz-96, N = {N}: {title}")
-        ax.legend(fontsize=7, ncol=2)
+        AP.rmse_series_panel(ax, series[setting], base[setting], burn)
+        ax.set(title=f"Lorenz-96, N = {N}: {TITLES[setting]}")
     save_figure(fig, out, NAME)

@@ -35,18 +35,15 @@ import functools
 import time
 from pathlib import Path
 
-import equinox as eqx
-import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
+from jaxhybrid import constitutive as C
 from jaxhybrid import md
-from jaxhybrid.constitutive import DPK, CauchyBorn, MLPStress, equilibrium_lattice_constant, fem, point_group, symmetry_violation
+from jaxhybrid.constitutive import plots as CP
 from jaxhybrid.constitutive.data import sample_F, sample_rotations
 from jaxhybrid.examples.pretrained import obtain_tier
 from jaxhybrid.examples.record import figure, record, save_figure
-from jaxhybrid.train import fit
 
 NAME = "constitutive-dpk"
 EAM_PARAMS = dict(A=0.5, beta=3.0, D=1.0, alpha=5.0, r0=1.0, cutoff=2.5)
@@ -54,20 +51,13 @@ NETWORKS = ("hybrid", "mlp")
 N_TEST = 1000  # held-out deformation gradients (both tiers)
 #: FE mesh of the plate, (n_radial, n_theta): the full run's; quick mode solves on a coarser one
 MESH = {False: (8, 12), True: (4, 6)}
-
-
-class Scaled(eqx.Module):  # the networks work in units of the stress scale
-    net: eqx.Module
-    scale: float = eqx.field(static=True)
-
-    def __call__(self, F):
-        return self.scale * self.net(F)
+#: the figure's uniaxial line: 41 stretches λ ∈ [0.9, 1.1] along n = (1, 2, 0.5)/|·| (a direction not in the data)
+N_LINE, LAMBDA = (1.0, 2.0, 0.5), np.linspace(0.9, 1.1, 41)
 
 
 def cauchy_born_law():
-    eam = md.eam_analytic(**EAM_PARAMS)
-    a0 = equilibrium_lattice_constant(eam, "fcc", 1.35)
-    return CauchyBorn(eam, "fcc", a0, dtype=jnp.float64), a0
+    """The Cauchy–Born law of the EAM FCC crystal (float64) at its equilibrium lattice constant, and that constant."""
+    return C.equilibrium_cauchy_born(lambda: md.eam_analytic(**EAM_PARAMS), "fcc", 1.35)
 
 
 def config(quick: bool) -> dict:
@@ -89,127 +79,64 @@ def network_config(quick: bool, seed: int, which: str, n: int) -> dict:
 @functools.lru_cache(maxsize=2)
 def _pool(seed, pool, s_max):
     """``(F, P, s)``: the training pool, its Cauchy–Born stresses (float64 → float32) and RMS ‖P‖."""
-    with jax.enable_x64(True):
-        cb64, _ = cauchy_born_law()
-        F = sample_F(seed, pool, s_max)
-        P = np.asarray(eqx.filter_jit(lambda law, F: jax.vmap(law.pk1)(F))(cb64, jnp.asarray(F, jnp.float64)), np.float32)
-    return F, P, float(np.sqrt(np.mean(np.sum(P**2, axis=(1, 2)))))
-
-
-def _make(cfg, scale, key):
-    k1, k2, _ = jax.random.split(key, 3)
-    if cfg["model"] == "hybrid":
-        net = DPK(cfg["group"], cfg["n_vectors"], cfg["width"], cfg["depth"], cfg["n_global"], cfg["strain_scale"], key=k1)
-    else:
-        net = MLPStress(cfg["width"], cfg["depth"], cfg["strain_scale"], key=k2)
-    return Scaled(net, scale)
+    F = sample_F(seed, pool, s_max)
+    return (F, *C.stress_labels(cauchy_born_law()[0], F))
 
 
 def _train(cfg):
     """``(network, meta)``: relative squared error of P, cosine-decayed Adam, full batch."""
-    t0 = time.perf_counter()
     F, P, s = _pool(cfg["seed"], cfg["pool"], cfg["s_max"])
-    n = cfg["n_train"]
-
-    def loss(model, batch):
-        return jnp.mean(jnp.sum((jax.vmap(model)(batch[0]) * (1.0 / s) - batch[1] * (1.0 / s)) ** 2, axis=(1, 2)))
-
-    key = jax.random.PRNGKey(cfg["seed"] + n)  # initialisations (k1: DPK, k2: MLP) and k3 of fit
-    opt = optax.adam(optax.cosine_decay_schedule(cfg["lr"], cfg["steps"], 0.02))
-    res = fit(loss, _make(cfg, s, key), (F[:n], P[:n]), opt, steps=cfg["steps"], key=jax.random.split(key, 3)[2],
-              log_every=max(cfg["steps"] // 10, 1), desc=f"{NAME}:{cfg['model']}:{n}")
-    losses = [float(h["loss"]) for h in res.history]
-    return res.params, {"stress_scale": s, "losses": losses, "final_loss": losses[-1],
-                        "train_s": round(time.perf_counter() - t0, 2)}
-
-
-def _like(cfg, meta):  # structure of a stored network (shapes only; the stress scale is a static field)
-    return eqx.filter_eval_shape(_make, cfg, meta["stress_scale"], jax.random.PRNGKey(0))
+    return C.train_stress_network(cfg, F, P, s, desc=f"{NAME}:{cfg['model']}:{cfg['n_train']}")
 
 
 def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
     """``({(which, n): Obtained}, "full" | "quick")``, of one tier
     (:func:`~jaxhybrid.examples.pretrained.obtain_tier`; the quick tier trains on 100 samples only)."""
-    tiers = ({(w, n): (f"{NAME}-{w}-{n}", network_config(q, seed, w, n)) for w in NETWORKS for n in config(q)["sizes"]}
-             for q in (False, True))
-    return obtain_tier(*tiers, lambda _: _train, _like, quick=quick, retrain=retrain)
-
-
-@eqx.filter_jit
-def _predict(model, F):
-    return jax.vmap(model)(F)
+    tiers = ({(w, n): (f"{NAME}-{w}-{n}", network_config(q, seed, w, n))
+              for w in NETWORKS for n in config(q)["sizes"]} for q in (False, True))
+    return obtain_tier(*tiers, lambda _: _train, C.stress_network_template, quick=quick, retrain=retrain)
 
 
 def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     t0, out = time.perf_counter(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
     got, tier = obtain_networks(quick, seed, retrain)
-    cfg = config(tier == "quick")
-    with jax.enable_x64(True):
-        cb64, a0 = cauchy_born_law()
-        F_te = sample_F(seed + 1, N_TEST, cfg["s_max"])
-        # the test gradients and, after them, the figure's uniaxial line: one evaluation (one compile) each
-        lam, F_line = _uniaxial()
-        F_eval = np.concatenate([F_te, F_line.astype(np.float32)])
-        P_eval = np.asarray(_predict(cb64.pk1, jnp.asarray(F_eval, jnp.float64)))
-        P_te, lines = P_eval[:N_TEST].astype(np.float32), {"reference": P_eval[N_TEST:]}
-        C = np.asarray(jax.jit(jax.hessian(cb64.energy_density))(jnp.eye(3, dtype=jnp.float64)))
-    errs = {"hybrid": {}, "data_only": {}}
-    for (w, n), g in got.items():
-        pred, name = np.asarray(_predict(g.model, jnp.asarray(F_eval))), "hybrid" if w == "hybrid" else "data_only"
-        errs[name][n] = float(np.sqrt(np.sum((pred[:N_TEST] - P_te) ** 2) / np.sum(P_te**2)))
-        if n == 100:
-            lines[name] = pred[N_TEST:]
+    cfg, (cb64, a0) = config(tier == "quick"), cauchy_born_law()
+    # the test gradients and, after them, the figure's uniaxial line: one evaluation (one compile) each
+    F_te = sample_F(seed + 1, N_TEST, cfg["s_max"])
+    F_eval = np.concatenate([F_te, C.uniaxial_stretch(N_LINE, LAMBDA).astype(np.float32)])
+    P_eval, _ = C.stress_labels(cb64, F_eval)  # Cauchy–Born in float64, float32 labels
+    curves, preds = C.learning_curves({k: g.model for k, g in got.items()}, F_eval, P_eval[:N_TEST])
+    errs, lines = {"hybrid": curves["hybrid"], "data_only": curves["mlp"]}, {"reference": P_eval[N_TEST:]}
+    lines.update(hybrid=preds[("hybrid", 100)][N_TEST:], data_only=preds[("mlp", 100)][N_TEST:])
     models = {"hybrid": got[("hybrid", 100)].model, "data_only": got[("mlp", 100)].model}
     # symmetry violations (float32) on 64 test gradients, rotations rounded from float64
-    Fs, Q = jnp.asarray(F_te[:64]), jnp.asarray(sample_rotations(seed, 64), jnp.float32)
-    sym = {k: symmetry_violation(eqx.filter_jit(m), Fs, point_group("cubic"), Q) for k, m in models.items()}
-    # finite elements: plate with a hole, learned laws vs the Cauchy–Born law
-    mesh = fem.plate_with_hole_mesh(1.0, 0.3, *MESH[quick])
-    bc, fe = fem.plate_tension_bc(mesh, 0.02), {}
-    with jax.enable_x64(True):
-        ref = fem.solve(cb64.pk1, mesh, *bc, n_load=2, tol=1e-10, dtype=jnp.float64)
-        for name, m in models.items():
-            m64 = jax.tree_util.tree_map(lambda x: x.astype(jnp.float64) if eqx.is_inexact_array(x) else x, m)
-            r = fem.solve(lambda F: m64(F), mesh, *bc, n_load=2, tol=1e-10, dtype=jnp.float64)
-            ok = r.converged and np.all(np.isfinite(r.u))
-            fe[name] = (float(np.linalg.norm(r.u - ref.u) / np.linalg.norm(ref.u)) if ok else float("inf"), ok, r.u)
-    rec = {name: {"test_rel_error": errs[name][100], **{f"test_rel_error_{n}": errs[name][n] for n in cfg["sizes"] if n != 100},
-                  "frame_violation": sym[name]["frame"], "material_violation": sym[name]["material"],
-                  "cauchy_asymmetry": sym[name]["cauchy_asym"], "fe_displacement_rel_error": fe[name][0],
-                  "fe_converged": float(fe[name][1])} for name in models}
-    _plot(out, errs, mesh, ref.u, fe, lam, lines)
-    return record(NAME, 2, quick, t0, rec["hybrid"], {k: "max" if k == "fe_converged" else "min" for k in rec["hybrid"]},
-                  {"data_only": rec["data_only"]}, headline="test_rel_error",
-                  config={**cfg, "n_test": N_TEST, "networks": tier, "fe_mesh": list(MESH[quick]), "eam": EAM_PARAMS, "lattice_constant": a0,
-                          "stress_scale": got[("hybrid", 100)].meta["stress_scale"],
-                          "cubic_constants_C11_C12_C44": [float(C[0, 0, 0, 0]), float(C[0, 0, 1, 1]), float(C[0, 1, 0, 1])],
-                          "fe_reference_converged": bool(ref.converged), "fe_newton_residuals_reference": ref.residual_norms,
-                          "fe_nodes": int(mesh.nodes.shape[0])},
+    Q = jnp.asarray(sample_rotations(seed, 64), jnp.float32)
+    sym = C.symmetry_scores(models, jnp.asarray(F_te[:64]), C.point_group("cubic"), Q)
+    # finite elements: plate with a hole, learned laws vs the Cauchy–Born law (float64)
+    mesh = C.fem.plate_with_hole_mesh(1.0, 0.3, *MESH[quick])
+    ref, fe = C.fe_errors(models, cb64.pk1, mesh, C.fem.plate_tension_bc(mesh, 0.02), n_load=2, tol=1e-10)
+    rec = {name: {"test_rel_error": errs[name][100],
+                  **{f"test_rel_error_{n}": errs[name][n] for n in cfg["sizes"] if n != 100},
+                  **sym[name], **fe[name].scores()} for name in models}
+    _plot(out, errs, mesh, ref.u, fe["hybrid"].u, lines)
+    goal = {k: "max" if k == "fe_converged" else "min" for k in rec["hybrid"]}
+    return record(NAME, 2, quick, t0, rec["hybrid"], goal, {"data_only": rec["data_only"]}, headline="test_rel_error",
+                  config={**cfg, "n_test": N_TEST, "networks": tier, "fe_mesh": list(MESH[quick]), "eam": EAM_PARAMS,
+                          "lattice_constant": a0, "stress_scale": got[("hybrid", 100)].meta["stress_scale"],
+                          "cubic_constants_C11_C12_C44": C.cubic_constants(cb64.energy_density),
+                          "fe_reference_converged": bool(ref.converged),
+                          "fe_newton_residuals_reference": ref.residual_norms, "fe_nodes": int(mesh.nodes.shape[0])},
                   weights={f"{w}-{n}": g.summary() for (w, n), g in got.items()})
 
 
-N_LINE = np.array([1.0, 2.0, 0.5]) / np.linalg.norm([1.0, 2.0, 0.5])
-
-
-def _uniaxial():
-    """``(λ, F)``: 41 uniaxial stretches along ``N_LINE`` (a direction not in the data), λ ∈ [0.9, 1.1]."""
-    lam = np.linspace(0.9, 1.1, 41)
-    return lam, np.eye(3)[None] + (lam - 1)[:, None, None] * np.einsum("i,j->ij", N_LINE, N_LINE)[None]
-
-
-def _plot(out, errs, mesh, u_ref, fe, lam, lines):
+def _plot(out, errs, mesh, u_ref, u_hybrid, lines):
     fig, ax = figure(1, 3, figsize=(15, 4.2))
-    n = N_LINE
-    ax[1].plot(lam, np.einsum("kij,i,j->k", lines["reference"], n, n), "k-", lw=2, label="Cauchy–Born")
-    for name, col, lab in (("hybrid", "C0", "DPK (Oₕ)"), ("data_only", "C3", "MLP")):
-        ax[0].loglog(sorted(errs[name]), [errs[name][k] for k in sorted(errs[name])], "o-", color=col, label=lab)
-        ax[1].plot(lam, np.einsum("kij,i,j->k", lines[name], n, n), col + ("--" if name == "hybrid" else ":"), label=lab)
+    CP.stress_law_panels(ax, errs, LAMBDA, lines, N_LINE, mesh, u_ref, u_hybrid,
+                         {"hybrid": ("C0o-", "DPK (Oₕ)"), "data_only": ("C3o-", "MLP")},
+                         {"hybrid": ("C0--", "DPK (Oₕ)"), "data_only": ("C3:", "MLP")}, "Cauchy–Born",
+                         "|u_DPK − u_CB| / max|u_CB|")
     ax[0].set(xlabel="training samples", ylabel="test relative error of P", title="Cauchy–Born FCC (EAM)")
     ax[1].set(xlabel="stretch along n = (1, 2, 0.5)/|·|", ylabel="n·P·n", title="100 samples")
-    X, err = mesh.nodes, np.linalg.norm(fe["hybrid"][2] - u_ref, axis=1) / np.abs(u_ref).max()
-    sc = ax[2].scatter(X[:, 0] + 10 * u_ref[:, 0], X[:, 1] + 10 * u_ref[:, 1], c=err, s=12, cmap="viridis")
-    fig.colorbar(sc, ax=ax[2], label="|u_DPK − u_CB| / max|u_CB|")
-    ax[2].set(aspect="equal", title="plate with hole (×10 displacement)")
-    ax[0].legend(), ax[1].legend()
+    ax[2].set(title="plate with hole (×10 displacement)")
     save_figure(fig, out, NAME)

@@ -13,20 +13,17 @@ hybrid), and MOS (linear, MLP) of the biased model at lead 1. Figures: README.md
 
 from __future__ import annotations
 
+import functools
 import time
 from pathlib import Path
 
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxhybrid import assimilation as da
+from jaxhybrid.assimilation import plots as AP
 from jaxhybrid.examples.record import figure, record, save_figure
 from jaxhybrid.nn import MLP
-from jaxhybrid.paradigms import mse, refine
-from jaxhybrid.rollout import rollout
-from jaxhybrid.train import fit
 
 NAME = "forecast-closure"
 K, J, F, H, B, C = 8, 32, 20.0, 1.0, 10.0, 10.0
@@ -45,11 +42,8 @@ def coarse_step(closure):
     return da.coarse_model(closure, DT, F)
 
 
-def _fit(loss, model, data, lr, steps, batch, key, desc, alpha=0.05, clip=False, log_every=None):
-    opt = optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=alpha))
-    opt = optax.chain(optax.clip_by_global_norm(1.0), opt) if clip else opt
-    return fit(loss, model, data, opt, steps=steps, batch_size=batch, key=key, desc=desc,
-               log_every=log_every or max(1, steps // 10)).params
+def no_closure(x):  # the biased (mechanism-only) coarse model: U = 0
+    return 0.0 * x
 
 
 def run(quick: bool, seed: int, out: Path) -> dict:
@@ -62,44 +56,38 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     save_every, n_fc = lead_steps[0], lead_steps[-1]
     starts, Xte_run = np.arange(n_test) * 80, truth_run(k_te, n_test * 80 + n_fc)[0]
     x0_te, ref = Xte_run[starts], da.lead_targets(Xte_run, starts, n_fc, save_every)
-
-    def evaluate(closure):
-        return da.lead_rmse(da.forecast_batch(coarse_step(closure), x0_te, n_fc, save_every), ref)
-
-    res = {"mechanism_only": evaluate(lambda x: 0.0 * x)}
+    evaluate = functools.partial(da.closure_lead_rmse, x0=x0_te, ref=ref, n_steps=n_fc, save_every=save_every, dt=DT,
+                                 forcing=F)
+    res = {"mechanism_only": evaluate(no_closure)}
     for deg in (1, 2, 3, 4):  # polynomial closures: least squares on the pairs (X_k, U_k)
-        res[f"poly{deg}"] = evaluate(da.poly_closure(jnp.asarray(np.polyfit(np.ravel(Xtr), np.ravel(Utr), deg), jnp.float32)))
+        res[f"poly{deg}"] = evaluate(da.fit_poly_closure(Xtr, Utr, deg))
     best_deg = min((1, 2, 3, 4), key=lambda d: res[f"poly{d}"].mean())
     net = da.LocalClosure(MLP(5, 1, width=32, depth=2, activation=jax.nn.tanh, key=k_net))
-    offline = _fit(lambda m, b: mse(jax.vmap(m)(b[0]), b[1]), net, (Xtr, Utr), 3e-3, 800 if quick else 4000, 256,
-                   k_fit, "closure offline")
+    offline = da.fit_regression(net, Xtr, Utr, lr=3e-3, steps=800 if quick else 4000, batch_size=256, key=k_fit,
+                                desc="closure offline")
     res["hybrid_offline"] = evaluate(offline)
-    win = int(round(0.25 / DT))   # online: 0.25 MTU trajectories from training states, gradients through RK4
-    loss = refine(lambda m, x0: jax.vmap(lambda x: rollout(coarse_step(m), x, win).saved)(x0))
-    online = _fit(lambda m, b: loss(m, (b[0], b[1])), offline, da.trajectory_windows(Xtr, win, 10), 1e-3,
-                  80 if quick else 400, 32, jax.random.fold_in(k_fit, 1), "closure online", alpha=0.1, clip=True)
+    # online: 0.25 MTU trajectories from training states (every 10th), gradients through RK4
+    online = da.fit_through_solver(offline, Xtr, int(round(0.25 / DT)), 10, dt=DT, forcing=F, lr=1e-3,
+                                   steps=80 if quick else 400, batch_size=32, key=jax.random.fold_in(k_fit, 1))
     res["hybrid_online"] = evaluate(online)
-    print("\n".join(f"  {n:16s} forecast RMSE at leads {LEADS}: " + " ".join(f"{v:.3f}" for v in r) for n, r in res.items()))
+    for name, r in res.items():
+        print(f"  {name:16s} forecast RMSE at leads {LEADS}: " + " ".join(f"{v:.3f}" for v in r))
 
-    l1 = lead_steps[1]   # MOS of the biased (no-closure) model at lead 1
-    idx_m = np.arange(0, n_train - l1, 5)
-    fc_tr, fc_te = (da.forecast_batch(coarse_step(lambda x: 0.0 * x), x0, l1, l1)[:, 0] for x0 in (Xtr[idx_m], x0_te))
+    # MOS of the biased (no-closure) model at lead 1, trained on every 5th training state
     mlp = da.ResidualMOS(MLP(K, K, width=64, depth=2, activation=jax.nn.tanh, key=k_mos))
-    mos_mlp = _fit(lambda m, b: mse(jax.vmap(m)(b[0]), b[1]), mlp, (fc_tr, Xtr[idx_m + l1]), 3e-3,
-                   800 if quick else 2000, min(128, len(idx_m)), k_mos, "MOS MLP", log_every=200)
-    rm = lambda p: float(np.sqrt(np.mean((np.asarray(p) - ref[:, 1]) ** 2)))
-    mos = {"biased_rmse_lead1": rm(fc_te), "mos_linear_rmse_lead1": rm(da.linear_mos(fc_tr, Xtr[idx_m + l1])(fc_te)),
-           "mos_mlp_rmse_lead1": rm(jax.vmap(mos_mlp)(fc_te))}
+    m = da.mos_skill(coarse_step(no_closure), Xtr, lead_steps[1], 5, mlp, x0_te, ref[:, 1], lr=3e-3,
+                     steps=800 if quick else 2000, key=k_mos, log_every=200, desc="MOS MLP")
+    mos = {"biased_rmse_lead1": m["biased"], "mos_linear_rmse_lead1": m["linear"], "mos_mlp_rmse_lead1": m["network"]}
     print("  MOS at lead 1: " + "  ".join(f"{k} {v:.3f}" for k, v in mos.items()))
 
-    keys = lambda r: {f"rmse_lead_{l:g}": float(v) for l, v in zip(LEADS, r)}
+    keys = lambda r: {f"rmse_lead_{l:g}": float(v) for l, v in zip(LEADS, r)}  # noqa: E731
     hyb, other = (("hybrid_online", "hybrid_offline") if res["hybrid_online"].mean() <= res["hybrid_offline"].mean()
                   else ("hybrid_offline", "hybrid_online"))
     metrics = {**keys(res[hyb]), **{k: mos[k] for k in ("mos_linear_rmse_lead1", "mos_mlp_rmse_lead1")}}
     baselines = {"mechanism_only": {**keys(res["mechanism_only"]), "mos_linear_rmse_lead1": mos["biased_rmse_lead1"],
                                     "mos_mlp_rmse_lead1": mos["biased_rmse_lead1"]},
                  f"polynomial_best_deg{best_deg}": keys(res[f"poly{best_deg}"]), other: keys(res[other]),
-                 "data_only_persistence": keys(da.lead_rmse(np.repeat(np.asarray(x0_te)[:, None], len(LEADS), 1), ref))}
+                 "data_only_persistence": keys(da.persistence_lead_rmse(x0_te, ref))}
     _plot(out, res, best_deg)
     return record(NAME, 1, quick, t_start, metrics, {k: "min" for k in metrics}, baselines,
                   config={"hybrid": hyb, "train_mtu": n_train * DT, "test_ics": n_test, "mos": mos,
@@ -108,8 +96,7 @@ def run(quick: bool, seed: int, out: Path) -> dict:
 
 def _plot(out, res, best_deg):
     fig, ax = figure(figsize=(6.5, 4.2))
-    for name, r in res.items():
-        ax.plot(LEADS, r, "-o" if name.startswith("hybrid") else ("--s" if name == f"poly{best_deg}" else ":"), label=name)
-    ax.set(xlabel="lead time (model time units)", ylabel="forecast RMSE of X", title="two-scale L96: coarse model closures")
+    AP.lead_rmse_panel(ax, LEADS, res, marked=f"poly{best_deg}")
+    ax.set(ylabel="forecast RMSE of X", title="two-scale L96: coarse model closures")
     ax.legend(fontsize=8)
     save_figure(fig, out, NAME)
