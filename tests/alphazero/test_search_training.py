@@ -1,13 +1,17 @@
 """Search, value targets, the perfect solver, the replay buffer and checkpoint resume."""
 
+import functools
+import shutil
+from dataclasses import replace
+
 import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxhybrid.alphazero import (AZConfig, alphazero_policy, evaluate, exact_vs_perfect, make_network, mcts_policy, perfect_agent,
-                                 raw_policy, rollout_value, self_play, solve_tictactoe, tictactoe, connect4,
+from jaxhybrid.alphazero import (AZConfig, alphazero_policy, evaluate, evaluate_together, exact_vs_perfect, make_network, mcts_policy, perfect_agent,
+                                 raw_policy, rollout_value, solve_tictactoe, tictactoe, connect4,
                                  train_alphazero, value_targets)
 from jaxhybrid.alphazero.replay import replay_add, replay_init
 from jaxhybrid.alphazero.selfplay import Samples
@@ -18,36 +22,57 @@ TTT = tictactoe()
 C4 = connect4()
 
 
+# On CPU the cost of these tests is XLA compilation, not play. The search tests share one compiled
+# program per game (module-level jit, one network per game, one batch size and simulation count),
+# compiled without LLVM's optimisation passes (about half the compile time; same semantics).
+_FAST_COMPILE = {"xla_backend_optimization_level": 0}
+BATCH, SIMS_AZ, SIMS_MC = 32, 32, 64
+# the training tests share one small configuration: the same self-play and training-step programs
+# (with a persistent compilation cache, as `make test` has, they are compiled once)
+SMALL = AZConfig(games_per_round=8, sims_train=4, train_steps=5, batch_size=16, buffer_size=200, channels=8, blocks=0)
+
+
+@functools.partial(jax.jit, static_argnums=(0, 1, 3), compiler_options=_FAST_COMPILE)
 def random_states(game, n, key, max_plies):
     """Running positions reached by random legal play (a game stops before a finishing move)."""
-    return jax.jit(_random_states, static_argnums=(0, 1, 3))(game, n, key, max_plies)
-
-
-def _random_states(game, n, key, max_plies):
     s = jax.vmap(lambda _: game.init())(jnp.arange(n))
     plies = jax.random.randint(key, (n,), 0, max_plies)
-    for t in range(max_plies):
+
+    def ply(t, s):
         k = jax.random.fold_in(key, t)
         legal = jax.vmap(game.legal)(s)
         a = jax.random.categorical(k, jnp.where(legal, 0.0, -jnp.inf))
         nxt, _ = jax.vmap(game.step)(s, a)
         keep = (t < plies) & ~nxt.done
-        s = jax.tree_util.tree_map(lambda x, y: jnp.where(keep.reshape((-1,) + (1,) * (x.ndim - 1)), x, y), nxt, s)
-    return s
+        return jax.tree_util.tree_map(lambda x, y: jnp.where(keep.reshape((-1,) + (1,) * (x.ndim - 1)), x, y), nxt, s)
+
+    return jax.lax.fori_loop(0, max_plies, ply, s)
+
+
+@functools.partial(jax.jit, static_argnums=(0,), compiler_options=_FAST_COMPILE)
+def searches(game, model, key, states, gumbel_scale):
+    """Network-guided Gumbel search, pure MCTS and the raw policy on one batch of states."""
+    k_az, k_mc = jax.random.split(key)
+    az = alphazero_policy(game, model, k_az, states, SIMS_AZ, gumbel_scale=gumbel_scale)
+    mc = mcts_policy(game, k_mc, states, SIMS_MC)
+    return az, mc, raw_policy(game, model, states)
+
+
+@pytest.fixture(scope="module")
+def nets():
+    """One small untrained network per game, shared (a new network object would recompile the searches)."""
+    return {g.name: make_network(g, jax.random.PRNGKey(1), channels=8, blocks=1) for g in (TTT, C4)}
 
 
 @pytest.mark.parametrize("game", [TTT, C4], ids=["tictactoe", "connect4"])
-def test_search_respects_the_legal_mask(game):
-    states = random_states(game, 32, jax.random.PRNGKey(0), game.max_moves)
+def test_search_respects_the_legal_mask(game, nets):
+    states = random_states(game, BATCH, jax.random.PRNGKey(0), game.max_moves)
     legal = np.asarray(jax.vmap(game.legal)(states))
     assert (legal.sum(1) < game.num_actions).mean() > 0.3  # many positions have illegal moves
-    model = make_network(game, jax.random.PRNGKey(1), channels=8, blocks=1)
-    az = jax.jit(lambda k, s: alphazero_policy(game, model, k, s, 8))(jax.random.PRNGKey(2), states)
-    mc = jax.jit(lambda k, s: mcts_policy(game, k, s, 8))(jax.random.PRNGKey(3), states)
-    raw = raw_policy(game, model, states)
+    az, mc, raw = searches(game, nets[game.name], jax.random.PRNGKey(2), states, 1.0)  # Gumbel-sampled moves
     for action, weights in ((az.action, az.action_weights), (mc.action, mc.action_weights), (raw, None)):
         a = np.asarray(action)
-        assert legal[np.arange(32), a].all()
+        assert legal[np.arange(BATCH), a].all()
         if weights is not None:
             w = np.asarray(weights)
             assert np.all(w[~legal] == 0.0) and np.allclose(w.sum(1), 1.0, atol=1e-5)
@@ -58,48 +83,60 @@ def test_search_respects_the_legal_mask(game):
     done = np.asarray(tree.embeddings.done)
     node_legal = (boards[..., : game.cols] if game.gravity else boards) == 0
     running = (np.asarray(tree.node_visits) > 0) & ~done
-    assert running.sum() > 32  # the trees did grow
+    assert running.sum() > BATCH  # the trees did grow
     assert not ((children >= 0) & ~node_legal & running[..., None]).any()
 
 
-def test_search_finds_the_immediate_win_and_the_block():
-    # X to move on X X . / O O . / . . . : playing 2 wins; with O to move the threat is at 5 / 2
+def test_search_finds_the_immediate_win(nets):
+    # X to move on X X . / O O . / . . . : playing 2 wins at once.
+    # O to move on X X . / O O . / . . X : playing 5 wins at once (better than blocking X at 2).
+    # Each in 16 copies (MCTS: 16 independent roll-out searches), with the untrained network.
     g = TTT
-    s = g.init()
-    for a in (0, 3, 1, 4):
-        s, _ = g.step(s, a)
-    batch = jax.tree_util.tree_map(lambda x: x[None], s)
-    model = make_network(g, jax.random.PRNGKey(0), channels=8, blocks=1)  # untrained
-    out = alphazero_policy(g, model, jax.random.PRNGKey(1), batch, 32, gumbel_scale=0.0)
-    assert int(out.action[0]) == 2
-    mc = mcts_policy(g, jax.random.PRNGKey(2), batch, 64)
-    assert int(mc.action[0]) == 2
+
+    def position(moves):
+        s = g.init()
+        for a in moves:
+            s, _ = g.step(s, a)
+        return s
+
+    half = BATCH // 2
+    x_wins, o_wins = position((0, 3, 1, 4)), position((0, 3, 1, 4, 8))
+    batch = jax.tree_util.tree_map(lambda x, o: jnp.stack([x] * half + [o] * half), x_wins, o_wins)
+    az, mc, _ = searches(g, nets[g.name], jax.random.PRNGKey(1), batch, 0.0)  # no Gumbel noise: the best move
+    want = [2] * half + [5] * half
+    assert np.asarray(az.action).tolist() == want
+    assert np.asarray(mc.action).tolist() == want
 
 
 def test_rollout_value_sign_and_mean():
     # X has won: value for O (to move) is −1; from an X-to-move position one move from winning
     # in two ways the random roll-out value is positive on average
     g = TTT
-    s = g.init()
+    won = g.init()
     for a in (0, 3, 1, 4, 2):
-        s, _ = g.step(s, a)
-    assert bool(s.done) and float(rollout_value(g, s, jax.random.PRNGKey(0))) == -1.0
+        won, _ = g.step(won, a)
     s = g.init()
     for a in (0, 3, 4):  # X: 0, 4; O: 3 → O to move, X threatens 8 (and more)
         s, _ = g.step(s, a)
-    vals = jax.vmap(lambda k: rollout_value(g, s, k))(jax.random.split(jax.random.PRNGKey(1), 400))
-    assert float(jnp.mean(vals)) < -0.2  # bad for O, the player to move
+    # one compiled call: the finished game once, then 400 roll-outs from s
+    states = jax.tree_util.tree_map(lambda w, x: jnp.stack([w] + [x] * 400), won, s)
+    keys = jax.random.split(jax.random.PRNGKey(1), 401)
+    vals = jax.jit(jax.vmap(lambda st, k: rollout_value(g, st, k)), compiler_options=_FAST_COMPILE)(states, keys)
+    assert bool(won.done) and float(vals[0]) == -1.0
+    assert float(jnp.mean(vals[1:])) < -0.2  # bad for O, the player to move
 
 
 def test_value_targets_carry_the_sign_of_the_player_to_move():
+    from jaxhybrid.alphazero.training import _player  # jit(self_play), the training loop's
+
     players = jnp.asarray([[1, 1], [-1, -1], [1, 1]])
     np.testing.assert_array_equal(value_targets(jnp.asarray([1, -1]), players), [[1, -1], [-1, 1], [1, -1]])
     # in real self-play: a position's target is +1 iff its player to move went on to win
     g = TTT
-    model = make_network(g, jax.random.PRNGKey(0), channels=8, blocks=1)
-    smp = jax.jit(lambda k: self_play(g, model, k, 16, 4))(jax.random.PRNGKey(3))
+    n_games = SMALL.games_per_round
+    model = make_network(g, jax.random.PRNGKey(0), SMALL.channels, SMALL.blocks)
+    smp = _player(g, n_games, SMALL.sims_train, 0)(model, jax.random.PRNGKey(3))
     obs, z, valid = np.asarray(smp.obs), np.asarray(smp.value), np.asarray(smp.valid)
-    n_games = 16
     z = z.reshape(g.max_moves, n_games)
     valid = valid.reshape(g.max_moves, n_games)
     obs = obs.reshape(g.max_moves, n_games, 3, 3, 2)
@@ -127,11 +164,11 @@ def test_solver_values_and_perfect_play_draws():
     code = int(board_code(jnp.asarray([1, 1, 0, -1, -1, 0, 0, 0, 0])))
     assert value[code] == 1 and np.flatnonzero(best[code]).tolist() == [2]
     perfect = perfect_agent(TTT)
-    r = evaluate(TTT, perfect, perfect, jax.random.PRNGKey(0), 50)
+    r = evaluate(TTT, perfect, perfect, jax.random.PRNGKey(0), 50)  # compiled match shared with evaluate_agents' test
     assert r.draws == 100
     rand = lambda _, k, s: jax.random.categorical(k, jnp.where(jax.vmap(TTT.legal)(s), 0.0, -jnp.inf))
-    r = evaluate(TTT, perfect, rand, jax.random.PRNGKey(1), 50)
-    assert r.losses == 0 and r.wins > 60
+    r = evaluate_together(TTT, {"perfect": perfect}, rand, jax.random.PRNGKey(1), 50)["perfect"]  # both sides, one program
+    assert r.games == 100 and r.losses == 0 and r.wins > 60
 
 
 def test_replay_buffer_is_a_fifo_ring():
@@ -145,13 +182,23 @@ def test_replay_buffer_is_a_fifo_ring():
 
 
 def test_resume_from_checkpoint_continues_identically(tmp_path):
-    cfg = AZConfig(games_per_round=8, sims_train=4, train_steps=5, batch_size=16, buffer_size=200, channels=8, blocks=1)
+    # one uninterrupted run of 2 rounds writes a checkpoint after each round; a copy of the one of
+    # round 1 is resumed to round 2 and must end where the uninterrupted run ended
+    cfg = SMALL
     key = jax.random.PRNGKey(4)
-    full, hist_full = train_alphazero(TTT, cfg, key, 3)
-    part, _ = train_alphazero(TTT, cfg, key, 2, checkpoint_dir=tmp_path)
-    assert part.round == 2 and (tmp_path / "ckpt.json").exists()
-    resumed, hist = train_alphazero(TTT, cfg, key, 3, checkpoint_dir=tmp_path)
-    assert resumed.round == 3 and len(hist) == 3
+    full_dir, part_dir = tmp_path / "full", tmp_path / "part"
+
+    def keep_round_1(r, s, rec):
+        if r == 1:
+            assert (full_dir / "ckpt.eqx").exists()
+            shutil.copytree(full_dir, part_dir)
+
+    full, hist_full = train_alphazero(TTT, cfg, key, 2, checkpoint_dir=full_dir, callback=keep_round_1)
+    assert full.round == 2 and len(hist_full) == 2 and part_dir.exists()
+    played = []
+    resumed, hist = train_alphazero(TTT, cfg, key, 2, checkpoint_dir=part_dir, callback=lambda r, s, rec: played.append(r))
+    assert played == [2] and resumed.round == 2 and len(hist) == 2  # only round 2 was played again
+    assert hist[0] == hist_full[0]  # round 1's record came from the checkpoint
     for a, b in zip(jax.tree_util.tree_leaves((full.model, full.opt_state)), jax.tree_util.tree_leaves((resumed.model, resumed.opt_state))):
         np.testing.assert_array_equal(np.asarray(a), np.asarray(b))
     np.testing.assert_array_equal(full.replay.obs, resumed.replay.obs)
@@ -159,8 +206,8 @@ def test_resume_from_checkpoint_continues_identically(tmp_path):
     # and the network did change over the rounds
     fresh, _ = train_alphazero(TTT, cfg, key, 0)
     assert any(not np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(fresh.model), jax.tree_util.tree_leaves(full.model)))
-    with pytest.raises(ValueError, match="another game or configuration"):
-        train_alphazero(TTT, AZConfig(games_per_round=4), key, 3, checkpoint_dir=tmp_path)
+    with pytest.raises(ValueError, match="written by another run .*config"):
+        train_alphazero(TTT, replace(cfg, games_per_round=4), key, 2, checkpoint_dir=part_dir)
 
 
 def test_train_steps_draws_uniformly_from_the_filled_buffer_and_carries_the_optimiser_state():
@@ -177,23 +224,22 @@ def test_train_steps_draws_uniformly_from_the_filled_buffer_and_carries_the_opti
     assert slots.shape == (640,) and slots.max() < size  # only filled slots
     counts = np.bincount(slots, minlength=size)
     assert counts.min() > 0 and abs(counts.mean() - 32) < 1e-9 and counts.std() < 3 * np.sqrt(32)  # ~ uniform
-    cfg = AZConfig(channels=8, blocks=1)
-    model = make_network(TTT, jax.random.PRNGKey(1), 8, 1)
+    cfg, n = SMALL, SMALL.train_steps  # the training loop's step program (module comment above)
+    model = make_network(TTT, jax.random.PRNGKey(1), cfg.channels, cfg.blocks)
     opt = cfg.optimizer()
     st0 = opt.init(eqx.filter(model, eqx.is_inexact_array))
-    m1, st1, (loss, ce, mse) = train_steps(model, st0, opt, data, jnp.asarray(size, jnp.int32), jax.random.PRNGKey(2), 3, 8)
+    m1, st1, (loss, ce, mse) = train_steps(model, st0, opt, data, jnp.asarray(size, jnp.int32), jax.random.PRNGKey(2), n, cfg.batch_size)
     assert np.isfinite(loss) and abs(loss - (ce + mse)) < 1e-5
     count = lambda st: [int(x) for x in jax.tree_util.tree_leaves(st) if jnp.issubdtype(jnp.asarray(x).dtype, jnp.integer)]
-    assert count(st1) == [3] * len(count(st1)) and count(st1)  # Adam's step count advanced by 3
-    _, st2, _ = train_steps(m1, st1, opt, data, jnp.asarray(size, jnp.int32), jax.random.PRNGKey(3), 3, 8)
-    assert count(st2) == [6] * len(count(st2))  # ... and continues from the previous round's
+    assert count(st1) == [n] * len(count(st1)) and count(st1)  # Adam's step count advanced by n
+    _, st2, _ = train_steps(m1, st1, opt, data, jnp.asarray(size, jnp.int32), jax.random.PRNGKey(3), n, cfg.batch_size)
+    assert count(st2) == [2 * n] * len(count(st2))  # ... and continues from the previous round's
 
 
 def test_a_non_finite_loss_stops_the_loop_naming_the_round():
     from jaxhybrid.rollout import DivergenceError
 
-    cfg = AZConfig(games_per_round=4, sims_train=2, train_steps=5, batch_size=8, buffer_size=100, channels=8, blocks=1,
-                   lr=1e30)
+    cfg = replace(SMALL, lr=1e30)
     with pytest.raises(DivergenceError) as e:
         train_alphazero(TTT, cfg, jax.random.PRNGKey(0), 3)
     assert "round" in str(e.value) and e.value.step >= 1 and e.value.state.round == e.value.step - 1
@@ -287,9 +333,11 @@ def test_evaluate_agents_equals_evaluate_per_agent_and_checks_counts():
     perfect = perfect_agent(TTT)
     pool = {"blind": _centre_blind, "perfect": perfect}
     key = jax.random.PRNGKey(4)
-    res = evaluate_agents(TTT, pool, perfect, key, {"blind": 6, "perfect": 3})
-    assert res["blind"] == evaluate(TTT, _centre_blind, perfect, key, 6) and res["blind"].games == 12
-    assert res["perfect"].games == 6 and res["perfect"].losses == 0   # perfect play never loses
-    assert evaluate_agents(TTT, pool, perfect, key, 3)["blind"] == evaluate(TTT, _centre_blind, perfect, key, 3)
+    # game counts of matches the tests above compiled (blind vs perfect: 100, perfect vs perfect: 50)
+    res = evaluate_agents(TTT, pool, perfect, key, {"blind": 100, "perfect": 50})
+    assert res["blind"] == evaluate(TTT, _centre_blind, perfect, key, 100) and res["blind"].games == 200
+    assert res["perfect"].games == 100 and res["perfect"].losses == 0   # perfect play never loses
+    both = evaluate_agents(TTT, pool, perfect, key, 100)  # one count for every agent
+    assert both["blind"] == res["blind"] and both["perfect"].games == 200
     with pytest.raises(ValueError, match="game count"):
         evaluate_agents(TTT, pool, perfect, key, {"blind": 2})
