@@ -166,6 +166,60 @@ def resume_log(path: Path, start: int, field: str = "step") -> None:
 # data handling
 
 
+def _check_key(key) -> None:
+    """``key`` must be one PRNG key (typed ``jax.random.key`` or raw ``PRNGKey``)."""
+    try:
+        k = jnp.asarray(key)
+    except (TypeError, ValueError):
+        k = None
+    if k is not None and ((jax.dtypes.issubdtype(k.dtype, jax.dtypes.prng_key) and k.shape == ())
+                          or (k.dtype == jnp.uint32 and k.shape == jax.random.PRNGKey(0).shape)):
+        return
+    got = type(key).__name__ if k is None else f"{k.dtype} array of shape {k.shape}"
+    raise ValueError(f"fit: key must be one PRNG key, e.g. jax.random.PRNGKey(0); got {got}.")
+
+
+def _check_finite(name: str, tree: PyTree, fix: str) -> None:
+    """Every array leaf of ``tree`` holds real numbers and no NaN/Inf (named by its path and,
+    for data, the sample index): a NaN sample would only surface as a diverged loss."""
+    for path, leaf in jax.tree_util.tree_leaves_with_path(tree):
+        if not eqx.is_array_like(leaf) or isinstance(leaf, (bool, int)):
+            continue
+        if isinstance(leaf, jax.core.Tracer):
+            continue
+        if hasattr(leaf, "dtype") and jax.dtypes.issubdtype(leaf.dtype, jax.dtypes.prng_key):
+            continue
+        where = name + jax.tree_util.keystr(path)
+        if isinstance(leaf, jax.Array) and any(d.platform != "cpu" for d in leaf.devices()):
+            # on an accelerator: one reduction there, no copy to the host unless it is bad
+            ok = not jnp.issubdtype(leaf.dtype, jnp.inexact) or bool(jnp.all(jnp.isfinite(leaf)))
+        else:
+            try:
+                a = np.asarray(leaf)
+            except Exception:
+                a = np.asarray(None, object)
+            if a.dtype == object or a.dtype.kind in "USV":
+                raise ValueError(f"fit: {where} must hold numbers, got dtype {a.dtype}.")
+            ok = not np.issubdtype(a.dtype, np.inexact) or bool(np.all(np.isfinite(a)))
+        if not ok:
+            bad = ~np.isfinite(np.asarray(leaf))
+            if bad.any():
+                at = tuple(int(i) for i in np.argwhere(bad)[0])
+                pos = f"sample {at[0]}" if name == "data" and at else f"index {at}"
+                raise ValueError(f"fit: {where} has NaN/Inf at {pos}; {fix}.")
+
+
+def _trace_error(e: Exception, batch) -> ValueError:
+    """A ``TypeError``/``ValueError`` raised while the first compiled chunk is traced (the loss does
+    not accept the data's shapes, or is not a real scalar) as a ``ValueError`` saying what to check
+    — no eager trial trace, so a successful ``fit`` pays nothing for it."""
+    shapes = jax.tree_util.tree_map(lambda a: (tuple(np.shape(a)), str(getattr(a, "dtype", type(a).__name__))), batch)
+    msg = str(e).splitlines()[0] if str(e) else ""
+    return ValueError(f"fit: one optimisation step fails on a batch of the data ({shapes}): {type(e).__name__}: {msg}. "
+                      "Check that loss_fn(params, batch) returns a real scalar and that the data's shapes and dtypes "
+                      "fit the model.")
+
+
 def _data_size(data: PyTree) -> int:
     leaves = jax.tree_util.tree_leaves(data)
     if not leaves:
@@ -460,19 +514,26 @@ def fit(
         DivergenceError: a non-finite loss or gradient; ``.step`` is the failing step (1-based)
             and ``.state`` holds the last good parameters.
     """
-    if not isinstance(steps, (int, np.integer)) or steps < 0:
+    def _is_int(v):
+        return isinstance(v, (int, np.integer)) and not isinstance(v, bool)
+
+    if not _is_int(steps) or steps < 0:
         raise ValueError(f"fit: steps must be a non-negative int, got {steps!r}.")
-    if not isinstance(log_every, (int, np.integer)) or log_every < 1:
+    if not _is_int(log_every) or log_every < 1:
         raise ValueError(f"fit: log_every must be a positive int, got {log_every!r}.")
+    if batch_size is not None and not _is_int(batch_size):
+        raise ValueError(f"fit: batch_size must be an int (or None for the full batch), got {batch_size!r}.")
     if checkpoint_every is None:
         checkpoint_every = log_every
-    if checkpoint_every < 1 or checkpoint_every % log_every:
+    if not _is_int(checkpoint_every) or checkpoint_every < 1 or checkpoint_every % log_every:
         raise ValueError(
             f"fit: checkpoint_every={checkpoint_every} must be a positive multiple of "
             f"log_every={log_every} (checkpoints are taken between compiled chunks)."
         )
     key = jax.random.PRNGKey(0) if key is None else key
+    _check_key(key)
     loop = _resolve_loop(loop)
+    _check_finite("params", params, "initialise the parameters with finite values")
 
     if data is None:
         n = None
@@ -484,6 +545,7 @@ def fit(
             batch_size = n
         if not (1 <= batch_size <= n):
             raise ValueError(f"fit: batch_size={batch_size} must be in [1, {n}] (the data size).")
+        _check_finite("data", data, "drop or impute those samples")
         data = jax.tree_util.tree_map(jnp.asarray, data)
 
     if isinstance(optimizer, Trainer):
@@ -513,12 +575,24 @@ def fit(
     carry = _Carry(state, state, perm)
     run = _scan_chunk(tr, n, batch_size, log_every) if loop == "scan" else _host_chunk(tr, n, batch_size)
 
-    def run_chunk(c, first, length):
+    def run_one_chunk(c, first, length):
         if loop == "host":
             return run(c, first, data, key, length)
         if length != log_every:
             return _scan_chunk(tr, n, batch_size, length)(c, jnp.asarray(first, jnp.int32), data, key)
         return run(c, jnp.asarray(first, jnp.int32), data, key)
+
+    traced = [False]
+
+    def run_chunk(c, first, length):
+        if traced[0]:
+            return run_one_chunk(c, first, length)
+        try:  # the first chunk traces the loss: report a loss/data mismatch as a ValueError
+            out = run_one_chunk(c, first, length)
+        except (TypeError, ValueError) as e:
+            raise _trace_error(e, None if data is None else jax.tree_util.tree_map(lambda a: a[:batch_size], data)) from e
+        traced[0] = True
+        return out
 
     metrics_file = None
     if metrics_path is not None:

@@ -224,6 +224,73 @@ def _result(final, saved, info, done) -> AssimilationResult:
     return AssimilationResult(final, ma, info["forecast_mean"], sa, info["forecast_spread"], ens, info, done)
 
 
+def _check_key(key, what: str) -> None:
+    """``key`` must be one PRNG key: a typed key (``jax.random.key``) or a raw ``PRNGKey``."""
+    try:
+        k = jnp.asarray(key)
+    except (TypeError, ValueError):
+        k = None
+    if k is not None and jax.dtypes.issubdtype(k.dtype, jax.dtypes.prng_key):
+        if k.shape == ():
+            return
+    elif k is not None and k.dtype == jnp.uint32 and k.shape == jax.random.PRNGKey(0).shape:
+        return
+    got = type(key).__name__ if k is None else f"{k.dtype} array of shape {k.shape}"
+    raise ValueError(f"{what}: key must be one PRNG key, e.g. jax.random.PRNGKey(0) or jax.random.key(0); got {got}.")
+
+
+def _check_host_inputs(filt: Filter, state, obs, key) -> None:
+    """Host-side checks of :func:`assimilate`'s inputs, before anything is compiled: a PRNG key,
+    finite numeric observations, a finite ensemble, and a filter step that accepts ``obs[0]``
+    and returns a state of the same shapes (checked abstractly with ``jax.eval_shape``)."""
+    _check_key(key, "assimilate")
+    if not isinstance(state, EnsembleState):
+        raise ValueError(f"assimilate: state must be an EnsembleState (from filt.init(x0, std0, key=...)), got "
+                         f"{type(state).__name__}.")
+    for name, a in (("state.E", state.E), ("state.logw", state.logw)):
+        try:
+            arr = np.asarray(a)
+        except Exception:
+            arr = np.asarray(None, object)
+        if not (np.issubdtype(arr.dtype, np.floating)):
+            raise ValueError(f"assimilate: {name} must be a float array, got {arr.dtype}.")
+        bad = ~np.isfinite(arr)
+        if bad.any():
+            raise ValueError(f"assimilate: {name} has NaN/Inf (first at index {tuple(int(i) for i in np.argwhere(bad)[0])}); "
+                             "start from a finite ensemble (filt.init).")
+    E, logw = np.asarray(state.E), np.asarray(state.logw)
+    if E.ndim < 2 or logw.shape != E.shape[:1]:
+        raise ValueError(f"assimilate: state.E must be (N members, ...) and state.logw (N,); got {E.shape} and {logw.shape}.")
+    for path, leaf in jax.tree_util.tree_leaves_with_path(obs):
+        try:
+            a = np.asarray(leaf)
+        except Exception:
+            a = np.asarray(None, object)
+        where = "obs" + jax.tree_util.keystr(path)
+        if a.dtype == object or not (np.issubdtype(a.dtype, np.number) or a.dtype == bool) or \
+                np.issubdtype(a.dtype, np.complexfloating):
+            raise ValueError(f"assimilate: {where} must hold real numbers, got dtype {a.dtype}.")
+        if np.issubdtype(a.dtype, np.floating):
+            bad = ~np.isfinite(a)
+            if bad.any():
+                k = int(np.argwhere(bad)[0][0])
+                raise ValueError(f"assimilate: {where} has NaN/Inf at cycle {k}; drop or fill the missing observations "
+                                 "(a NaN observation would turn the whole ensemble into NaN).")
+    obs0 = jax.tree_util.tree_map(lambda a: jnp.asarray(a)[0], obs)
+    try:
+        out = jax.eval_shape(lambda s, k, y: filt.step(s, k, y)[0], state, key, obs0)
+    except Exception as e:
+        shapes = jax.tree_util.tree_map(lambda a: tuple(np.shape(a)), obs0)
+        raise ValueError(f"assimilate: the filter's step fails on one cycle's observation (shapes {shapes}) and the "
+                         f"ensemble {E.shape}: {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}. Check "
+                         "that obs has shape (K, observation size) for this filter and that the ensemble's state size "
+                         "matches the model.") from e
+    if getattr(out, "E", None) is None or tuple(out.E.shape) != E.shape:
+        raise ValueError(f"assimilate: one cycle turns the ensemble {E.shape} into "
+                         f"{None if getattr(out, 'E', None) is None else tuple(out.E.shape)}; the model or the "
+                         "observation operator does not match the state's size.")
+
+
 def assimilate(filt: Filter, state: EnsembleState, obs, key, *, keep_ensemble: bool = False, unroll: int = 1,
                chunk_size: Optional[int] = None, progress: bool = True) -> AssimilationResult:
     """Run ``K = len(obs)`` cycles ``state, info = filt.step(state, fold_in(key, n), obs[n])``.
@@ -257,8 +324,11 @@ def assimilate(filt: Filter, state: EnsembleState, obs, key, *, keep_ensemble: b
         res = evolve(filt, state, K, key=key, inputs=obs, observe=observe, is_bad=_is_bad, unroll=unroll)
         return _result(res.final, res.saved, res.info, res.steps_done)
     chunk = _default_chunk(K) if chunk_size is None else chunk_size
-    if not isinstance(chunk, (int, np.integer)) or chunk < 1:
+    if isinstance(chunk, bool) or not isinstance(chunk, (int, np.integer)) or chunk < 1:
         raise ValueError(f"assimilate: chunk_size must be a positive int, got {chunk_size!r}.")
+    if isinstance(unroll, bool) or not isinstance(unroll, (int, np.integer)) or unroll < 1:
+        raise ValueError(f"assimilate: unroll must be a positive int, got {unroll!r}.")
+    _check_host_inputs(filt, state, obs, key)
     run_chunk = chunked(filt, key=key, observe=observe, is_bad=_is_bad,
                         inputs=lambda n0, L: jax.tree_util.tree_map(lambda a: a[n0:n0 + L], obs))
     try:

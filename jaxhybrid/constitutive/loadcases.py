@@ -63,20 +63,53 @@ def nominal_stress(energy: Callable, case: str, lam) -> jax.Array:
 
 
 def read_csv(path=REFERENCE_CSV) -> dict:
-    """``{case: (stretch (n,), nominal_stress (n,))}`` from a load-case CSV."""
+    """``{case: (stretch (n,), nominal_stress (n,))}`` from a load-case CSV (module docstring).
+
+    Raises ``ValueError`` naming the file and the line for: a missing file, a file that is not
+    UTF-8 text or not CSV, missing columns, an unknown case, an empty or non-numeric value, a
+    stretch that is not positive or a value that is not finite, and a file without data rows."""
     path = Path(path)
-    if not path.exists():
-        raise ValueError(f"read_csv: {path} does not exist; write one with write_reference_csv(path).")
+    if not path.is_file():
+        raise ValueError(f"read_csv: {path} does not exist or is not a file; write one with write_reference_csv(path).")
     rows: dict = {}
-    with open(path) as f:
-        reader = csv.DictReader(f)
-        need = {"case", "stretch", "nominal_stress"}
-        if not need <= set(reader.fieldnames or []):
-            raise ValueError(f"read_csv: {path} needs the columns {sorted(need)}, found {reader.fieldnames}.")
-        for r in reader:
-            if r["case"] not in CASES:
-                raise ValueError(f"read_csv: unknown case {r['case']!r} in {path}; use one of {CASES}.")
-            rows.setdefault(r["case"], []).append((float(r["stretch"]), float(r["nominal_stress"])))
+    need = ("case", "stretch", "nominal_stress")
+    try:
+        with open(path, newline="", encoding="utf-8") as f:
+            reader = csv.DictReader(f)
+            fields = [x.strip() for x in (reader.fieldnames or [])]
+            if not set(need) <= set(fields):
+                raise ValueError(f"read_csv: {path} needs the header line 'case,stretch,nominal_stress', found "
+                                 f"{reader.fieldnames}.")
+            reader.fieldnames = fields
+            for r in reader:
+                line = reader.line_num
+                vals = [r.get(k) for k in need]
+                if all(v is None or not str(v).strip() for v in vals) and not any(r.get(k) for k in r if k):
+                    continue  # a blank line
+                if any(v is None or not str(v).strip() for v in vals):
+                    raise ValueError(f"read_csv: {path} line {line}: need the three values case, stretch, "
+                                     f"nominal_stress; got {[r.get(k) for k in need]}.")
+                case = vals[0].strip()
+                if case not in CASES:
+                    raise ValueError(f"read_csv: unknown case {case!r} in {path} line {line}; use one of {CASES}.")
+                try:
+                    lam, P = float(vals[1]), float(vals[2])
+                except ValueError:
+                    raise ValueError(f"read_csv: {path} line {line}: stretch and nominal_stress must be numbers, got "
+                                     f"{vals[1]!r}, {vals[2]!r}.") from None
+                if not (np.isfinite(lam) and np.isfinite(P)):
+                    raise ValueError(f"read_csv: {path} line {line}: stretch and nominal_stress must be finite, got "
+                                     f"{lam}, {P}.")
+                if not lam > 0:
+                    raise ValueError(f"read_csv: {path} line {line}: the stretch must be positive (λ = current / "
+                                     f"reference length), got {lam}.")
+                rows.setdefault(case, []).append((lam, P))
+    except UnicodeDecodeError as e:
+        raise ValueError(f"read_csv: {path} is not UTF-8 text ({e}).") from None
+    except csv.Error as e:
+        raise ValueError(f"read_csv: {path} is not valid CSV ({e}).") from None
+    if not rows:
+        raise ValueError(f"read_csv: {path} has no data rows (only a header); add rows 'case,stretch,nominal_stress'.")
     return {c: (np.array([a for a, _ in v]), np.array([b for _, b in v])) for c, v in rows.items()}
 
 

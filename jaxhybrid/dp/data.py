@@ -69,42 +69,117 @@ class System(NamedTuple):
                 raise ValueError(f"System: {name} contains NaN or Inf.")
         if f == 0:
             raise ValueError("System: no frames.")
+        if self.pbc:
+            prob = _box_problem(np.asarray(self.box, np.float64))
+            if prob is not None:
+                raise ValueError(f"System: frame {prob[0]} has a cell with determinant {prob[1]:.6g}; {_BOX_FIX}.")
         return self
 
 
+def _box_problem(box: np.ndarray) -> Optional[tuple[int, float]]:
+    """``(frame, det)`` of the first cell (F, 3, 3) that is singular, left-handed or not finite,
+    else ``None``. "Singular" is relative: ``det / (|a| |b| |c|) < 1e-8``."""
+    det = np.linalg.det(box) if box.size else np.zeros(0)
+    norms = np.prod(np.linalg.norm(box, axis=-1), axis=-1) if box.size else np.zeros(0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        bad = ~np.isfinite(det) | ~(det > 1e-8 * norms)
+    if bad.any():
+        k = int(np.argmax(bad))
+        return k, float(det[k])
+    return None
+
+
+_BOX_FIX = ("the cell vectors (rows of box) must span a positive volume: a zero cell is not periodic (store a "
+            "molecule with a large box and nopbc), a left-handed one needs two cell vectors swapped")
+
+
 def write_deepmd(directory, system: System, set_size: int = 5000) -> Path:
-    """Write ``system`` as a DeePMD-kit system directory (sets of ``set_size`` frames)."""
+    """Write ``system`` as a DeePMD-kit system directory (sets of ``set_size`` frames).
+
+    Atomic as a whole: everything is written into a temporary folder beside ``directory``
+    (each file through :func:`jaxhybrid.store.atomic_write`, so its bytes are on disk), which is
+    then renamed onto ``directory``; an existing directory is first moved aside and deleted
+    after the rename, and files in it that are not DeePMD data (not ``type.raw``,
+    ``type_map.raw``, ``nopbc`` or ``set.*``) are carried over. Why a folder rather than
+    atomic files one by one: a reader — or a crash — then sees the old system or the new one,
+    never new ``type.raw`` with old sets, or three sets of five. The one window is the instant
+    between the two renames, when ``directory`` does not exist (a crash there leaves the old
+    data under ``.<name>.old-*`` beside it)."""
     system.validate()
+    if not isinstance(set_size, (int, np.integer)) or set_size < 1:
+        raise ValueError(f"write_deepmd: set_size must be a positive int, got {set_size!r}.")
+    import os
+    import shutil
+    import uuid
+
+    from jaxhybrid.store import atomic_write
+
     d = Path(directory)
-    d.mkdir(parents=True, exist_ok=True)
-    for old in d.glob("set.*"):
-        for f in old.iterdir():
-            f.unlink()
-        old.rmdir()
-    np.savetxt(d / "type.raw", system.types.astype(int), fmt="%d")
-    (d / "type_map.raw").write_text("\n".join(system.type_map) + "\n")
-    if not system.pbc:
-        (d / "nopbc").write_text("")
-    elif (d / "nopbc").exists():
-        (d / "nopbc").unlink()
-    f = system.n_frames
-    for k, start in enumerate(range(0, f, set_size)):
-        s = slice(start, min(start + set_size, f))
-        sd = d / f"set.{k:03d}"
-        sd.mkdir()
-        np.save(sd / "coord.npy", system.coord[s].reshape(-1, 3 * system.n_atoms))
-        np.save(sd / "box.npy", system.box[s].reshape(-1, 9))
-        np.save(sd / "energy.npy", system.energy[s])
-        np.save(sd / "force.npy", system.force[s].reshape(-1, 3 * system.n_atoms))
-        if system.virial is not None:
-            np.save(sd / "virial.npy", system.virial[s].reshape(-1, 9))
+    if d.exists() and not d.is_dir():
+        raise ValueError(f"write_deepmd: {d} exists and is not a directory.")
+    d.parent.mkdir(parents=True, exist_ok=True)
+    tag = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    tmp = d.parent / f".{d.name}.tmp-{tag}"
+    tmp.mkdir()
+    try:
+        def npy(path, a):
+            atomic_write(path, lambda f: np.save(f, a))
+
+        atomic_write(tmp / "type.raw", "".join(f"{int(t)}\n" for t in system.types))
+        atomic_write(tmp / "type_map.raw", "\n".join(system.type_map) + "\n")
+        if not system.pbc:
+            atomic_write(tmp / "nopbc", "")
+        f = system.n_frames
+        for k, start in enumerate(range(0, f, set_size)):
+            s = slice(start, min(start + set_size, f))
+            sd = tmp / f"set.{k:03d}"
+            sd.mkdir()
+            npy(sd / "coord.npy", system.coord[s].reshape(-1, 3 * system.n_atoms))
+            npy(sd / "box.npy", system.box[s].reshape(-1, 9))
+            npy(sd / "energy.npy", system.energy[s])
+            npy(sd / "force.npy", system.force[s].reshape(-1, 3 * system.n_atoms))
+            if system.virial is not None:
+                npy(sd / "virial.npy", system.virial[s].reshape(-1, 9))
+        old = None
+        if d.exists():
+            for entry in d.iterdir():  # carry over what is not DeePMD data (e.g. a cache's done.json)
+                if entry.name in ("type.raw", "type_map.raw", "nopbc") or entry.name.startswith("set."):
+                    continue
+                if entry.is_dir() and not entry.is_symlink():
+                    shutil.copytree(entry, tmp / entry.name, symlinks=True)
+                else:
+                    shutil.copy2(entry, tmp / entry.name, follow_symlinks=False)
+            old = d.parent / f".{d.name}.old-{tag}"
+            os.rename(d, old)
+        os.rename(tmp, d)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+        try:  # make the renames durable (POSIX)
+            fd = os.open(d.parent, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
     return d
 
 
 def _load(path: Path, cols: Optional[int], what: str) -> np.ndarray:
     if not path.exists():
         raise ValueError(f"read_deepmd: missing {path} ({what}).")
-    a = np.load(path)
+    try:
+        a = np.load(path, allow_pickle=False)
+    except Exception as e:  # a text file, a truncated file, a pickle
+        raise ValueError(f"read_deepmd: {path} is not a NumPy .npy file of numbers ({type(e).__name__}: {e}); write it "
+                         "with numpy.save (a text file needs numpy.loadtxt and numpy.save first).") from None
+    if not isinstance(a, np.ndarray):  # an .npz archive
+        raise ValueError(f"read_deepmd: {path} is an .npz archive, not a .npy array; save each array with numpy.save.")
+    if a.dtype == bool or not (np.issubdtype(a.dtype, np.integer) or np.issubdtype(a.dtype, np.floating)):
+        raise ValueError(f"read_deepmd: {path} holds {a.dtype} values; {what} must be real numbers.")
     if cols is None:
         a = a.reshape(-1) if a.ndim == 2 and 1 in a.shape else a
         if a.ndim != 1:
@@ -117,44 +192,107 @@ def _load(path: Path, cols: Optional[int], what: str) -> np.ndarray:
     return a.astype(np.float64)
 
 
+def _set_order(p: Path):
+    """``set.2`` before ``set.10`` (numeric suffix), then any other names alphabetically."""
+    suffix = p.name[4:]
+    return (0, int(suffix), p.name) if suffix.isdigit() else (1, 0, p.name)
+
+
+def _read_types(path: Path) -> np.ndarray:
+    try:
+        text = path.read_text()
+    except UnicodeDecodeError:
+        raise ValueError(f"read_deepmd: {path} is not a text file; it must hold one integer atom type per line.") from None
+    toks = text.split()
+    if not toks:
+        raise ValueError(f"read_deepmd: {path} is empty; it must hold one integer atom type (0, 1, ...) per atom.")
+    out = []
+    for k, t in enumerate(toks):
+        try:
+            v = int(t)
+        except ValueError:
+            raise ValueError(f"read_deepmd: {path}: entry {k} is {t!r}, not an integer type index; type.raw holds "
+                             "integers (0, 1, ...) indexing type_map.raw, not element names.") from None
+        if v < 0:
+            raise ValueError(f"read_deepmd: {path}: entry {k} is {v}; types must lie in [0, number of types).")
+        out.append(v)
+    return np.asarray(out, np.int64)
+
+
 def read_deepmd(directory, type_map: Optional[Sequence[str]] = None) -> System:
-    """Read a DeePMD-kit system directory (all ``set.*``), validating every shape."""
+    """Read a DeePMD-kit system directory (all ``set.*``, in numeric order: ``set.2`` before
+    ``set.10``), validating every file. Raises ``ValueError`` naming the file, the set and the
+    frame (0-based within the set) for: a missing, empty or non-integer ``type.raw``; a file
+    that is not a ``.npy`` array of numbers; arrays whose shapes or frame counts disagree;
+    NaN/Inf values; a singular or left-handed cell (periodic systems); ``virial.npy`` in some
+    sets but not in others."""
     d = Path(directory)
+    if not d.is_dir():
+        raise ValueError(f"read_deepmd: {d} is not a directory; give a DeePMD-kit system directory.")
     if not (d / "type.raw").exists():
         raise ValueError(f"read_deepmd: {d} has no type.raw; is it a DeePMD-kit system directory?")
-    types = np.atleast_1d(np.loadtxt(d / "type.raw", dtype=np.int64))
+    types = _read_types(d / "type.raw")
     if (d / "type_map.raw").exists():
-        tm = tuple(x.strip() for x in (d / "type_map.raw").read_text().split() if x.strip())
+        try:
+            tm = tuple(x.strip() for x in (d / "type_map.raw").read_text().split() if x.strip())
+        except UnicodeDecodeError:
+            raise ValueError(f"read_deepmd: {d / 'type_map.raw'} is not a text file (one element name per line).") from None
+        source = f"the {len(tm)} names in {d / 'type_map.raw'}"
     elif type_map is not None:
         tm = tuple(type_map)
+        source = f"the {len(tm)} names of type_map={tm}"
     else:
         tm = tuple(f"T{k}" for k in range(int(types.max()) + 1))
-    sets = sorted(d.glob("set.*"))
+        source = "no type_map"
+    if int(types.max()) >= len(tm):
+        k = int(np.argmax(types >= len(tm)))
+        raise ValueError(f"read_deepmd: {d / 'type.raw'}: types must lie in [0, {len(tm)}) ({source}); atom {k} has "
+                         f"type {int(types[k])}. Fix type.raw or name every type in type_map.raw.")
+    sets = sorted((p for p in d.glob("set.*") if p.is_dir()), key=_set_order)
     if not sets:
         raise ValueError(f"read_deepmd: {d} has no set.* directories.")
     n = types.shape[0]
+    pbc = not (d / "nopbc").exists()
+    with_virial = [s for s in sets if (s / "virial.npy").exists()]
+    if with_virial and len(with_virial) != len(sets):
+        missing = [s.name for s in sets if s not in with_virial]
+        raise ValueError(f"read_deepmd: {d}: virial.npy is in {[s.name for s in with_virial]} but missing from {missing}; "
+                         "either every set has virials or none (delete the virial.npy files, or label the sets "
+                         "without them).")
+    has_virial = bool(with_virial)
     parts = {k: [] for k in ("coord", "box", "energy", "force", "virial")}
-    has_virial = all((s / "virial.npy").exists() for s in sets)
     for s in sets:
-        coord = _load(s / "coord.npy", 3 * n, "coordinates, 3N per frame")
-        box = _load(s / "box.npy", 9, "cell, 9 per frame")
-        energy = _load(s / "energy.npy", None, "energy")
-        force = _load(s / "force.npy", 3 * n, "forces, 3N per frame")
-        frames = {len(coord), len(box), len(energy), len(force)}
-        virial = _load(s / "virial.npy", 9, "virial, 9 per frame") if has_virial else None
-        if virial is not None:
-            frames.add(len(virial))
+        arrays = {"coord": _load(s / "coord.npy", 3 * n, "coordinates, 3N per frame"),
+                  "box": _load(s / "box.npy", 9, "cell, 9 per frame"),
+                  "energy": _load(s / "energy.npy", None, "energy"),
+                  "force": _load(s / "force.npy", 3 * n, "forces, 3N per frame")}
+        if has_virial:
+            arrays["virial"] = _load(s / "virial.npy", 9, "virial, 9 per frame")
+        frames = {len(a) for a in arrays.values()}
         if len(frames) != 1:
-            raise ValueError(f"read_deepmd: {s} arrays disagree on the number of frames: coord {len(coord)}, box {len(box)}, "
-                             f"energy {len(energy)}, force {len(force)}" + (f", virial {len(virial)}" if virial is not None else "") + ".")
-        parts["coord"].append(coord.reshape(-1, n, 3))
-        parts["box"].append(box.reshape(-1, 3, 3))
-        parts["energy"].append(energy)
-        parts["force"].append(force.reshape(-1, n, 3))
-        if virial is not None:
-            parts["virial"].append(virial.reshape(-1, 3, 3))
+            raise ValueError(f"read_deepmd: {s} arrays disagree on the number of frames: "
+                             + ", ".join(f"{k} {len(a)}" for k, a in arrays.items()) + ".")
+        for name, a in arrays.items():
+            bad = ~np.isfinite(a)
+            if bad.any():
+                f, c = (int(x) for x in np.argwhere(bad.reshape(len(a), -1))[0])
+                atom = f", atom {c // 3}" if name in ("coord", "force") else ""
+                raise ValueError(f"read_deepmd: {s / (name + '.npy')} contains NaN/Inf: set {s.name}, frame {f}{atom}. "
+                                 "Relabel or drop that frame.")
+        box = arrays["box"].reshape(-1, 3, 3)
+        if pbc:
+            prob = _box_problem(box)
+            if prob is not None:
+                raise ValueError(f"read_deepmd: {s / 'box.npy'}: set {s.name}, frame {prob[0]} has a cell with "
+                                 f"determinant {prob[1]:.6g}; {_BOX_FIX}.")
+        parts["coord"].append(arrays["coord"].reshape(-1, n, 3))
+        parts["box"].append(box)
+        parts["energy"].append(arrays["energy"])
+        parts["force"].append(arrays["force"].reshape(-1, n, 3))
+        if has_virial:
+            parts["virial"].append(arrays["virial"].reshape(-1, 3, 3))
     sysm = System(tm, types, *(np.concatenate(parts[k]) for k in ("coord", "box", "energy", "force")),
-                  virial=np.concatenate(parts["virial"]) if has_virial else None, pbc=not (d / "nopbc").exists())
+                  virial=np.concatenate(parts["virial"]) if has_virial else None, pbc=pbc)
     return sysm.validate()
 
 

@@ -22,7 +22,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from .io import SetflTables, read_setfl
-from .neighbours import NeighborList
+from .neighbours import NeighborList, poison
 from .pair import pair_components
 
 __all__ = ["EAM", "eam_analytic", "eam_from_setfl", "hermite_table", "HermiteTable"]
@@ -102,11 +102,11 @@ class EAM(eqx.Module):
 
     def energy(self, positions, nbrs, box, species=None) -> jax.Array:
         emb, pair = self._terms(positions, nbrs, box, species)
-        return jnp.sum(emb) + jnp.sum(pair)
+        return poison(jnp.sum(emb) + jnp.sum(pair), positions, nbrs)  # NaN: overflowed list / NaN position
 
     def per_atom(self, positions, nbrs, box, species=None) -> jax.Array:
         emb, pair = self._terms(positions, nbrs, box, species)
-        return emb + pair
+        return poison(emb + pair, positions, nbrs)
 
 
 def _taper(r, rc):

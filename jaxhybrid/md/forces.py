@@ -16,7 +16,7 @@ from typing import Callable
 
 import jax
 
-from .neighbours import NeighborListFn
+from .neighbours import NeighborListFn, poison
 from .pair import energy_and_forces
 from .space import make_box
 
@@ -26,13 +26,16 @@ __all__ = ["neighbor_force_fn", "energy_force_fn"]
 def neighbor_force_fn(energy_fn: Callable, neighbor_fn: NeighborListFn, box, species=None) -> Callable:
     """``force_fn(R, nbrs) -> (E, F, nbrs)`` for ``energy_fn(R, nbrs, box, species)``:
     refresh the Verlet list if needed, then energy and forces (analytic when the potential
-    provides ``energy_and_forces``, else ``-∂E/∂R`` by autodiff)."""
+    provides ``energy_and_forces``, else ``-∂E/∂R`` by autodiff). Energy and forces are NaN
+    when the refreshed list overflowed or a position is NaN/Inf
+    (:func:`~jaxhybrid.md.neighbours.poison`), whatever ``energy_fn`` is — a learned energy
+    included — so an integrator never advances on a truncated list unnoticed."""
     box = make_box(box)
     ef = energy_and_forces(energy_fn)
 
     def force_fn(positions, nbrs):
         nbrs = neighbor_fn.update(positions, nbrs, box)
-        e, f = ef(positions, nbrs, box, species)
+        e, f = poison(ef(positions, nbrs, box, species), positions, nbrs)
         return e, f, nbrs
 
     return force_fn

@@ -120,6 +120,23 @@ def pair_vectors(positions: jax.Array, nbrs: NeighborList, box) -> tuple[jax.Arr
     return d, mask
 
 
+def invalid(positions: jax.Array, nbrs: NeighborList) -> jax.Array:
+    """True (a traced bool) when an energy computed on ``nbrs`` cannot be trusted: the list
+    overflowed (pairs are missing, sticky flag) or a position is NaN/Inf (the list cannot place
+    that atom, so its pairs would silently drop out of every masked sum). Potentials return
+    ``jnp.where(invalid(...), nan, energy)`` (:func:`poison`): a wrong answer is never a
+    plausible number, and the host's NaN guard or overflow check sees it."""
+    return jnp.asarray(getattr(nbrs, "overflow", False)) | ~jnp.all(jnp.isfinite(positions))
+
+
+def poison(value, positions: jax.Array, nbrs: NeighborList):
+    """``value`` (any pytree of float arrays: an energy, forces) replaced by NaN where
+    :func:`invalid` holds; jittable, vmappable, and differentiable (the NaN branch carries no
+    gradient into a valid result)."""
+    bad = invalid(positions, nbrs)
+    return jax.tree_util.tree_map(lambda v: jnp.where(bad, jnp.asarray(jnp.nan, jnp.result_type(v)), v), value)
+
+
 def to_sparse(nbrs: NeighborList):
     """Flat edge arrays ``(senders i, receivers j, shifts or None, mask)`` of length ``N·M``
     (fixed size; invalid slots masked) — the sparse/graph view of a dense or half list."""

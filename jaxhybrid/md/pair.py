@@ -15,6 +15,10 @@ and never differentiates through the gather:
 Everything is written in ``x = r²`` so that no square root is taken for LJ:
 ``φ'(r)/r = 2 dφ/dx``.
 
+An energy on an overflowed neighbour list (pairs missing) or with a NaN/Inf position (an
+atom the list cannot place) is NaN, never a plausible wrong number
+(:func:`~jaxhybrid.md.neighbours.poison`); the same holds for forces and per-atom energies.
+
 Cutoff treatments (``cutoff_mode``):
 
 * ``"shift"``:  ``φ(r) - φ(r_c)`` for ``r < r_c`` (continuous energy, force jumps at ``r_c``).
@@ -32,7 +36,7 @@ import equinox as eqx
 import jax
 import jax.numpy as jnp
 
-from .neighbours import NeighborList
+from .neighbours import NeighborList, poison
 from .space import Box, make_box, volume
 
 __all__ = [
@@ -135,7 +139,7 @@ class PairPotential(eqx.Module):
         """Total energy (differentiable; use for autodiff forces, virial, Hessians)."""
         _, e, _ = self._pairs(positions, nbrs, make_box(box), species)
         w = 1.0 if nbrs.half else 0.5
-        return w * jnp.sum(e)
+        return poison(w * jnp.sum(e), positions, nbrs)  # NaN on an overflowed list or a NaN position
 
     def per_atom(self, positions, nbrs: NeighborList, box, species=None) -> jax.Array:
         """Per-atom energies ``½ Σ_j φ(r_ij)``."""
@@ -143,7 +147,7 @@ class PairPotential(eqx.Module):
         ea = 0.5 * jnp.sum(e, axis=0)
         if nbrs.half:  # each stored pair gives ½φ to both atoms
             ea = ea.at[nbrs.idx_t.reshape(-1)].add(0.5 * e.reshape(-1), mode="drop")
-        return ea
+        return poison(ea, positions, nbrs)
 
     def energy_and_forces(self, positions, nbrs: NeighborList, box, species=None):
         """Analytic fast path: ``(E, F)`` in one fused pass, ``F_i = Σ_j 2 dφ/dx · d_ij``."""
@@ -155,8 +159,8 @@ class PairPotential(eqx.Module):
             flat = nbrs.idx_t.reshape(-1)
             react = jnp.stack([fk.reshape(-1) for fk in fij], axis=1)
             f = f.at[flat].add(-react, mode="drop")
-            return jnp.sum(e), f
-        return 0.5 * jnp.sum(e), f
+            return poison((jnp.sum(e), f), positions, nbrs)
+        return poison((0.5 * jnp.sum(e), f), positions, nbrs)
 
 
 def _lj_x(x, sigma, epsilon):
@@ -232,7 +236,7 @@ def energy_and_forces(energy_fn: Callable) -> Callable:
 
     def f(positions, nbrs, box, species=None):
         e, g = jax.value_and_grad(energy_fn)(positions, nbrs, box, species)
-        return e, -g
+        return poison((e, -g), positions, nbrs)  # forces NaN too (the gradient of a NaN branch is 0)
 
     return f
 

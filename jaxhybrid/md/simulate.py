@@ -30,7 +30,7 @@ from ..rollout import evolve, nonfinite
 from .configurations import maxwell_boltzmann
 from .fire import FIREState, fire
 from .forces import neighbor_force_fn
-from .io import write_extxyz
+from .io import check_symbols, write_extxyz
 from .langevin import langevin
 from .neighbours import NeighborListFn, neighbor_list
 from .nose_hoover import NHCState, conserved_energy, nose_hoover_chain
@@ -70,6 +70,38 @@ def _cutoff_of(energy_fn, cutoff, what="simulate"):
     if c is None:
         raise ValueError(f"{what}: pass cutoff= (the energy function has no .cutoff attribute).")
     return float(c)
+
+
+def _overflowed(state) -> jax.Array:
+    """The sticky overflow flag of the state's neighbour list (False without one). Energies on
+    an overflowed list are NaN (:func:`~jaxhybrid.md.neighbours.poison`); the divergence guard
+    lets such steps pass so that the flag reaches the end of the chunk, where ``_regrow``
+    discards the chunk and re-runs it with a larger list."""
+    return jnp.asarray(getattr(getattr(state, "aux", None), "overflow", False))
+
+
+def _first_nonfinite(a: np.ndarray) -> Optional[tuple]:
+    bad = ~np.isfinite(a)
+    if not bad.any():
+        return None
+    i = tuple(int(k) for k in np.argwhere(bad)[0])
+    return i, a[i]
+
+
+def _check_positive_int(name: str, v, lo: int = 1) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
+        raise ValueError(f"simulate: {name} must be an int >= {lo}, got {v!r}.")
+
+
+def _check_number(name: str, v, *, positive: bool = False, nonneg: bool = False) -> float:
+    try:
+        x = float(v)
+    except (TypeError, ValueError):
+        raise ValueError(f"simulate: {name} must be a number, got {v!r}.") from None
+    if not np.isfinite(x) or (positive and not x > 0) or (nonneg and not x >= 0):
+        want = "positive and finite" if positive else ("finite and >= 0" if nonneg else "finite")
+        raise ValueError(f"simulate: {name} must be {want}, got {v!r}.")
+    return x
 
 
 def _regrow(nl: NeighborListFn, box: Box) -> Callable:
@@ -170,17 +202,76 @@ def simulate(
 
     Returns:
         :class:`SimulationResult`. Raises :class:`~jaxhybrid.rollout.DivergenceError` on a
-        blow-up (``.step``, ``.state`` = last good state).
+        blow-up (``.step``, ``.state`` = last good state), and ``ValueError`` up front, before
+        anything is compiled, for malformed arguments — a NaN/Inf position or momentum names
+        the atom. Steps taken on an overflowed neighbour list (NaN energies, see
+        :func:`~jaxhybrid.md.neighbours.poison`) are not a divergence: the chunk is re-run with
+        a larger list.
     """
     t0 = time.perf_counter()
+    try:
+        pos_np = np.asarray(positions)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"simulate: positions must be a numeric (N, 3) array ({e}).") from None
+    if pos_np.dtype.kind not in "iuf":
+        raise ValueError(f"simulate: positions must be real numbers, got dtype {pos_np.dtype}.")
     positions = jnp.asarray(positions)
-    if positions.ndim != 2 or positions.shape[1] != 3:
-        raise ValueError(f"simulate: positions must have shape (N, 3), got {positions.shape}.")
+    if positions.ndim != 2 or positions.shape[1] != 3 or positions.shape[0] == 0:
+        raise ValueError(f"simulate: positions must have shape (N, 3) with N >= 1, got {positions.shape}.")
+    if not jnp.issubdtype(positions.dtype, jnp.floating):
+        positions = positions.astype(jnp.zeros(()).dtype)
     n = positions.shape[0]
-    if not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
+    bad = _first_nonfinite(np.asarray(positions))
+    if bad is not None:
+        raise ValueError(f"simulate: the position of atom {bad[0][0]} is {bad[1]} (coordinate {bad[0][1]}); every "
+                         "position must be finite — fix or drop that atom.")
+    if isinstance(n_steps, bool) or not isinstance(n_steps, (int, np.integer)) or n_steps < 0:
         raise ValueError(f"simulate: n_steps must be a non-negative int, got {n_steps!r}.")
-    if not float(dt) > 0:
-        raise ValueError(f"simulate: dt must be positive, got {dt}.")
+    dt = _check_number("dt", dt, positive=True)
+    _check_positive_int("thermo_every", thermo_every)
+    _check_positive_int("chunk_size", chunk_size)
+    if save_every is not None:
+        _check_positive_int("save_every", save_every, 0)
+    if max_neighbors is not None:
+        _check_positive_int("max_neighbors", max_neighbors)
+    if temperature is not None:
+        temperature = _check_number("temperature", temperature, nonneg=True)
+    _check_number("blowup_energy_per_atom", blowup_energy_per_atom, positive=True)
+    _check_number("gamma", gamma, positive=True)
+    if tau is not None:
+        _check_number("tau", tau, positive=True)
+    if cutoff is not None:
+        cutoff = _check_number("cutoff", cutoff, positive=True)
+    _check_number("skin", skin, nonneg=True)
+    if key is not None:
+        try:
+            k = jnp.asarray(key)
+        except (TypeError, ValueError):
+            k = None
+        if k is None or not ((jax.dtypes.issubdtype(k.dtype, jax.dtypes.prng_key) and k.shape == ())
+                             or (k.dtype == jnp.uint32 and k.shape == jax.random.PRNGKey(0).shape)):
+            raise ValueError(f"simulate: key must be one PRNG key, e.g. jax.random.PRNGKey(0); got "
+                             f"{type(key).__name__ if k is None else f'{k.dtype} array of shape {k.shape}'}.")
+    if not isinstance(units, Units):
+        raise ValueError(f"simulate: units must be md.LJ, md.METAL or another md.Units, got {type(units).__name__}.")
+    if trajectory_path is not None and not save_every:
+        raise ValueError("simulate: trajectory_path needs save_every= (how often a frame is written).")
+    if trajectory_path is not None:
+        check_symbols(symbols, n, "simulate")  # before the first chunk runs, not when its frames are written
+    if momenta is not None:
+        try:
+            mom_np = np.asarray(momenta)
+        except (TypeError, ValueError) as e:
+            raise ValueError(f"simulate: momenta must be a numeric (N, 3) array ({e}).") from None
+        if mom_np.dtype.kind not in "iuf":
+            raise ValueError(f"simulate: momenta must be real numbers, got dtype {mom_np.dtype}.")
+        momenta = jnp.asarray(momenta, positions.dtype)
+        if momenta.shape != positions.shape:
+            raise ValueError(f"simulate: momenta must have the shape of positions {positions.shape}, got {momenta.shape}.")
+        bad = _first_nonfinite(np.asarray(momenta))
+        if bad is not None:
+            raise ValueError(f"simulate: the momentum of atom {bad[0][0]} is {bad[1]} (component {bad[0][1]}); every "
+                             "momentum must be finite.")
     if integrator is not None and ensemble is not None:
         raise ValueError("simulate: pass either integrator= (a function force_fn -> Algorithm) or ensemble=, not both.")
     if integrator is not None and not callable(integrator):
@@ -204,14 +295,45 @@ def simulate(
     chunk_size = max(thermo_every, (min(chunk_size, max(n_steps, thermo_every)) // thermo_every) * thermo_every)
     if save_every:
         chunk_size = max(save_every, (chunk_size // save_every) * save_every)
-    box = make_box(box)
+    try:
+        b = np.asarray(box.matrix if isinstance(box, Box) else box)
+        if b.dtype == bool or not (np.issubdtype(b.dtype, np.integer) or np.issubdtype(b.dtype, np.floating)):
+            raise ValueError(f"simulate: box must hold real numbers, got dtype {b.dtype}.")
+        box = make_box(box)
+    except (TypeError, ValueError) as e:
+        if str(e).startswith("simulate:"):
+            raise
+        raise ValueError(f"simulate: invalid box — a number, a (3,) vector of lengths or a (3, 3) matrix with "
+                         f"right-handed lattice vectors as rows ({e}).") from None
+    if not np.all(np.isfinite(np.asarray(box.matrix))):
+        raise ValueError(f"simulate: the box has NaN/Inf entries: {np.asarray(box.matrix).tolist()}.")
     dtype = positions.dtype
-    species_arr = None if species is None else jnp.asarray(species, jnp.int32)
-    if species_arr is not None and species_arr.shape != (n,):
-        raise ValueError(f"simulate: species must have shape ({n},), got {species_arr.shape}.")
+    species_arr = None
+    if species is not None:
+        sp = np.asarray(species)
+        if sp.shape != (n,) or not (np.issubdtype(sp.dtype, np.integer) or (sp.size and np.all(np.mod(sp, 1) == 0))):
+            raise ValueError(f"simulate: species must be {n} integers (one per atom), got shape {sp.shape}, dtype {sp.dtype}.")
+        if sp.size and sp.min() < 0:
+            raise ValueError(f"simulate: species must be >= 0, got {int(sp.min())} (atom {int(np.argmin(sp))}).")
+        species_arr = jnp.asarray(sp, jnp.int32)
 
-    m = jnp.asarray(masses, dtype)
+    try:
+        m_np = np.asarray(masses)
+        if m_np.dtype.kind not in "iuf":
+            raise TypeError
+        m_np = m_np.astype(np.float64)
+    except (TypeError, ValueError):
+        raise ValueError(f"simulate: masses must be a real number or an array of them, got {masses!r}.") from None
+    if m_np.ndim > 1 or (m_np.ndim == 1 and m_np.shape[0] != n and species_arr is None):
+        raise ValueError(f"simulate: masses must be a scalar, per atom ({n},) or per species (with species=); got "
+                         f"shape {m_np.shape}.")
+    if not np.all(np.isfinite(m_np) & (m_np > 0)):
+        raise ValueError(f"simulate: masses must be positive and finite, got {m_np.tolist() if m_np.size < 10 else m_np}.")
+    m = jnp.asarray(m_np, dtype)
     if m.ndim == 1 and species_arr is not None and m.shape[0] != n:
+        if int(jnp.max(species_arr)) >= m.shape[0]:
+            raise ValueError(f"simulate: species go up to {int(jnp.max(species_arr))} but masses has {m.shape[0]} "
+                             "entries (one per species); give a mass for every species.")
         m = m[species_arr]
     mass = units.mass(m).astype(dtype)
 
@@ -264,7 +386,8 @@ def simulate(
 
                 def is_bad(x, info):
                     bad = nonfinite((x.positions, x.momenta, x.energy))
-                    return bad | (jnp.abs(total_energy(x) - e_ref) > blowup_energy_per_atom * n)
+                    bad = bad | (jnp.abs(total_energy(x) - e_ref) > blowup_energy_per_atom * n)
+                    return bad & ~_overflowed(x)  # overflow: NaN by design, the chunk is re-run
 
                 return evolve(algo, s0, length, key=k_dyn, start=n0, save_every=thermo_every, observe=observe,
                               is_bad=is_bad)
@@ -274,8 +397,6 @@ def simulate(
 
     frames = []
     traj_path = Path(trajectory_path) if trajectory_path else None
-    if traj_path is not None and traj_path.exists():
-        traj_path.unlink()
 
     def on_chunk(done, result):
         obs = result.saved
@@ -284,7 +405,8 @@ def simulate(
             sel = np.asarray(obs["positions"][every_k - 1 :: every_k])
             frames.append(sel)
             if traj_path is not None:
-                write_extxyz(traj_path, sel, box, symbols, append=True)
+                # the first chunk replaces an old file, later chunks append (each write atomic)
+                write_extxyz(traj_path, sel, box, symbols, append=len(frames) > 1)
         if progress:
             return {"T": float(2.0 * obs["kinetic"][-1] / (n_dof * units.kB)),
                     "E/N": float((obs["potential"][-1] + obs["kinetic"][-1]) / n)}
@@ -337,7 +459,8 @@ def minimize(energy_fn: Callable, positions, box, *, species=None, cutoff=None, 
 
     if converged(state):
         return state
-    run_chunk = chunked(algo, observe=lambda s: s.energy, is_bad=lambda s, info: nonfinite((s.positions, s.energy)))
+    run_chunk = chunked(algo, observe=lambda s: s.energy,
+                        is_bad=lambda s, info: nonfinite((s.positions, s.energy)) & ~_overflowed(s))
     run = drive(run_chunk, state, max_steps, chunk_size=chunk_size, what="minimize", progress=progress,
                 hint="reduce dt_start/dt_max or check the initial configuration (overlaps)",
                 until=lambda step, result: converged(result.final), recover=_regrow(nl, box), keep_outputs=False)

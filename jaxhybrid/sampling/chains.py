@@ -65,7 +65,7 @@ class ChainsState(NamedTuple):
 
 
 def _check_int(name, v, lo):
-    if not isinstance(v, (int, np.integer)) or v < lo:
+    if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
         raise ValueError(f"run_chains: {name} must be an int >= {lo}, got {v!r}.")
 
 
@@ -155,6 +155,36 @@ def _default_chunk(total: int, n_chunks: int = 10) -> int:
     return next(c for c in range(lo, total + 1) if total % c == 0)
 
 
+def _check_host_inputs(algorithm, key, positions) -> None:
+    """Host-side checks of :func:`run_chains`: a sampler, one PRNG key, and finite real
+    positions with a leading chain axis (a NaN start would only show up as a divergence)."""
+    if not callable(getattr(algorithm, "step", None)) or not callable(getattr(algorithm, "init", None)):
+        raise TypeError(f"run_chains: expected a sampler Algorithm (init, step), got {type(algorithm).__name__}.")
+    try:
+        k = jnp.asarray(key)
+    except (TypeError, ValueError):
+        k = None
+    ok = k is not None and ((jax.dtypes.issubdtype(k.dtype, jax.dtypes.prng_key) and k.shape == ())
+                            or (k.dtype == jnp.uint32 and k.shape == jax.random.PRNGKey(0).shape))
+    if not ok:
+        got = type(key).__name__ if k is None else f"{k.dtype} array of shape {k.shape}"
+        raise ValueError(f"run_chains: key must be one PRNG key, e.g. jax.random.PRNGKey(0); got {got}.")
+    try:
+        x = np.asarray(positions)
+    except Exception:
+        x = np.asarray(None, object)
+    if not np.issubdtype(x.dtype, np.floating):
+        raise ValueError(f"run_chains: positions must be a float array (n_chains, ...), got dtype {x.dtype}.")
+    if x.ndim < 1 or x.shape[0] < 1:
+        raise ValueError(f"run_chains: positions need a leading chain axis, got shape {x.shape}.")
+    if x.size == 0:
+        raise ValueError(f"run_chains: positions of shape {x.shape} hold no numbers.")
+    bad = ~np.isfinite(x)
+    if bad.any():
+        raise ValueError(f"run_chains: the start of chain {int(np.argwhere(bad)[0][0])} has NaN/Inf; start every chain "
+                         "at finite positions.")
+
+
 def run_chains(
     algorithm: Algorithm,
     key: jax.Array,
@@ -195,7 +225,15 @@ def run_chains(
     if isinstance(key, jax.core.Tracer) or isinstance(positions, jax.core.Tracer):
         raise ValueError("run_chains: called under a JAX transformation (jit/vmap/grad); it is the host "
                          "driver. Use jaxhybrid.sampling.chains_summary there (same arguments, same numbers).")
-    algo, cs, total = _setup(algorithm, positions, n_samples, burn_in, thin, observe, init_state)
+    _check_host_inputs(algorithm, key, positions)
+    try:
+        algo, cs, total = _setup(algorithm, positions, n_samples, burn_in, thin, observe, init_state)
+    except (TypeError, ValueError) as e:
+        if isinstance(e, ValueError) and str(e).startswith("run_chains:"):
+            raise
+        raise ValueError(f"run_chains: the sampler cannot start from positions of shape {np.shape(positions)} (one chain: "
+                         f"{np.shape(positions)[1:]}): {type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}. "
+                         "Check that positions[i] has the shape the log-density / score expects.") from e
     cs = shard_batch(cs, jnp.shape(positions)[0])   # chains split over all devices (one device: as is)
     chunk = _default_chunk(total) if chunk_size is None else chunk_size
     _check_int("chunk_size", chunk, 1)
