@@ -1,6 +1,7 @@
 """Energies: EAM forces vs finite differences (analytic and setfl), setfl round trip, virial
 pressure vs -dE/dV, Morse/custom pair fast path vs autodiff, smooth LJ equals JAX-MD's."""
 
+import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -26,14 +27,22 @@ def _fcc_jittered(n_cells, a, sigma, seed=0):
     return R, box
 
 
+def _list(R, box, cutoff, skin, max_neighbors):
+    """A neighbour list of a given, ample capacity (no sizing build), checked complete."""
+    nbrs = md.neighbor_list(cutoff, skin).allocate(R, box, max_neighbors=max_neighbors)
+    assert not bool(nbrs.overflow) and int(nbrs.needed[0]) < max_neighbors
+    return nbrs
+
+
 def test_eam_analytic_forces_match_finite_differences():
     with jax.enable_x64(True):
         R, box = _fcc_jittered(3, 1.6, 0.08)
         eam = md.eam_analytic(cutoff=2.4)
-        nl = md.neighbor_list(eam.cutoff, 0.3)
-        nbrs = nl.allocate(R, box)
-        E, F = jax.jit(lambda r: md.energy_and_forces(eam)(r, nbrs, box))(R)
-        energy = jax.jit(lambda r: eam(r, nbrs, box))
+        nbrs = _list(R, box, eam.cutoff, 0.3, 150)
+        # one compiled program: the energy (primal) is finite-differenced, the forces (its gradient) checked
+        ef = jax.jit(lambda r: md.energy_and_forces(eam)(r, nbrs, box))
+        E, F = ef(R)
+        energy = lambda r: ef(r)[0]  # noqa: E731
         idx = [0, 7, 50, 101]
         np.testing.assert_allclose(np.asarray(F)[idx], _fd_forces(energy, R, idx), rtol=1e-6, atol=1e-8)
         assert np.isfinite(float(E)) and float(E) < 0
@@ -74,15 +83,16 @@ def test_setfl_round_trip_and_forces_match_finite_differences(tmp_path):
         eam = md.eam_from_setfl(path)
         R, box = _fcc_jittered(3, 1.6, 0.08, seed=1)
         species = jnp.asarray(np.arange(R.shape[0]) % 2, jnp.int32)
-        nbrs = md.neighbor_list(eam.cutoff, 0.3).allocate(R, box)
-        energy = jax.jit(lambda r: eam(r, nbrs, box, species))
-        _, F = jax.jit(lambda r: md.energy_and_forces(eam)(r, nbrs, box, species))(R)
+        nbrs = _list(R, box, eam.cutoff, 0.3, 150)
+        ef = jax.jit(lambda r, sp: md.energy_and_forces(eam)(r, nbrs, box, sp))  # one program, any species
+        _, F = ef(R, species)
         idx = [0, 1, 33, 64]
-        np.testing.assert_allclose(np.asarray(F)[idx], _fd_forces(energy, R, idx), rtol=1e-5, atol=1e-7)
+        np.testing.assert_allclose(np.asarray(F)[idx], _fd_forces(lambda r: ef(r, species)[0], R, idx), rtol=1e-5,
+                                   atol=1e-7)
         # the table reproduces the analytic single-species model it was made from
         ana = md.eam_analytic(cutoff=2.4)
-        e_tab = float(jax.jit(lambda r: eam(r, nbrs, box, jnp.zeros_like(species)))(R))
-        e_ana = float(ana(R, nbrs, box))
+        e_tab = float(ef(R, jnp.zeros_like(species))[0])
+        e_ana = float(jax.jit(lambda r: ana(r, nbrs, box))(R))
         assert abs(e_tab - e_ana) < 1e-5 * abs(e_ana)
 
 
@@ -99,28 +109,40 @@ def test_virial_pressure_matches_volume_derivative(which):
                 H = box.matrix @ jnp.asarray([[1.0, 0, 0], [0.2, 1.0, 0], [0.1, -0.15, 1.0]])
                 R = R @ jnp.linalg.inv(box.matrix) @ H
                 box = md.make_box(H)
-        nbrs = md.neighbor_list(pot.cutoff, 0.5).allocate(R, box)
+        nbrs = _list(R, box, pot.cutoff, 0.5, 200)
         V = float(md.volume(box))
-        P = float(md.pressure(pot, R, nbrs, box))  # configurational part (K = 0)
+        # configurational pressure (K = 0) and stress tensor, one compiled program
+        P, S = jax.jit(lambda r: (md.pressure(pot, r, nbrs, box), md.stress(pot, r, nbrs, box)))(R)
+        P = float(P)
 
-        def E_of(scale):  # isotropic scaling of positions and cell, same neighbour list
-            return float(pot(R * scale, nbrs, md.make_box(box.matrix * scale)))
+        # isotropic scaling of positions and cell, same neighbour list (one compiled program)
+        E_s = jax.jit(lambda s: pot(R * s, nbrs, md.Box(box.matrix * s, box.is_orthorhombic)))
+
+        def E_of(scale):
+            return float(E_s(jnp.asarray(scale, R.dtype)))
 
         h = 1e-5
         dE_ds = (E_of(1 + h) - E_of(1 - h)) / (2 * h)
         P_fd = -dE_ds / (3 * V)  # V = s³ V0 → dV/ds = 3V at s = 1
         assert abs(P - P_fd) <= 1e-6 * max(1.0, abs(P_fd))
-        # the pair virial Σ r·f equals the strain derivative for pair potentials
+        assert abs(P - float(jnp.trace(S)) / 3) <= 1e-12 * max(1.0, abs(P))  # P = tr σ / 3
+        # the stress tensor of a pair potential (central forces) is symmetric
         if which == "lj":
-            _, F = pot.energy_and_forces(R, nbrs, box)
-            S = md.stress(pot, R, nbrs, box)
             assert np.allclose(np.asarray(S), np.asarray(S).T, atol=1e-10)
+
+
+@eqx.filter_jit
+def _fast_autodiff_per_atom(pot, R, nbrs, box, species):
+    """A potential's analytic fast path (E, F), autodiff (E, ∂E/∂R) and per-atom energies: one
+    compiled program."""
+    return (pot.energy_and_forces(R, nbrs, box, species), jax.value_and_grad(pot.energy)(R, nbrs, box, species),
+            pot.per_atom(R, nbrs, box, species))
 
 
 def test_pair_fast_path_matches_autodiff_for_morse_custom_and_species():
     with jax.enable_x64(True):
         R, box = _fcc_jittered(3, 1.5, 0.07)
-        nbrs = md.neighbor_list(2.5, 0.3).allocate(R, box)
+        nbrs = _list(R, box, 2.5, 0.3, 200)
         species = jnp.asarray(np.arange(R.shape[0]) % 2, jnp.int32)
         pots = [
             (md.morse(D=1.0, alpha=4.0, r0=1.1, cutoff=2.5), None),
@@ -129,11 +151,10 @@ def test_pair_fast_path_matches_autodiff_for_morse_custom_and_species():
                               cutoff=2.5, cutoff_mode="smooth"), species),
         ]
         for pot, sp in pots:
-            E, F = pot.energy_and_forces(R, nbrs, box, sp)
-            E2, G = jax.value_and_grad(pot.energy)(R, nbrs, box, sp)
+            (E, F), (E2, G), ea = _fast_autodiff_per_atom(pot, R, nbrs, box, sp)
             np.testing.assert_allclose(float(E), float(E2), rtol=1e-12)
             np.testing.assert_allclose(np.asarray(F), -np.asarray(G), atol=1e-9 * float(jnp.abs(G).max()))
-            np.testing.assert_allclose(float(jnp.sum(pot.per_atom(R, nbrs, box, sp))), float(E), rtol=1e-12)
+            np.testing.assert_allclose(float(jnp.sum(ea)), float(E), rtol=1e-12)
 
 
 def test_smooth_lj_equals_jax_md_energy():
