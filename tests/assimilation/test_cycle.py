@@ -22,8 +22,17 @@ def _problem(K=30, d=8):
     return hmm, truth0, obs
 
 
-def test_step_is_forecast_then_analysis_with_info_beside_the_state():
-    hmm, truth0, obs = _problem()
+@pytest.fixture(scope="module")
+def problem():
+    """``problem(K)``: the twin experiment's first ``K`` cycles (truth with the initial state,
+    observations) of one 30-cycle simulation, run once for the module (each length would be a
+    compilation of its own)."""
+    hmm, truth0, obs = _problem(K=30)
+    return lambda K=30: (hmm, truth0[: K + 1], obs[:K])
+
+
+def test_step_is_forecast_then_analysis_with_info_beside_the_state(problem):
+    hmm, truth0, obs = problem()
     f = da.etkf(hmm.forecast, hmm.obs, 6, 1.05, rotate=True)
     assert isinstance(f, da.Filter) and isinstance(Algorithm(f.init, f.step), Algorithm)
     s = f.init(truth0[0], 0.3, key=jax.random.PRNGKey(1))
@@ -39,14 +48,15 @@ def test_step_is_forecast_then_analysis_with_info_beside_the_state():
     assert float(jnp.abs(s1.E.mean(0) - info["forecast_mean"]).max()) > 1e-3   # the analysis moved it
 
 
-def test_host_chunks_and_jit_scan_give_the_same_cycles():
+def test_host_chunks_and_jit_scan_give_the_same_cycles(problem):
     # fold_in(key, n) per cycle: the chunked host run (two chunk sizes, the second with a ragged
     # last chunk) and one jit-compiled scan draw the same numbers and give the same analyses.
-    hmm, truth0, obs = _problem(K=30)
+    hmm, truth0, obs = problem(30)
     f = da.enkf(hmm.forecast, hmm.obs, 10, 1.05)
     s = f.init(truth0[0], 0.3, key=jax.random.PRNGKey(1))
     key = jax.random.PRNGKey(3)
-    r_jit = jax.jit(lambda s, y, k: da.assimilate(f, s, y, k, keep_ensemble=True))(s, obs, key)
+    run_jit = jax.jit(lambda s, y, k: da.assimilate(f, s, y, k, keep_ensemble=True))
+    r_jit = run_jit(s, obs, key)
     for chunk in (10, 7):
         r = da.assimilate(f, s, obs, key, keep_ensemble=True, chunk_size=chunk, progress=False)
         for a, b in zip(jax.tree_util.tree_leaves(r), jax.tree_util.tree_leaves(r_jit)):
@@ -55,7 +65,7 @@ def test_host_chunks_and_jit_scan_give_the_same_cycles():
     np.testing.assert_array_equal(r_jit.mean_f, r_jit.info["forecast_mean"])
     assert float(da.rmse(r_jit.mean_a, truth0[1:], 10)) < float(da.rmse(r_jit.mean_f, truth0[1:], 10))
     # another key gives another run (the check can fail)
-    r2 = da.assimilate(f, s, obs, jax.random.PRNGKey(4), progress=False)
+    r2 = run_jit(s, obs, jax.random.PRNGKey(4))
     assert float(jnp.abs(r2.mean_a - r_jit.mean_a).max()) > 1e-4
 
 
@@ -90,8 +100,8 @@ def test_divergence_names_the_cycle_and_keeps_the_last_good_state():
     assert int(r.cycles_done) == 12 and bool(jnp.all(jnp.isfinite(r.final.E)))
 
 
-def test_particle_filter_reports_ess_and_resampling_per_cycle():
-    hmm, truth0, obs = _problem(K=20)
+def test_particle_filter_reports_ess_and_resampling_per_cycle(problem):
+    hmm, truth0, obs = problem(20)
     f = da.particle_filter(hmm.forecast, hmm.obs, 200, ner=0.5, reg=0.5)
     r = da.assimilate(f, f.init(truth0[0], 0.3, key=jax.random.PRNGKey(1)), obs, jax.random.PRNGKey(2),
                       progress=False)
@@ -113,13 +123,15 @@ def test_var4d_reports_the_cost_at_the_optimum_and_decreases_it(x64):
     sa, info = jax.jit(f.analysis)(st, None, (win, jnp.ones(4)))
     J = da.var4d_cost(model, obs, xb, jnp.linalg.cholesky(B), win, jnp.ones(4))
     v = jnp.linalg.solve(jnp.linalg.cholesky(B), sa.aux - xb)
-    np.testing.assert_allclose(info["cost"], J(v), rtol=1e-8)     # J at the returned window start
-    assert float(info["cost"]) < 0.5 * float(J(jnp.zeros(10)))     # L-BFGS lowered J from the background
-    assert float(jnp.linalg.norm(jax.grad(J)(v))) < 1e-2 * float(jnp.linalg.norm(jax.grad(J)(jnp.zeros(10))))
+    J_and_grad = jax.jit(jax.value_and_grad(J))  # one compilation for both points
+    (J_v, g_v), (J_0, g_0) = J_and_grad(v), J_and_grad(jnp.zeros(10))
+    np.testing.assert_allclose(info["cost"], J_v, rtol=1e-8)     # J at the returned window start
+    assert float(info["cost"]) < 0.5 * float(J_0)                # L-BFGS lowered J from the background
+    assert float(jnp.linalg.norm(g_v)) < 1e-2 * float(jnp.linalg.norm(g_0))
 
 
-def test_experiments_equal_individual_runs_and_validate():
-    hmm, truth0, obs = _problem(K=15)
+def test_experiments_equal_individual_runs_and_validate(problem):
+    hmm, truth0, obs = problem(15)
 
     def make(infl):
         return da.etkf(hmm.forecast, hmm.obs, 6, infl, rotate=True)
@@ -129,11 +141,15 @@ def test_experiments_equal_individual_runs_and_validate():
     infls = jnp.array([1.0, 1.05, 1.1])
     batch = run(keys, obs, infls)
     assert batch.mean_a.shape == (3, 15, 8) and batch.cycles_done.shape == (3,)
+
+    @jax.jit  # one unbatched run, compiled once for the three configurations
+    def one(infl, k_init, k_run):
+        f = make(infl)
+        return da.assimilate(f, f.init(truth0[0], 0.3, key=k_init), obs, k_run).mean_a
+
     for i in range(3):
         k_init, k_run = jax.random.split(keys[i])
-        f = make(float(infls[i]))
-        one = da.assimilate(f, f.init(truth0[0], 0.3, key=k_init), obs, k_run, progress=False)
-        np.testing.assert_allclose(batch.mean_a[i], one.mean_a, rtol=2e-4, atol=2e-4)
+        np.testing.assert_allclose(batch.mean_a[i], one(infls[i], k_init, k_run), rtol=2e-4, atol=2e-4)
     assert float(jnp.abs(batch.mean_a[0] - batch.mean_a[2]).max()) > 1e-3
     with pytest.raises(ValueError, match="configs"):
         run(keys, obs)
@@ -143,8 +159,8 @@ def test_experiments_equal_individual_runs_and_validate():
         da.experiments(3, truth0[0], 0.3)
 
 
-def test_assimilate_rejects_bad_input():
-    hmm, truth0, obs = _problem(K=5)
+def test_assimilate_rejects_bad_input(problem):
+    hmm, truth0, obs = problem(5)
     f = da.etkf(hmm.forecast, hmm.obs, 4)
     s = f.init(truth0[0], 0.3, key=jax.random.PRNGKey(0))
     with pytest.raises(TypeError, match="Filter"):
@@ -180,6 +196,7 @@ SCRIPT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow  # subprocesses with 4 forced devices; the generic sharded path runs in make test (tests/test_ensemble.py)
 @pytest.mark.parametrize("batch", [8, 6])  # divisible and non-divisible by 4 devices
 def test_sharded_experiments_over_four_cpu_devices_equal_unsharded(batch):
     env = dict(os.environ, XLA_FLAGS="--xla_force_host_platform_device_count=4", JAX_PLATFORMS="cpu")

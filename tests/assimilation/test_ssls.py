@@ -119,31 +119,6 @@ def test_one_cycle_matches_importance_sampling_from_the_same_gaussian_prior():
         np.abs(Ek.std(0, ddof=1) / sd_ref - 1.0).max() > 0.3
 
 
-def test_same_seed_gives_bit_identical_experiments_after_a_fresh_compile():
-    # An SSLS experiment is a pure function of its keys: two runs with the same keys, the second
-    # after dropping every compiled executable (a fresh compile), give bit-identical analyses and
-    # adapted step sizes; a different run key gives a different trajectory (so the check can fail).
-    from jaxhybrid.examples import assimilation_ssls as ex
-    hmm = ex.settings()["nonlinear"]
-    truth0, obs = da.simulate(hmm, jax.random.PRNGKey(0), 12, burn_in=50, include_initial=True)
-    f = da.ssls(hmm.forecast, hmm.obs, 16, infl=1.1, n_steps=6, step_size=0.3, chains_per_member=2,
-                target_accept=0.574)
-
-    @jax.jit
-    def experiment(run_key):
-        s0 = f.init(truth0[0], 0.5, key=jax.random.PRNGKey(1))
-        r = da.assimilate(f, s0, obs, run_key)
-        return r.mean_a, r.final.aux
-
-    a = experiment(jax.random.PRNGKey(2))
-    c = experiment(jax.random.PRNGKey(3))
-    jax.clear_caches()                                    # the second run compiles afresh
-    b = experiment(jax.random.PRNGKey(2))
-    a, b, c = ([np.asarray(v) for v in t] for t in (a, b, c))
-    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
-    assert not np.array_equal(a[0], c[0])
-
-
 def test_shrinkage_brings_a_short_run_closer_to_the_kalman_covariance():
     # Linear h: the exact analysis covariance is the Kalman (ETKF) one, which is also the
     # shrinkage target, so shrinking a short run's noisy sampled covariance must reduce its error
@@ -163,3 +138,29 @@ def test_shrinkage_brings_a_short_run_closer_to_the_kalman_covariance():
         means[shrink] = Ea.mean(1)
     assert err[True] < 0.8 * err[False]
     np.testing.assert_allclose(means[True], means[False], atol=1e-5)
+
+
+def test_same_seed_gives_bit_identical_experiments_after_a_fresh_compile():
+    # An SSLS experiment is a pure function of its keys: two runs with the same keys, the second
+    # after dropping every compiled executable (a fresh compile), give bit-identical analyses and
+    # adapted step sizes; a different run key gives a different trajectory (so the check can fail).
+    # (Last in the module: jax.clear_caches() also drops the compilations the other tests share.)
+    from jaxhybrid.examples import assimilation_ssls as ex
+    hmm = ex.settings()["nonlinear"]
+    truth0, obs = da.simulate(hmm, jax.random.PRNGKey(0), 12, burn_in=50, include_initial=True)
+    f = da.ssls(hmm.forecast, hmm.obs, 16, infl=1.1, n_steps=6, step_size=0.3, chains_per_member=2,
+                target_accept=0.574)
+
+    @jax.jit
+    def experiment(run_key):
+        s0 = f.init(truth0[0], 0.5, key=jax.random.PRNGKey(1))
+        r = da.assimilate(f, s0, obs, run_key)
+        return r.mean_a, r.final.aux
+
+    a = experiment(jax.random.PRNGKey(2))
+    c = experiment(jax.random.PRNGKey(3))
+    jax.clear_caches()                                    # the second run compiles afresh
+    b = experiment(jax.random.PRNGKey(2))
+    a, b, c = ([np.asarray(v) for v in t] for t in (a, b, c))
+    assert np.array_equal(a[0], b[0]) and np.array_equal(a[1], b[1])
+    assert not np.array_equal(a[0], c[0])

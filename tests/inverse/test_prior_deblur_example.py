@@ -91,31 +91,55 @@ def test_prior_deblur_quick(quick_record, check_record, assert_hybrid_wins):
 
 # --- the bias-free prior networks (jaxhybrid.sampling.score.BiasFreeDnCNN, BiasFreeUNet)
 
+def _with_numpy_weights(cls, *args, seed=0, **kwargs):
+    """``cls(*args, **kwargs)`` with He-normal 3×3 kernels drawn by numpy: the structure comes from
+    ``equinox.filter_eval_shape`` (traced, nothing compiled), so no PRNG program is compiled per
+    kernel shape (on CPU each costs about a second). Homogeneity and equivariance are properties
+    of the architecture, true for any weights."""
+    import equinox as eqx
+    import jax
+    import jax.numpy as jnp
+
+    rng = np.random.default_rng(seed)
+    shapes = eqx.filter_eval_shape(cls, *args, key=jax.random.PRNGKey(0), **kwargs)
+    return jax.tree_util.tree_map(
+        lambda s: jnp.asarray(rng.normal(size=s.shape) * np.sqrt(2.0 / (9 * s.shape[2])), s.dtype)
+        if isinstance(s, jax.ShapeDtypeStruct) else s, shapes)
+
+
 @pytest.mark.parametrize("arch", ["dncnn", "unet"])
 def test_bias_free_networks_are_homogeneous_and_translation_equivariant(arch):
+    import equinox as eqx
     import jax
     import jax.numpy as jnp
 
     from jaxhybrid.sampling import BiasFreeDnCNN, BiasFreeUNet
 
     if arch == "dncnn":  # receptive-field radius 4: any shift, 8 px from the border
-        net, shape, shift, border = BiasFreeDnCNN(8, 4, key=jax.random.PRNGKey(0)), (24, 20), (3, 2), 8
+        net, shape, shift, border = _with_numpy_weights(BiasFreeDnCNN, 8, 4), (24, 20), (3, 2), 8
     else:  # 3 levels (pooling by 4): shifts by multiples of 4; radius ~30 px, so a larger image
-        net, shape, shift, border = BiasFreeUNet((6, 8, 8), key=jax.random.PRNGKey(0)), (96, 100), (4, 8), 36
-    x = jax.random.uniform(jax.random.PRNGKey(1), shape)
-    n = net.noise(x, 0.05)
-    assert n.shape == x.shape
+        net, shape, shift, border = _with_numpy_weights(BiasFreeUNet, (6, 8, 8)), (96, 100), (4, 8), 36
+    assert isinstance(net, BiasFreeDnCNN if arch == "dncnn" else BiasFreeUNet)
+
+    @eqx.filter_jit  # one compilation per image shape (σ is traced)
+    def outputs(net, x, sigma):
+        return net.noise(x, sigma), net(x, sigma), net.denoise(x, sigma), net.residual(x, sigma)
+
+    x = jnp.asarray(np.random.default_rng(1).uniform(size=shape), jnp.float32)
+    sigma = jnp.asarray(0.05, jnp.float32)
+    n, score, den, res = outputs(net, x, sigma)
+    assert n.shape == x.shape and float(jnp.max(jnp.abs(n))) > 1e-3
     # no additive constants: N(a x, a σ) = a N(x, σ) for a > 0 (Mohan et al. 2020)
-    np.testing.assert_allclose(net.noise(2.5 * x, 2.5 * 0.05), 2.5 * n, rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(outputs(net, 2.5 * x, 2.5 * sigma)[0], 2.5 * n, rtol=1e-4, atol=1e-6)
     # a (circular) shift commutes with the network away from the padded border
     xs = jnp.roll(x, shift, (0, 1))
     b = slice(border, -border)
-    np.testing.assert_allclose(net.noise(xs, 0.05)[b, b], jnp.roll(n, shift, (0, 1))[b, b], rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(outputs(net, xs, sigma)[0][b, b], jnp.roll(n, shift, (0, 1))[b, b], rtol=1e-4, atol=1e-6)
     # odd sizes work (padding to the pooling multiple is cropped back)
-    assert net.noise(x[:-3, :-5], 0.05).shape == (shape[0] - 3, shape[1] - 5)
+    assert outputs(net, x[:-3, :-5], sigma)[0].shape == (shape[0] - 3, shape[1] - 5)
     # score, residual and denoiser are one parameterisation: D = x + σ² s = x − N, ε = −N/σ
-    np.testing.assert_allclose(x + 0.05**2 * net(x, 0.05), net.denoise(x, 0.05), rtol=1e-5, atol=1e-6)
-    np.testing.assert_allclose(net.residual(x, 0.05), -n / 0.05, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(x + 0.05**2 * score, den, rtol=1e-5, atol=1e-6)
+    np.testing.assert_allclose(res, -n / 0.05, rtol=1e-5, atol=1e-6)
     with pytest.raises(ValueError):
         net.noise(jnp.zeros((2, 24, 20)), 0.05)
     with pytest.raises(ValueError):
@@ -124,24 +148,34 @@ def test_bias_free_networks_are_homogeneous_and_translation_equivariant(arch):
         BiasFreeUNet((8,), key=jax.random.PRNGKey(0))
 
 
-@pytest.mark.parametrize("arch", ["dncnn", "unet"])
-def test_bias_free_networks_learn_to_denoise(arch):
-    # brief DSM training on smooth random images: the denoiser must beat the noisy input
+@pytest.fixture(scope="module")
+def smooth_patches():
+    """128 smooth random 12×12 patches (4×4 uniform noise, bilinearly upsampled) and the first 16
+    with noise of std 0.1; drawn by numpy and shared by the denoising tests."""
     import jax
     import jax.numpy as jnp
+
+    rng = np.random.default_rng(0)
+    u = jnp.asarray(rng.uniform(size=(128, 4, 4)), jnp.float32)
+    data = jax.jit(lambda u: jax.image.resize(u, (128, 12, 12), "linear"))(u)
+    x = data[:16]
+    return data, x, x + jnp.asarray(0.1 * rng.standard_normal(x.shape), jnp.float32)
+
+
+@pytest.mark.parametrize("arch", ["dncnn", "unet"])
+def test_bias_free_networks_learn_to_denoise(arch, smooth_patches):
+    # brief DSM training on smooth random images: the denoiser must beat the noisy input
+    import jax
 
     from jaxhybrid.inverse import psnr
     from jaxhybrid.sampling import BiasFreeDnCNN, BiasFreeUNet, train_score
 
+    data, x, xn = smooth_patches
     k = jax.random.split(jax.random.PRNGKey(0), 3)
-    u = jax.random.uniform(k[0], (128, 4, 4))
-    data = jax.image.resize(u, (128, 12, 12), "linear")  # smooth patches
     net = BiasFreeDnCNN(8, 3, key=k[1]) if arch == "dncnn" else BiasFreeUNet((8, 8), key=k[1])
     res = train_score(net, data, (0.05, 0.2), steps=150, batch_size=32,
                       learning_rate=3e-3, key=k[2], continuous=True, progress=False, loop="host")
-    x = data[:16]
-    xn = x + 0.1 * jax.random.normal(jax.random.PRNGKey(9), x.shape)
-    den = jax.vmap(lambda a: res.params.denoise(a, 0.1))(xn)
+    den = jax.jit(jax.vmap(lambda a: res.params.denoise(a, 0.1)))(xn)
     assert psnr(den, x) > psnr(xn, x) + 3.0
 
 

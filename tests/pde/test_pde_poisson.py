@@ -62,7 +62,8 @@ def test_variable_coefficient_cg_matches_dense_and_grads(x64):
     x, y = pde.fd_coords((n, n), L)
     a = 1 + 0.5 * jnp.sin(2 * np.pi * x) * jnp.cos(np.pi * y)
     f = jnp.exp(-((x - 0.4) ** 2 + (y - 0.6) ** 2) / 0.02)
-    solve = lambda a, f: pde.solve_variable_coefficient(a, f, L, rtol=1e-12, atol=1e-14)
+    # compiled once: an eager call builds new operator closures, so lineax would compile every solve
+    solve = jax.jit(lambda a, f: pde.solve_variable_coefficient(a, f, L, rtol=1e-12, atol=1e-14))
     u = solve(a, f)
     op = pde.variable_coefficient_operator(a, L)
     A = jax.vmap(lambda e: op(e.reshape(n, n)).ravel())(jnp.eye(n * n)).T
@@ -72,8 +73,8 @@ def test_variable_coefficient_cg_matches_dense_and_grads(x64):
     # constant coefficient reduces to the fast solver
     np.testing.assert_allclose(np.asarray(solve(jnp.ones_like(f), f)), np.asarray(pde.poisson_fd(f, L)), atol=1e-12)
     w = jnp.cos(3 * x) * y
-    loss = lambda a, f: jnp.sum(w * solve(a, f))
-    ga, gf = jax.grad(loss, argnums=(0, 1))(a, f)
+    loss = jax.jit(lambda a, f: jnp.sum(w * solve(a, f)))
+    ga, gf = jax.jit(jax.grad(loss, argnums=(0, 1)))(a, f)
     eps = 1e-6
     for g, arg, d in ((ga, 0, jnp.sin(5 * x * y)), (gf, 1, jnp.cos(4 * y))):
         args_p = [a, f]

@@ -21,11 +21,12 @@ def x64():
 @pytest.mark.parametrize("method", ["forward", "jvp", "jet"])
 @pytest.mark.parametrize("dim", [1, 2, 3])
 def test_laplacian_equals_trace_of_hessian(x64, method, dim):
+    # the network is an argument: one compilation serves the three networks (same shapes)
+    both = jax.jit(lambda n, x: (jax.vmap(laplacian(n, method))(x), jax.vmap(lambda y: jnp.trace(jax.hessian(n)(y)))(x)))
     for s in range(3):
         net = MLP(dim, "scalar", 16, 3, key=jax.random.PRNGKey(s))
         x = jax.random.normal(jax.random.PRNGKey(10 + s), (7, dim))
-        ours = jax.jit(jax.vmap(laplacian(net, method)))(x)
-        ref = jax.jit(jax.vmap(lambda y: jnp.trace(jax.hessian(net)(y))))(x)
+        ours, ref = both(net, x)
         np.testing.assert_allclose(ours, ref, rtol=1e-11, atol=1e-12)
 
 
@@ -94,9 +95,6 @@ def test_value_and_laplacian_shares_one_sweep(x64):
 
     net = MLP(2, "scalar", widths=[12, 12], key=jax.random.PRNGKey(7))
     x = jax.random.uniform(jax.random.PRNGKey(8), (11, 2))
-    v, lap = jax.jit(jax.vmap(value_and_laplacian(net)))(x)
-    np.testing.assert_allclose(v, jax.vmap(net)(x), rtol=1e-13, atol=1e-14)
-    np.testing.assert_allclose(lap, jax.vmap(_hessian_trace(net))(x), rtol=1e-10, atol=1e-12)
 
     def shared(n):
         v, l = jax.vmap(value_and_laplacian(n))(x)
@@ -105,7 +103,12 @@ def test_value_and_laplacian_shares_one_sweep(x64):
     def separate(n):
         return jnp.mean((jax.vmap(_hessian_trace(n))(x) + 1.0) ** 2) + jnp.mean(jax.vmap(n)(x[:4]) ** 2)
 
-    g1, g2 = jax.jit(jax.grad(shared))(net), jax.jit(jax.grad(separate))(net)
+    # one compiled program for all the figures (the sweep, the separate evaluations, both gradients)
+    figures = jax.jit(lambda n: (jax.vmap(value_and_laplacian(n))(x), jax.vmap(n)(x), jax.vmap(_hessian_trace(n))(x),
+                                 jax.grad(shared)(n), jax.grad(separate)(n)))
+    (v, lap), v_ref, lap_ref, g1, g2 = figures(net)
+    np.testing.assert_allclose(v, v_ref, rtol=1e-13, atol=1e-14)
+    np.testing.assert_allclose(lap, lap_ref, rtol=1e-10, atol=1e-12)
     for a, b in zip(jax.tree_util.tree_leaves(g1), jax.tree_util.tree_leaves(g2)):
         np.testing.assert_allclose(a, b, rtol=1e-10, atol=1e-12)
 
@@ -186,19 +189,21 @@ def test_csg_sampling_and_measures():
     a, b = Box([0.0, 0.0], [1.0, 1.0]), Disk([0.5, 0.5], 0.25)
     diff, uni = a - b, Union(a, Disk([1.0, 0.5], 0.5))
     assert isinstance(diff, Difference)
-    p = diff.sample_interior(jax.random.PRNGKey(0), 4000)
+    # the samplers run under jit (static shapes): one compilation each instead of op-by-op dispatch
+    sample = lambda f, key, n: jax.jit(f, static_argnums=1)(jax.random.PRNGKey(key), n)  # noqa: E731
+    p = sample(diff.sample_interior, 0, 4000)
     assert bool(jnp.all(diff.contains(p))) and bool(jnp.all(a.contains(p)))
     assert np.isclose(diff.volume, 1 - np.pi / 16, atol=0.02)
     assert np.isclose(uni.volume, 1 + np.pi / 8, atol=0.02)
     # uniform boundary: share of points on the hole = its perimeter share
-    pb = diff.sample_boundary(jax.random.PRNGKey(1), 4000)
+    pb = sample(diff.sample_boundary, 1, 4000)
     assert float(jnp.max(jnp.abs(diff.sdf(pb)))) < 1e-6
     on_hole = float(jnp.mean(jnp.abs(b.sdf(pb)) < 1e-6))
     assert abs(on_hole - (np.pi / 2) / (4 + np.pi / 2)) < 0.03
-    pu = uni.sample_boundary(jax.random.PRNGKey(2), 2000)
+    pu = sample(uni.sample_boundary, 2, 2000)
     assert float(jnp.max(jnp.abs(uni.sdf(pu)))) < 1e-6
     # interior sampling of a disk is uniform: mean radius² = r²/2
-    q = b.sample_interior(jax.random.PRNGKey(3), 20000)
+    q = sample(b.sample_interior, 3, 20000)
     assert abs(float(jnp.mean(jnp.sum((q - 0.5) ** 2, -1))) - 0.25**2 / 2) < 1e-3
     with pytest.raises(ValueError):
         Box([0.0], [0.0])
@@ -212,12 +217,14 @@ def test_adaptive_samplers_concentrate_on_the_residual_peak():
     box = Box([0.0, 0.0], [1.0, 1.0])
     near = lambda p: float(jnp.mean(jnp.linalg.norm(p - jnp.asarray([0.3, 0.6]), axis=-1) < 0.15))
     base = np.pi * 0.15**2  # uniform share of the 0.15-disk
-    cand = box.sample_interior(jax.random.PRNGKey(0), 4000)
-    assert near(rad(jax.random.PRNGKey(1), cand, _peak_residual, 500, k=2, c=0.0)) > 5 * base
-    fi = failure_informed(jax.random.PRNGKey(2), box, _peak_residual, 300, eps=0.5)
+    # each sampler compiled once (jit) rather than dispatched op by op
+    cand = jax.jit(lambda k: box.sample_interior(k, 4000))(jax.random.PRNGKey(0))
+    r = jax.jit(lambda k, c: rad(k, c, _peak_residual, 500, k=2, c=0.0))(jax.random.PRNGKey(1), cand)
+    assert near(r) > 5 * base
+    fi = jax.jit(lambda k: failure_informed(k, box, _peak_residual, 300, eps=0.5))(jax.random.PRNGKey(2))
     assert int(fi.n_valid) == 300 and bool(jnp.all(_peak_residual(fi.points) > 0.5))
     assert abs(float(fi.p_fail) - np.pi * np.log(2) / 200) < 0.01  # area of {r > 1/2}
-    g = gaussian_mixture(jax.random.PRNGKey(3), box, _peak_residual, 500, n_components=4, uniform_frac=0.2)
+    g = jax.jit(lambda k: gaussian_mixture(k, box, _peak_residual, 500, n_components=4, uniform_frac=0.2))(jax.random.PRNGKey(3))
     assert g.shape == (500, 2) and bool(jnp.all(box.contains(g)))
     assert near(g) > 0.5
 
@@ -275,14 +282,17 @@ def test_adam_and_lbfgs_through_fit_stop_on_nan_keeping_last_good_state():
     from jaxhybrid.rollout import DivergenceError
 
     loss = lambda p, _: jnp.where(p["w"] > 2.0, jnp.nan, (p["w"] - 5.0) ** 2)
+    # parameters that are not weakly typed: every chunk shares the first one's compilation
+    w = lambda v: {"w": jnp.asarray(v, jnp.float32)}  # noqa: E731
     with pytest.raises(DivergenceError) as e:
-        fit(loss, {"w": jnp.asarray(0.0)}, None, optax.sgd(0.1), steps=100, log_every=50, progress=False)
+        fit(loss, w(0.0), None, optax.sgd(0.1), steps=100, log_every=50, progress=False)
     assert e.value.step > 1 and float(e.value.state["w"]) <= 2.0  # the last parameters with a finite loss
     # L-BFGS's zoom line search rejects NaN trials (it converges onto w = 2); a NaN at the start stops it
-    res = fit(loss, {"w": jnp.asarray(0.0)}, None, optax.lbfgs(memory_size=5), steps=40, log_every=20, progress=False)
+    lbfgs = optax.lbfgs(memory_size=5)
+    res = fit(loss, w(0.0), None, lbfgs, steps=40, log_every=20, progress=False)
     assert np.isfinite(res.history[-1]["loss"]) and float(res.params["w"]) <= 2.0
     with pytest.raises(DivergenceError) as e:
-        fit(loss, {"w": jnp.asarray(3.0)}, None, optax.lbfgs(memory_size=5), steps=40, log_every=20, progress=False)
+        fit(loss, w(3.0), None, lbfgs, steps=40, log_every=20, progress=False)
     assert e.value.step == 1 and float(e.value.state["w"]) == 3.0
 
 
@@ -293,13 +303,21 @@ def test_adaptive_fit_keeps_the_point_budget_per_strategy():
     make = lambda k: HardConstraint(MLP(2, 1, 8, 1, key=k), lambda x: 0.0, lambda x: 1 - x[0] ** 2)  # noqa: E731
     res = lambda net: jax.vmap(lambda x: net(x)[0] - jnp.exp(-10 * (x[0] - 0.5) ** 2))  # noqa: E731
     loss = lambda net, p: jnp.mean(res(net)(p) ** 2)  # noqa: E731
-    kw = dict(n_points=40, rounds=2, adam_steps=5, lbfgs_steps=5, components=2, candidates=200, progress=False)
-    out = {s: adaptive_fit(loss, res, make, dom, jax.random.PRNGKey(0), strategy=s, **kw) for s in ("uniform", "rar", "adaptive")}
+    kw = dict(n_points=40, adam_steps=5, components=2, candidates=200, progress=False)
+    # Only rar accumulates points over the rounds (two rounds check its budget arithmetic); uniform
+    # and adaptive hold n points in every round, one round shows it. The final L-BFGS stage trains
+    # the network on the final points and leaves them alone; it is one compilation per call, so
+    # it runs for "uniform" only (whose trained loss is checked below).
+    per = {"uniform": dict(rounds=1, lbfgs_steps=5), "rar": dict(rounds=2, lbfgs_steps=0),
+           "adaptive": dict(rounds=1, lbfgs_steps=0)}
+    out = {s: adaptive_fit(loss, res, make, dom, jax.random.PRNGKey(0), strategy=s, **per[s], **kw) for s in per}
     assert all(p.shape == (40, 2) for _, p in out.values())
-    # uniform keeps its first draw; rar keeps its 30 first points and adds 10 from the candidates
-    first = dom.sample_interior(jax.random.split(jax.random.PRNGKey(0), 3)[1], 40)
+    # uniform keeps its first draw; rar keeps its 20 first points and adds 2 × 10 from the candidates
+    k_net, k_pts, _ = jax.random.split(jax.random.PRNGKey(0), 3)
+    first = dom.sample_interior(k_pts, 40)
     np.testing.assert_array_equal(out["uniform"][1], first)
+    np.testing.assert_array_equal(out["rar"][1][:20], dom.sample_interior(k_pts, 20))
     assert not np.array_equal(np.asarray(out["adaptive"][1]), np.asarray(first))
-    assert float(loss(*out["uniform"])) < float(loss(make(jax.random.split(jax.random.PRNGKey(0), 3)[0]), first))
+    assert float(loss(*out["uniform"])) < float(loss(make(k_net), first))
     with pytest.raises(ValueError, match="strategy"):
-        adaptive_fit(loss, res, make, dom, jax.random.PRNGKey(0), strategy="rad", **kw)
+        adaptive_fit(loss, res, make, dom, jax.random.PRNGKey(0), strategy="rad", rounds=1, lbfgs_steps=0, **kw)
