@@ -197,6 +197,7 @@ class DeepPot(eqx.Module):
     def __call__(self, positions, nbrs, box, species=None) -> jax.Array:
         """Total energy for the MD engine: ``E(positions, neighbours, box, species)``."""
         from jaxhybrid.md import pair_components
+        from jaxhybrid.md.neighbours import poison
 
         if nbrs.half:
             raise ValueError("DeepPot needs a dense (full) neighbour list; use neighbor_format='dense'.")
@@ -207,7 +208,8 @@ class DeepPot(eqx.Module):
         d = jnp.stack(comps, axis=-1).swapaxes(0, 1)  # (N, M, 3)
         types = jnp.zeros((n,), jnp.int32) if species is None else jnp.asarray(species, jnp.int32)
         nbr_type = jnp.take(types, nbrs.idx, mode="clip")
-        return self.blocked_energy(d, nbr_type, valid.T, types)
+        # NaN (never a plausible wrong number) on an overflowed list or with a non-finite position
+        return poison(self.blocked_energy(d, nbr_type, valid.T, types), positions, nbrs)
 
     def blocked_energy(self, d, nbr_type, nbr_mask, types) -> jax.Array:
         """``Σ_i E_i`` evaluated ``atom_block`` atoms at a time (``lax.map``), so that the

@@ -287,3 +287,16 @@ def test_committee_training_equals_training_each_member_alone():
     nets = lambda m: jax.tree_util.tree_leaves((m.embeddings, m.fittings))  # noqa: E731
     moved = [float(jnp.max(jnp.abs(a - b))) for a, b in zip(nets(together), nets(ens))]
     assert max(moved) > 1e-4 and min(moved) > 0
+
+
+def test_md_energy_is_nan_on_an_overflowed_list_or_a_nan_position():
+    """A list too small for the configuration, or a NaN position, used to give a finite energy
+    (the missing pairs silently dropped out): now NaN, never a plausible wrong number."""
+    model = DeepPot(("Cu",), rcut=RC, rcut_smth=RS, sel=40, embedding=(4,), fitting=(4,), axis=2,
+                    key=jax.random.PRNGKey(3))
+    R, box = md.fcc_lattice(2, 3.61)
+    nl = md.neighbor_list(RC, 0.3)
+    good, small = nl.allocate(R, box), nl.allocate(R, box, max_neighbors=4)
+    assert bool(small.overflow) and np.isfinite(float(model(R, good, box)))
+    assert np.isnan(float(model(R, small, box)))
+    assert np.isnan(float(model(R.at[3, 0].set(jnp.nan), good, box)))
