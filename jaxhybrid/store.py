@@ -28,7 +28,7 @@ import equinox as eqx
 import jax
 import numpy as np
 
-__all__ = ["atomic_write", "write_model", "read_header", "read_model", "previous", "digest"]
+__all__ = ["atomic_write", "write_model", "read_header", "read_model", "previous", "digest", "sync_dir"]
 
 PathLike = Union[str, os.PathLike]
 
@@ -65,15 +65,21 @@ def atomic_write(path: PathLike, data: Union[bytes, str, Callable[[IO[bytes]], A
     finally:
         if tmp.exists():
             tmp.unlink()
-    try:  # make the rename itself durable (POSIX); not available on every platform
-        fd = os.open(path.parent, os.O_RDONLY)
+    sync_dir(path.parent)
+    return path
+
+
+def sync_dir(folder: PathLike) -> None:
+    """Make renames inside ``folder`` durable (``fsync`` of the directory; POSIX, a no-op where
+    the platform does not allow it)."""
+    try:
+        fd = os.open(folder, os.O_RDONLY)
         try:
             os.fsync(fd)
         finally:
             os.close(fd)
     except OSError:
         pass
-    return path
 
 
 def write_model(path: PathLike, header: dict, tree: Any, *, keep_previous: bool = False) -> Path:

@@ -112,7 +112,7 @@ def write_deepmd(directory, system: System, set_size: int = 5000) -> Path:
     import shutil
     import uuid
 
-    from jaxhybrid.store import atomic_write
+    from jaxhybrid.store import atomic_write, sync_dir
 
     d = Path(directory)
     if d.exists() and not d.is_dir():
@@ -154,14 +154,7 @@ def write_deepmd(directory, system: System, set_size: int = 5000) -> Path:
         os.rename(tmp, d)
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
-        try:  # make the renames durable (POSIX)
-            fd = os.open(d.parent, os.O_RDONLY)
-            try:
-                os.fsync(fd)
-            finally:
-                os.close(fd)
-        except OSError:
-            pass
+        sync_dir(d.parent)  # make the renames durable
     finally:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
