@@ -10,6 +10,15 @@ import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
+from hypothesis import HealthCheck, settings  # noqa: E402
+
+# ---- property tests (hypothesis): deterministic by default, so CI cannot fail on a lucky draw;
+# HYPOTHESIS_PROFILE=explore draws fresh random examples (run it to hunt for new failures and
+# turn each one found into an explicit regression test) ----
+_HYP = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
+settings.register_profile("jaxhybrid", derandomize=True, **_HYP)
+settings.register_profile("explore", derandomize=False, **_HYP)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "jaxhybrid"))
 
 # ---- tiers: tests whose measured time exceeds HEAVY_S run in `make test`, not in `make test-fast` ----
 DURATIONS = Path(__file__).with_name("durations.json")

@@ -5,13 +5,12 @@ never a wrong answer, never a raw error from inside JAX.
 
 Each test replaces one argument of a small valid call with a value drawn from a pool of bad and
 borderline values. Sizes and shapes are fixed so that JAX caches hit. Examples per test: small
-by default (deterministic, ``derandomize``), ×10 with ``HYPOTHESIS_PROFILE=slow``; each has a
-``@pytest.mark.slow`` twin with 10× the examples, random, for the slow tier.
+by default, and a ``@pytest.mark.slow`` twin with 10× the examples; deterministic unless
+``HYPOTHESIS_PROFILE=explore`` (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -20,25 +19,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
-
-settings.register_profile("jaxhybrid-normal", deadline=None, derandomize=True, database=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("jaxhybrid-slow", deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-SLOW = os.environ.get("HYPOTHESIS_PROFILE") == "slow"
-PROFILE = settings.get_profile("jaxhybrid-slow" if SLOW else "jaxhybrid-normal")
-
-
-def n_examples(n: int) -> int:
-    return 10 * n if SLOW else n
-
-
-def slow_twin(n: int):
-    """Settings of a test's ``slow``-tier twin: 10× the normal examples, not derandomised."""
-    return settings(settings.get_profile("jaxhybrid-slow"), max_examples=10 * n)
-
 
 def _one_of(values: dict):
     """(argument name, bad value) pairs."""
@@ -97,14 +79,14 @@ def _check_csv(content):
             assert np.all(np.isfinite(lam)) and np.all(lam > 0) and np.all(np.isfinite(P))
 
 
-@settings(PROFILE, max_examples=n_examples(60))
+@settings(max_examples=60)
 @given(_csv_text())
 def test_read_csv_malformed_files(content):
     _check_csv(content)
 
 
 @pytest.mark.slow
-@slow_twin(60)
+@settings(max_examples=600)
 @given(_csv_text())
 def test_read_csv_malformed_files_slow(content):
     _check_csv(content)
@@ -175,14 +157,14 @@ _SIM_VALUES = {
 }
 
 
-@settings(PROFILE, max_examples=n_examples(40))
+@settings(max_examples=40)
 @given(_one_of(_SIM_VALUES))
 def test_simulate_rejects_malformed_arguments(arg):
     _simulate_case(arg)
 
 
 @pytest.mark.slow
-@slow_twin(40)
+@settings(max_examples=400)
 @given(_one_of(_SIM_VALUES))
 def test_simulate_rejects_malformed_arguments_slow(arg):
     _simulate_case(arg)
@@ -244,14 +226,14 @@ _FIT_VALUES = {
 }
 
 
-@settings(PROFILE, max_examples=n_examples(25))
+@settings(max_examples=25)
 @given(_one_of(_FIT_VALUES))
 def test_fit_rejects_malformed_arguments(arg):
     _fit_case(arg)
 
 
 @pytest.mark.slow
-@slow_twin(25)
+@settings(max_examples=250)
 @given(_one_of(_FIT_VALUES))
 def test_fit_rejects_malformed_arguments_slow(arg):
     _fit_case(arg)
@@ -282,14 +264,14 @@ _RC_VALUES = {
 }
 
 
-@settings(PROFILE, max_examples=n_examples(25))
+@settings(max_examples=25)
 @given(_one_of(_RC_VALUES))
 def test_run_chains_rejects_malformed_arguments(arg):
     _run_chains_case(arg)
 
 
 @pytest.mark.slow
-@slow_twin(25)
+@settings(max_examples=250)
 @given(_one_of(_RC_VALUES))
 def test_run_chains_rejects_malformed_arguments_slow(arg):
     _run_chains_case(arg)
@@ -352,14 +334,14 @@ _DA_VALUES = {
 }
 
 
-@settings(PROFILE, max_examples=n_examples(25))
+@settings(max_examples=25)
 @given(_one_of(_DA_VALUES))
 def test_assimilate_rejects_malformed_arguments(arg):
     _assimilate_case(arg)
 
 
 @pytest.mark.slow
-@slow_twin(25)
+@settings(max_examples=250)
 @given(_one_of(_DA_VALUES))
 def test_assimilate_rejects_malformed_arguments_slow(arg):
     _assimilate_case(arg)

@@ -45,6 +45,13 @@ _RESERVED = {"Lattice", "Properties", "pbc", "symbols", "positions", "lattice", 
              "info", "species", "pos"}
 
 
+def _lines(text: str) -> list:
+    """``text`` split at '\\n' only (``str.splitlines`` also breaks at \\x1c-\\x1e, \\x85, \\u2028 ...,
+    which may sit inside a comment-line string); a final newline ends the last line."""
+    lines = [ln.rstrip("\r") for ln in text.split("\n")]
+    return lines[:-1] if lines and lines[-1] == "" else lines
+
+
 def _real_array(x, what: str) -> np.ndarray:
     try:
         a = np.asarray(x)
@@ -67,9 +74,9 @@ def _format_value(key: str, v) -> str:
     """One comment-line value: a number, T/F, a quoted string or a quoted list of numbers."""
     if isinstance(v, (str, np.str_)):
         s = str(v)
-        if any(c in s for c in '"\\\n\r='):
-            raise ValueError(f"write_extxyz: the string value of {key!r} may not contain quotes, backslashes, '=' or "
-                             f"newlines; got {s!r}.")
+        if any(c in s for c in '"\\=') or not s.replace(" ", "").isprintable():
+            raise ValueError(f"write_extxyz: the string value of {key!r} may not contain quotes, backslashes, '=', "
+                             f"tabs, line breaks or other control characters; got {s!r}.")
         return f'"{s}"' if (not s or any(c.isspace() for c in s)) else s
     if isinstance(v, (bool, np.bool_)):
         return "T" if v else "F"
@@ -325,7 +332,7 @@ def read_extxyz(path) -> list:
         raise ValueError(f"read_extxyz: {path} is not a text file ({e}).") from None
     except OSError as e:
         raise ValueError(f"read_extxyz: cannot read {path} ({e.strerror or e}).") from None
-    lines = text.splitlines()
+    lines = _lines(text)
     frames = []
     i = 0
     while i < len(lines):
@@ -452,7 +459,7 @@ def read_setfl(path) -> SetflTables:
     non-number, too few or too many values)."""
     path = Path(path)
     try:
-        lines = path.read_text().splitlines()
+        lines = _lines(path.read_text())
     except UnicodeDecodeError as e:
         raise ValueError(f"read_setfl: {path} is not a text file ({e}).") from None
     except OSError as e:

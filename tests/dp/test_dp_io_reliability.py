@@ -3,34 +3,21 @@ file, the set and the frame (NaN labels, a bad cell, a text file saved as .npy, 
 non-integer type.raw), numeric set order, and an atomic write_deepmd. A property-based test
 (hypothesis) corrupts a valid system directory at random: read_deepmd either returns a valid
 System or raises a ValueError naming a file of the directory. Examples: small by default
-(deterministic), ×10 with ``HYPOTHESIS_PROFILE=slow``, and a ``@pytest.mark.slow`` twin with 10×
-the examples, random.
+and a ``@pytest.mark.slow`` twin with 10× the examples; deterministic unless
+``HYPOTHESIS_PROFILE=explore`` (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxhybrid.dp import System, read_deepmd, write_deepmd
-
-settings.register_profile("jaxhybrid-normal", deadline=None, derandomize=True, database=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("jaxhybrid-slow", deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-SLOW = os.environ.get("HYPOTHESIS_PROFILE") == "slow"
-PROFILE = settings.get_profile("jaxhybrid-slow" if SLOW else "jaxhybrid-normal")
-
-
-def n_examples(n: int) -> int:
-    return 10 * n if SLOW else n
-
 
 def make_system(F=6, n=4, seed=0, virial=True):
     rng = np.random.default_rng(seed)
@@ -214,14 +201,14 @@ def _fuzz_deepmd(corruptions):
             assert np.all(np.linalg.det(s.box) > 0)
 
 
-@settings(PROFILE, max_examples=n_examples(50))
+@settings(max_examples=50)
 @given(st.lists(_corruptions(), min_size=1, max_size=3))
 def test_corrupted_system_directories_raise_value_errors(corruptions):
     _fuzz_deepmd(corruptions)
 
 
 @pytest.mark.slow
-@settings(settings.get_profile("jaxhybrid-slow"), max_examples=500)
+@settings(max_examples=500)
 @given(st.lists(_corruptions(), min_size=1, max_size=3))
 def test_corrupted_system_directories_raise_value_errors_slow(corruptions):
     _fuzz_deepmd(corruptions)

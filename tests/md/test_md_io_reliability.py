@@ -5,13 +5,12 @@ overflowed list or a NaN position; ``simulate`` rejecting non-finite inputs up f
 
 Property-based tests (hypothesis) feed malformed files to the readers and malformed arguments to
 the writer: every input either works or raises a ValueError naming the file. Examples per test:
-small by default (deterministic), ×10 with ``HYPOTHESIS_PROFILE=slow``; each has a
-``@pytest.mark.slow`` twin with 10× the examples, random, for the slow tier.
+small by default, and a ``@pytest.mark.slow`` twin with 10× the examples; deterministic unless
+``HYPOTHESIS_PROFILE=explore`` (tests/conftest.py).
 """
 
 from __future__ import annotations
 
-import os
 import tempfile
 from pathlib import Path
 
@@ -19,27 +18,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxhybrid import md
-
-settings.register_profile("jaxhybrid-normal", deadline=None, derandomize=True, database=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-settings.register_profile("jaxhybrid-slow", deadline=None, database=None,
-                          suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large])
-SLOW = os.environ.get("HYPOTHESIS_PROFILE") == "slow"
-PROFILE = settings.get_profile("jaxhybrid-slow" if SLOW else "jaxhybrid-normal")
-
-
-def n_examples(n: int) -> int:
-    return 10 * n if SLOW else n
-
-
-def slow_twin(n: int):
-    """Settings of a test's ``slow``-tier twin: 10× the normal examples, not derandomised."""
-    return settings(settings.get_profile("jaxhybrid-slow"), max_examples=10 * n)
-
 
 def _frames(T=2, n=3, seed=0):
     rng = np.random.default_rng(seed)
@@ -69,6 +51,23 @@ def test_failed_write_leaves_the_existing_trajectory_untouched(tmp_path):
         md.write_extxyz(path, R_nan, 4.0, "Ar")
     assert path.read_bytes() == before
     assert [p.name for p in tmp_path.iterdir()] == ["t.xyz"]  # no temporary left behind
+
+
+@pytest.mark.parametrize("ch", ["\x1e", "\x85", "\u2028", "\t", "\x00"])
+def test_control_characters_in_string_info_are_refused(tmp_path, ch):
+    """Found by the property test: '\\x1e' is a line break for ``str.splitlines``, so a string
+    value holding it used to write a file whose comment line no reader could parse."""
+    path = tmp_path / "t.xyz"
+    with pytest.raises(ValueError, match="control characters"):
+        md.write_extxyz(path, np.zeros((2, 3)), 4.0, "Ar", tag="a" + ch + "b")
+    assert not path.exists()
+
+
+def test_reader_breaks_lines_at_newline_only(tmp_path):
+    path = tmp_path / "t.xyz"
+    path.write_text('1\nLattice="4 0 0 0 4 0 0 0 4" Properties=species:S:1:pos:R:3 note="a\x1eb"\nAr 0 0 0\n')
+    (frame,) = md.read_extxyz(path)
+    assert frame["info"]["note"] == "a\x1eb" and frame["positions"].shape == (1, 3)
 
 
 def test_append_adds_frames_and_string_info_round_trips(tmp_path):
@@ -204,14 +203,14 @@ def _fuzz_extxyz(ops):
         _check_extxyz_frames(frames)
 
 
-@settings(PROFILE, max_examples=n_examples(40))
+@settings(max_examples=40)
 @given(st.lists(_mutations(), min_size=1, max_size=3))
 def test_read_extxyz_malformed_files_raise_value_errors(ops):
     _fuzz_extxyz(ops)
 
 
 @pytest.mark.slow
-@slow_twin(40)
+@settings(max_examples=400)
 @given(st.lists(_mutations(), min_size=1, max_size=3))
 def test_read_extxyz_malformed_files_raise_value_errors_slow(ops):
     _fuzz_extxyz(ops)
@@ -228,7 +227,7 @@ _WHICH = st.sampled_from(["positions", "box", "symbols", "velocities", "masses",
                           "info_key"])
 
 
-@settings(PROFILE, max_examples=n_examples(40))
+@settings(max_examples=40)
 @given(which=_WHICH, value=_arg_values())
 def test_write_extxyz_bad_arguments_raise_value_errors_and_keep_the_file(which, value):
     """Any argument replaced by junk: the call either writes a file that both readers read back
@@ -237,7 +236,7 @@ def test_write_extxyz_bad_arguments_raise_value_errors_and_keep_the_file(which, 
 
 
 @pytest.mark.slow
-@slow_twin(40)
+@settings(max_examples=400)
 @given(which=_WHICH, value=_arg_values())
 def test_write_extxyz_bad_arguments_raise_value_errors_and_keep_the_file_slow(which, value):
     _write_case(which, value)
@@ -306,14 +305,14 @@ def test_read_setfl_names_what_is_wrong(tmp_path, edit, message):
     assert str(path) in str(err.value)
 
 
-@settings(PROFILE, max_examples=n_examples(40))
+@settings(max_examples=40)
 @given(st.lists(_mutations(), min_size=1, max_size=3))
 def test_read_setfl_malformed_files_raise_value_errors(ops):
     _fuzz_setfl(ops)
 
 
 @pytest.mark.slow
-@slow_twin(40)
+@settings(max_examples=400)
 @given(st.lists(_mutations(), min_size=1, max_size=3))
 def test_read_setfl_malformed_files_raise_value_errors_slow(ops):
     _fuzz_setfl(ops)
