@@ -309,6 +309,10 @@ def trainer(loss_fn: Callable[..., Any], optimizer: optax.GradientTransformation
     extra_args = isinstance(optimizer, optax.GradientTransformationExtraArgs)
 
     def init(params) -> TrainState:
+        # strongly typed leaves: a weakly typed one (``jnp.asarray(1.0)``) would turn strong after
+        # the first update and compile every step program a second time
+        params = jax.tree_util.tree_map(lambda x: x.astype(x.dtype) if isinstance(x, jax.Array) and x.weak_type
+                                        else x, params)
         trainable = eqx.filter(params, eqx.is_inexact_array)
         if not jax.tree_util.tree_leaves(trainable):
             raise ValueError("trainer: `params` has no floating-point arrays to train.")

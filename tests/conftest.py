@@ -6,7 +6,6 @@ os.environ.setdefault("TQDM_DISABLE", "1")
 
 
 import json  # noqa: E402
-import time  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
@@ -62,32 +61,33 @@ def record_store(tmp_path_factory):
 
 @pytest.fixture
 def quick_record(record_store):
-    """``quick_record(name) -> (record, folder)``: the quick run of example ``name`` (seed 0),
-    run once per test session and shared (:func:`jaxhybrid.examples.run_or_load`)."""
+    """``quick_record(name, allow=(), verdicts=None) -> record``: the quick run of example
+    ``name`` (seed 0), run once per test session and shared
+    (:func:`jaxhybrid.examples.run_or_load`), after the checks every example owes: its figure
+    ``name.png`` was written, and the hybrid strictly beats every competing baseline on the
+    headline metric (``allow``: baselines excused, each with its reason in the calling test) —
+    or, where given, the verdicts equal ``verdicts``."""
     from pathlib import Path
 
     from jaxhybrid.examples import run_or_load
+    from jaxhybrid.examples.record import verdicts as verdicts_of
 
-    return lambda name: (run_or_load(name, quick=True, seed=0, store=record_store), Path(record_store))
+    def get(name, allow=(), verdicts=None):
+        rec = run_or_load(name, quick=True, seed=0, store=record_store)
+        figure = Path(record_store) / f"{name}.png"
+        assert figure.exists() and figure.stat().st_size > 0, f"{name}: no figure {figure}"
+        if verdicts is not None:
+            assert verdicts_of(rec) == verdicts
+            return rec
+        v = {b: x for b, x in verdicts_of(rec).items() if b not in allow}
+        assert v, f"{name}: no competing baseline carries the headline metric {rec.get('headline')!r}"
+        lost = {b: x for b, x in v.items() if x != "won"}
+        head = rec["headline"]
+        assert not lost, (f"{name}: hybrid {head} = {rec['metrics'][head]} does not beat "
+                          + ", ".join(f"{b} ({rec['baselines'][b][head]})" for b in lost))
+        return rec
 
-
-def _assert_hybrid_wins(rec, allow=()):
-    """The example's headline claim: the hybrid strictly beats every competing baseline on its
-    headline metric (``allow``: baselines excused, each with its reason in the calling test)."""
-    from jaxhybrid.examples.record import verdicts
-
-    v = {b: x for b, x in verdicts(rec).items() if b not in allow}
-    assert v, f"{rec['name']}: no competing baseline carries the headline metric {rec.get('headline')!r}"
-    lost = {b: x for b, x in v.items() if x != "won"}
-    head = rec["headline"]
-    assert not lost, (f"{rec['name']}: hybrid {head} = {rec['metrics'][head]} does not beat "
-                      + ", ".join(f"{b} ({rec['baselines'][b][head]})" for b in lost))
-
-
-@pytest.fixture
-def assert_hybrid_wins():
-    """The check of :func:`_assert_hybrid_wins`, as a fixture (conftest modules are not importable)."""
-    return _assert_hybrid_wins
+    return get
 
 
 @pytest.fixture

@@ -1,6 +1,5 @@
 """Game rules against brute-force Python references."""
 
-import itertools
 
 import jax
 import jax.numpy as jnp

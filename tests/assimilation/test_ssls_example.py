@@ -5,11 +5,9 @@ import pytest
 
 
 @pytest.mark.example
-def test_quick_run_record_and_orderings(quick_record, assert_hybrid_wins):
-    rec, folder = quick_record("assimilation-ssls")
+def test_quick_run_record_and_orderings(quick_record):
+    rec = quick_record("assimilation-ssls")
     m, b = rec["metrics"], rec["baselines"]
-    assert (folder / "assimilation-ssls.png").exists()
-    assert_hybrid_wins(rec)
     assert set(m) == {"ssls_rmse_a", "etkf_rmse_a", "pf_rmse_a", "ssls_rmse_a_linear", "etkf_rmse_a_linear",
                       "ssls_over_etkf_linear"}
     # both ensemble filters lock on; the 40-particle filter cannot in 40 observed dimensions

@@ -72,27 +72,25 @@ def test_dpgen_quick_path_loads_the_shipped_full_ensembles(tmp_path, monkeypatch
 
 
 @pytest.mark.example
-def test_dpmd_quick_record(quick_record, assert_hybrid_wins):
-    rec, folder = quick_record("dpmd")
+def test_dpmd_quick_record(quick_record):
+    rec = quick_record("dpmd")
     m, b = rec["metrics"], rec["baselines"]
-    assert (folder / "dpmd.png").exists()
     assert {"energy_rmse_meV_per_atom", "force_rmse_meV_per_A"} <= set(m) and {"mechanism_only", "data_only"} <= set(b)
     assert rec["headline"] == "force_rmse_meV_per_A" and rec["references"] == ["mechanism_only"]
     # the full run's networks (shipped), each with its full budget
     assert {w["source"] for w in rec["weights"].values()} == {"shipped"}
     assert {w["level"] for w in rec["weights"].values()} == {"full"} and m["n_train_frames"] == 432
     # the full run's direction: the Deep Potential beats the data-only MLP on held-out forces (same 108-atom frames)
-    assert_hybrid_wins(rec)
     assert m["force_rmse_meV_per_A_108_atoms"] < b["data_only"]["force_rmse_meV_per_A"]
     # ... and DP-MD holds 600 K in the fcc crystal of EMT-MD (the quick-trained model's g(r) differed by 2.3)
     assert abs(m["dp_md_temperature_K"] - 600.0) < 100.0 and m["gr_l1_difference_vs_emt"] < 0.5
 
 
 @pytest.mark.example
-def test_dpgen_quick_record(quick_record, assert_hybrid_wins):
-    rec, folder = quick_record("dpgen")
+def test_dpgen_quick_record(quick_record):
+    rec = quick_record("dpgen")
     m, b = rec["metrics"], rec["baselines"]
-    assert (folder / "dpgen.png").exists() and rec["paradigm"] == 3
+    assert rec["paradigm"] == 3
     assert {"random_selection", "seed_only"} <= set(b) and set(rec["goal"]) <= set(m)
     assert m["rounds"] == len(rec["history"]) == len(m["labels_per_iteration"]) >= 1
     assert m["labelled_frames"] == sum(m["labels_per_iteration"]) == b["random_selection"]["labelled_frames"]
@@ -101,7 +99,6 @@ def test_dpgen_quick_record(quick_record, assert_hybrid_wins):
     assert rec["weights"]["dpgen"]["source"] == "shipped" and m["labelled_frames"] == 48
     assert rec["headline"] == "max_force_error_meV_per_A" and rec["history_source"].startswith("the stored full run")
     # the full run's comparison: concurrent learning < random selection < seed only (max force error)
-    assert_hybrid_wins(rec)
     assert b["random_selection"]["max_force_error_meV_per_A"] < b["seed_only"]["max_force_error_meV_per_A"]
 
 

@@ -32,11 +32,9 @@ def test_cylinder_metric_ignores_full_turns():
 
 
 @pytest.mark.example
-def test_quick_run_hybrid_extrapolates_5x_better(quick_record, assert_hybrid_wins):
-    rec, folder = quick_record("closure-ode")
+def test_quick_run_hybrid_extrapolates_5x_better(quick_record):
+    rec = quick_record("closure-ode")
     m, b = rec["metrics"], rec["baselines"]
-    assert (folder / "closure-ode.png").exists()
-    assert_hybrid_wins(rec)
     assert m["extrapolation_rel_l2"] * 5 <= b["data_only"]["extrapolation_rel_l2"]
     assert m["extrapolation_rel_l2"] * 5 <= b["mechanism_only"]["extrapolation_rel_l2"]
     assert m["friction_rmse_seen_range"] < 0.1
