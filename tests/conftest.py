@@ -9,7 +9,7 @@ import json  # noqa: E402
 from pathlib import Path  # noqa: E402
 
 import pytest  # noqa: E402
-from hypothesis import HealthCheck, settings  # noqa: E402
+from hypothesis import HealthCheck, given, settings  # noqa: E402
 
 # ---- property tests (hypothesis): deterministic by default, so CI cannot fail on a lucky draw;
 # HYPOTHESIS_PROFILE=explore draws fresh random examples (run it to hunt for new failures and
@@ -18,6 +18,18 @@ _HYP = dict(deadline=None, database=None, suppress_health_check=[HealthCheck.too
 settings.register_profile("jaxhybrid", derandomize=True, **_HYP)
 settings.register_profile("explore", derandomize=False, **_HYP)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "jaxhybrid"))
+
+
+@pytest.fixture(params=[1, pytest.param(10, marks=pytest.mark.slow)], ids=["x1", "x10"])
+def fuzz(request):
+    """``fuzz(check, examples, *strategies, **strategies)``: hypothesis runs ``check`` on
+    ``examples`` draws (``given(*strategies, **strategies)``); each property test also gets a
+    ``slow``-tier twin ``[x10]`` with ten times the draws (``[x1]`` in the other tiers)."""
+
+    def run(check, examples, *args, **kwargs):
+        settings(max_examples=examples * request.param)(given(*args, **kwargs)(check))()
+
+    return run
 
 # ---- tiers: tests whose measured time exceeds HEAVY_S run in `make test`, not in `make test-fast` ----
 DURATIONS = Path(__file__).with_name("durations.json")

@@ -19,7 +19,6 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 def _one_of(values: dict):
@@ -79,17 +78,8 @@ def _check_csv(content):
             assert np.all(np.isfinite(lam)) and np.all(lam > 0) and np.all(np.isfinite(P))
 
 
-@settings(max_examples=60)
-@given(_csv_text())
-def test_read_csv_malformed_files(content):
-    _check_csv(content)
-
-
-@pytest.mark.slow
-@settings(max_examples=600)
-@given(_csv_text())
-def test_read_csv_malformed_files_slow(content):
-    _check_csv(content)
+def test_read_csv_malformed_files(fuzz):
+    fuzz(_check_csv, 60, _csv_text())
 
 
 def test_read_csv_names_the_line():
@@ -157,17 +147,8 @@ _SIM_VALUES = {
 }
 
 
-@settings(max_examples=40)
-@given(_one_of(_SIM_VALUES))
-def test_simulate_rejects_malformed_arguments(arg):
-    _simulate_case(arg)
-
-
-@pytest.mark.slow
-@settings(max_examples=400)
-@given(_one_of(_SIM_VALUES))
-def test_simulate_rejects_malformed_arguments_slow(arg):
-    _simulate_case(arg)
+def test_simulate_rejects_malformed_arguments(fuzz):
+    fuzz(_simulate_case, 40, _one_of(_SIM_VALUES))
 
 
 def _simulate_case(arg):
@@ -226,17 +207,8 @@ _FIT_VALUES = {
 }
 
 
-@settings(max_examples=25)
-@given(_one_of(_FIT_VALUES))
-def test_fit_rejects_malformed_arguments(arg):
-    _fit_case(arg)
-
-
-@pytest.mark.slow
-@settings(max_examples=250)
-@given(_one_of(_FIT_VALUES))
-def test_fit_rejects_malformed_arguments_slow(arg):
-    _fit_case(arg)
+def test_fit_rejects_malformed_arguments(fuzz):
+    fuzz(_fit_case, 25, _one_of(_FIT_VALUES))
 
 
 def _fit_case(arg):
@@ -264,17 +236,8 @@ _RC_VALUES = {
 }
 
 
-@settings(max_examples=25)
-@given(_one_of(_RC_VALUES))
-def test_run_chains_rejects_malformed_arguments(arg):
-    _run_chains_case(arg)
-
-
-@pytest.mark.slow
-@settings(max_examples=250)
-@given(_one_of(_RC_VALUES))
-def test_run_chains_rejects_malformed_arguments_slow(arg):
-    _run_chains_case(arg)
+def test_run_chains_rejects_malformed_arguments(fuzz):
+    fuzz(_run_chains_case, 25, _one_of(_RC_VALUES))
 
 
 def _run_chains_case(arg):
@@ -334,17 +297,8 @@ _DA_VALUES = {
 }
 
 
-@settings(max_examples=25)
-@given(_one_of(_DA_VALUES))
-def test_assimilate_rejects_malformed_arguments(arg):
-    _assimilate_case(arg)
-
-
-@pytest.mark.slow
-@settings(max_examples=250)
-@given(_one_of(_DA_VALUES))
-def test_assimilate_rejects_malformed_arguments_slow(arg):
-    _assimilate_case(arg)
+def test_assimilate_rejects_malformed_arguments(fuzz):
+    fuzz(_assimilate_case, 25, _one_of(_DA_VALUES))
 
 
 def _assimilate_case(arg):

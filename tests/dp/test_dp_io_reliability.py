@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxhybrid.dp import System, read_deepmd, write_deepmd
@@ -201,14 +200,5 @@ def _fuzz_deepmd(corruptions):
             assert np.all(np.linalg.det(s.box) > 0)
 
 
-@settings(max_examples=50)
-@given(st.lists(_corruptions(), min_size=1, max_size=3))
-def test_corrupted_system_directories_raise_value_errors(corruptions):
-    _fuzz_deepmd(corruptions)
-
-
-@pytest.mark.slow
-@settings(max_examples=500)
-@given(st.lists(_corruptions(), min_size=1, max_size=3))
-def test_corrupted_system_directories_raise_value_errors_slow(corruptions):
-    _fuzz_deepmd(corruptions)
+def test_corrupted_system_directories_raise_value_errors(fuzz):
+    fuzz(_fuzz_deepmd, 50, st.lists(_corruptions(), min_size=1, max_size=3))

@@ -18,7 +18,6 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
-from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from jaxhybrid import md
@@ -203,17 +202,8 @@ def _fuzz_extxyz(ops):
         _check_extxyz_frames(frames)
 
 
-@settings(max_examples=40)
-@given(st.lists(_mutations(), min_size=1, max_size=3))
-def test_read_extxyz_malformed_files_raise_value_errors(ops):
-    _fuzz_extxyz(ops)
-
-
-@pytest.mark.slow
-@settings(max_examples=400)
-@given(st.lists(_mutations(), min_size=1, max_size=3))
-def test_read_extxyz_malformed_files_raise_value_errors_slow(ops):
-    _fuzz_extxyz(ops)
+def test_read_extxyz_malformed_files_raise_value_errors(fuzz):
+    fuzz(_fuzz_extxyz, 40, st.lists(_mutations(), min_size=1, max_size=3))
 
 
 def _arg_values():
@@ -227,19 +217,10 @@ _WHICH = st.sampled_from(["positions", "box", "symbols", "velocities", "masses",
                           "info_key"])
 
 
-@settings(max_examples=40)
-@given(which=_WHICH, value=_arg_values())
-def test_write_extxyz_bad_arguments_raise_value_errors_and_keep_the_file(which, value):
+def test_write_extxyz_bad_arguments_raise_value_errors_and_keep_the_file(fuzz):
     """Any argument replaced by junk: the call either writes a file that both readers read back
     with the given positions, or raises ValueError and leaves the old file byte for byte."""
-    _write_case(which, value)
-
-
-@pytest.mark.slow
-@settings(max_examples=400)
-@given(which=_WHICH, value=_arg_values())
-def test_write_extxyz_bad_arguments_raise_value_errors_and_keep_the_file_slow(which, value):
-    _write_case(which, value)
+    fuzz(_write_case, 40, which=_WHICH, value=_arg_values())
 
 
 def _write_case(which, value):
@@ -305,17 +286,8 @@ def test_read_setfl_names_what_is_wrong(tmp_path, edit, message):
     assert str(path) in str(err.value)
 
 
-@settings(max_examples=40)
-@given(st.lists(_mutations(), min_size=1, max_size=3))
-def test_read_setfl_malformed_files_raise_value_errors(ops):
-    _fuzz_setfl(ops)
-
-
-@pytest.mark.slow
-@settings(max_examples=400)
-@given(st.lists(_mutations(), min_size=1, max_size=3))
-def test_read_setfl_malformed_files_raise_value_errors_slow(ops):
-    _fuzz_setfl(ops)
+def test_read_setfl_malformed_files_raise_value_errors(fuzz):
+    fuzz(_fuzz_setfl, 40, st.lists(_mutations(), min_size=1, max_size=3))
 
 
 def _fuzz_setfl(ops):
