@@ -35,7 +35,23 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-__all__ = ["bits", "uniform", "normal", "threefry2x32"]
+__all__ = ["bits", "uniform", "normal", "threefry2x32", "check_key"]
+
+
+
+def check_key(key, what: str) -> None:
+    """``ValueError`` from ``what`` unless ``key`` is one PRNG key: a typed key
+    (``jax.random.key``, shape ``()``) or a raw ``jax.random.PRNGKey`` (``uint32[2]``)."""
+    try:
+        k = jnp.asarray(key)
+    except (TypeError, ValueError):
+        k = None
+    if k is not None and ((jax.dtypes.issubdtype(k.dtype, jax.dtypes.prng_key) and k.shape == ())
+                          or (k.dtype == jnp.uint32 and k.shape == jax.random.PRNGKey(0).shape)):
+        return
+    got = type(key).__name__ if k is None else f"{k.dtype} array of shape {k.shape}"
+    raise ValueError(f"{what}: key must be one PRNG key, e.g. jax.random.PRNGKey(0) or jax.random.key(0); got {got}.")
+
 
 _ROT = ((13, 15, 26, 6), (17, 29, 16, 24))
 _PARITY = np.uint32(0x1BD11BDA)

@@ -65,6 +65,7 @@ import optax
 from jaxhybrid.algorithm import Algorithm
 from jaxhybrid.cache import config_hash
 from jaxhybrid.driver import drive
+from jaxhybrid.random import check_key
 from jaxhybrid.rollout import RolloutResult, evolve
 from jaxhybrid.store import atomic_write, digest, previous, read_header, read_model, write_model
 
@@ -164,19 +165,6 @@ def resume_log(path: Path, start: int, field: str = "step") -> None:
 
 # ---------------------------------------------------------------------------------------------
 # data handling
-
-
-def _check_key(key) -> None:
-    """``key`` must be one PRNG key (typed ``jax.random.key`` or raw ``PRNGKey``)."""
-    try:
-        k = jnp.asarray(key)
-    except (TypeError, ValueError):
-        k = None
-    if k is not None and ((jax.dtypes.issubdtype(k.dtype, jax.dtypes.prng_key) and k.shape == ())
-                          or (k.dtype == jnp.uint32 and k.shape == jax.random.PRNGKey(0).shape)):
-        return
-    got = type(key).__name__ if k is None else f"{k.dtype} array of shape {k.shape}"
-    raise ValueError(f"fit: key must be one PRNG key, e.g. jax.random.PRNGKey(0); got {got}.")
 
 
 def _check_finite(name: str, tree: PyTree, fix: str) -> None:
@@ -535,7 +523,7 @@ def fit(
             f"log_every={log_every} (checkpoints are taken between compiled chunks)."
         )
     key = jax.random.PRNGKey(0) if key is None else key
-    _check_key(key)
+    check_key(key, "fit")
     loop = _resolve_loop(loop)
     _check_finite("params", params, "initialise the parameters with finite values")
 

@@ -46,6 +46,7 @@ import numpy as np
 from jaxhybrid.driver import chunked, drive
 from jaxhybrid.ensemble import ensemble
 from jaxhybrid.paradigms import cycle
+from jaxhybrid.random import check_key
 from jaxhybrid.rollout import DivergenceError, evolve, nonfinite
 
 __all__ = ["EnsembleState", "Filter", "make_filter", "AssimilationResult", "assimilate", "experiments",
@@ -224,26 +225,11 @@ def _result(final, saved, info, done) -> AssimilationResult:
     return AssimilationResult(final, ma, info["forecast_mean"], sa, info["forecast_spread"], ens, info, done)
 
 
-def _check_key(key, what: str) -> None:
-    """``key`` must be one PRNG key: a typed key (``jax.random.key``) or a raw ``PRNGKey``."""
-    try:
-        k = jnp.asarray(key)
-    except (TypeError, ValueError):
-        k = None
-    if k is not None and jax.dtypes.issubdtype(k.dtype, jax.dtypes.prng_key):
-        if k.shape == ():
-            return
-    elif k is not None and k.dtype == jnp.uint32 and k.shape == jax.random.PRNGKey(0).shape:
-        return
-    got = type(key).__name__ if k is None else f"{k.dtype} array of shape {k.shape}"
-    raise ValueError(f"{what}: key must be one PRNG key, e.g. jax.random.PRNGKey(0) or jax.random.key(0); got {got}.")
-
-
 def _check_host_inputs(filt: Filter, state, obs, key) -> None:
     """Host-side checks of :func:`assimilate`'s inputs, before anything is compiled: a PRNG key,
     finite numeric observations, a finite ensemble, and a filter step that accepts ``obs[0]``
     and returns a state of the same shapes (checked abstractly with ``jax.eval_shape``)."""
-    _check_key(key, "assimilate")
+    check_key(key, "assimilate")
     if not isinstance(state, EnsembleState):
         raise ValueError(f"assimilate: state must be an EnsembleState (from filt.init(x0, std0, key=...)), got "
                          f"{type(state).__name__}.")

@@ -31,7 +31,7 @@ import numpy as np
 from jaxhybrid.maps import fit as F
 from jaxhybrid.maps.cluster import dbscan, voxel_downsample
 from jaxhybrid.maps.icp import local_icp
-from jaxhybrid.maps.procrustes import Transform, apply_local, local_rigid
+from jaxhybrid.maps.procrustes import Transform
 from jaxhybrid.maps.scene import KERB, MARKING, POLE, SIGN, TARGET, Scene, survey_elements, survey_lines
 
 __all__ = ["MapResult", "time_grid", "register_to_controls", "register_between_passes", "consensus", "apply_gauged",

@@ -26,6 +26,7 @@ import numpy as np
 
 from ..algorithm import Algorithm
 from ..driver import chunked, drive
+from ..random import check_key
 from ..rollout import evolve, nonfinite
 from .configurations import maxwell_boltzmann
 from .fire import FIREState, fire
@@ -244,14 +245,7 @@ def simulate(
         cutoff = _check_number("cutoff", cutoff, positive=True)
     _check_number("skin", skin, nonneg=True)
     if key is not None:
-        try:
-            k = jnp.asarray(key)
-        except (TypeError, ValueError):
-            k = None
-        if k is None or not ((jax.dtypes.issubdtype(k.dtype, jax.dtypes.prng_key) and k.shape == ())
-                             or (k.dtype == jnp.uint32 and k.shape == jax.random.PRNGKey(0).shape)):
-            raise ValueError(f"simulate: key must be one PRNG key, e.g. jax.random.PRNGKey(0); got "
-                             f"{type(key).__name__ if k is None else f'{k.dtype} array of shape {k.shape}'}.")
+        check_key(key, "simulate")
     if not isinstance(units, Units):
         raise ValueError(f"simulate: units must be md.LJ, md.METAL or another md.Units, got {type(units).__name__}.")
     if trajectory_path is not None and not save_every:

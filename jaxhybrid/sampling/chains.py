@@ -30,6 +30,7 @@ import numpy as np
 from jaxhybrid.algorithm import Algorithm
 from jaxhybrid.driver import chunked, drive
 from jaxhybrid.ensemble import shard_batch
+from jaxhybrid.random import check_key
 from jaxhybrid.rollout import evolve, nonfinite
 
 from .stats import RunningMoments, moments_init, moments_update, pool
@@ -160,15 +161,7 @@ def _check_host_inputs(algorithm, key, positions) -> None:
     positions with a leading chain axis (a NaN start would only show up as a divergence)."""
     if not callable(getattr(algorithm, "step", None)) or not callable(getattr(algorithm, "init", None)):
         raise TypeError(f"run_chains: expected a sampler Algorithm (init, step), got {type(algorithm).__name__}.")
-    try:
-        k = jnp.asarray(key)
-    except (TypeError, ValueError):
-        k = None
-    ok = k is not None and ((jax.dtypes.issubdtype(k.dtype, jax.dtypes.prng_key) and k.shape == ())
-                            or (k.dtype == jnp.uint32 and k.shape == jax.random.PRNGKey(0).shape))
-    if not ok:
-        got = type(key).__name__ if k is None else f"{k.dtype} array of shape {k.shape}"
-        raise ValueError(f"run_chains: key must be one PRNG key, e.g. jax.random.PRNGKey(0); got {got}.")
+    check_key(key, "run_chains")
     try:
         x = np.asarray(positions)
     except Exception:
