@@ -1,17 +1,17 @@
 """Command line: ``jaxhybrid list | run NAME [--quick] [--seed N] [--out DIR] [--retrain] | tour [--quick] ...``.
 
 ``run`` executes one seed example, prints its table (hybrid vs baselines), and writes
-``DIR/<name>.json`` (the record of :mod:`jaxhybrid.examples.record`; the layers and the
+``DIR/<name>.json`` (the record of :mod:`jaxhybrid.record`; the layers and the
 algorithm protocol are described in README, section "Design") beside the example's PNG
 plot(s). ``tour`` runs every example and also writes ``DIR/summary.json`` and prints a summary table:
 per example its headline metric, whether the hybrid won, tied or lost against each competing
-baseline (:func:`jaxhybrid.examples.record.verdicts`), wall time and peak resident memory; compiled
+baseline (:func:`jaxhybrid.record.verdicts`), wall time and peak resident memory; compiled
 programs are released between examples. Examples whose training dominates load shipped weights
-(:mod:`jaxhybrid.examples.pretrained`); ``--retrain`` trains them from scratch. User errors (unknown example, bad option value,
+(:mod:`jaxhybrid.pretrained`); ``--retrain`` trains them from scratch. User errors (unknown example, bad option value,
 unwritable folder, a seed outside [0, 2³¹ − 1]) print one line on stderr and exit with status 2; a
 failing example makes ``tour`` continue with the others and exit with status 1; Ctrl-C ends with one
 line and status 130. Records are written atomically; non-finite numbers appear in them as the
-strings ``"inf"``, ``"-inf"``, ``"nan"`` (:func:`jaxhybrid.examples.record.write_record`).
+strings ``"inf"``, ``"-inf"``, ``"nan"`` (:func:`jaxhybrid.record.write_record`).
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ import traceback
 from pathlib import Path
 
 from jaxhybrid.examples import REGISTRY, load
-from jaxhybrid.examples.record import verdicts, write_record
+from jaxhybrid.record import verdicts, write_record
 
 DEFAULT_OUT = "runs"
 

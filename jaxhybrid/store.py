@@ -11,7 +11,7 @@
   Equinox leaf serialisation (:func:`equinox.tree_serialise_leaves`) of a pytree. No pickle: the
   header carries what is needed to build the template (configuration, shapes that come from the
   data), the leaves carry the numbers. Training checkpoints (:func:`jaxhybrid.train.fit`) and
-  shipped weights (:mod:`jaxhybrid.examples.pretrained`) are model files.
+  shipped weights (:mod:`jaxhybrid.pretrained`) are model files.
 
 Every reader names the file in its error and says what to do about it.
 """

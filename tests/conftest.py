@@ -82,7 +82,7 @@ def quick_record(record_store):
     from pathlib import Path
 
     from jaxhybrid.examples import run_or_load
-    from jaxhybrid.examples.record import verdicts as verdicts_of
+    from jaxhybrid.record import verdicts as verdicts_of
 
     def get(name, allow=(), verdicts=None):
         rec = run_or_load(name, quick=True, seed=0, store=record_store)

@@ -96,7 +96,7 @@ def test_records_with_array_and_non_finite_values_round_trip(tmp_path):
     import jax.numpy as jnp
     import numpy as np
 
-    from jaxhybrid.examples.record import read_record, write_record
+    from jaxhybrid.record import read_record, write_record
 
     rec = {"a": np.arange(3), "b": jnp.ones((2, 2)), "c": np.float32(1.5), "d": jnp.asarray(float("nan")),
            "e": (np.int64(3),), "p": tmp_path, "metrics": {"x": float("inf"), "y": -np.inf}}

@@ -1,7 +1,7 @@
 """Panels of the AlphaZero figures: training losses, learning curves from a monitor, and the
 final evaluation as grouped bars.
 
-Each draws on a given matplotlib ``Axes`` (e.g. from :func:`jaxhybrid.examples.record.figure`), so
+Each draws on a given matplotlib ``Axes`` (e.g. from :func:`jaxhybrid.record.figure`), so
 a caller composes them with its own panels. ``history`` is the per-round history of
 :func:`~jaxhybrid.alphazero.train_alphazero`; the x axis is the round (``x="round"``) or the
 cumulative training wall time in minutes (``x="minutes"``).

@@ -1,7 +1,7 @@
 """Panels of the assimilation and forecasting figures: analysis-RMSE series against the
 baselines, the rank histogram, the space–time analysis error and forecast RMSE against lead time.
 
-Each draws on a given matplotlib ``Axes`` (e.g. from :func:`jaxhybrid.examples.record.figure`), so
+Each draws on a given matplotlib ``Axes`` (e.g. from :func:`jaxhybrid.record.figure`), so
 a caller composes them with its own panels.
 """
 

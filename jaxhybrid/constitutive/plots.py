@@ -1,7 +1,7 @@
 """Panels of the constitutive-law figures: learning curves, stress along a load line, FE error
 maps, rollouts of incremental laws and training losses.
 
-Each draws on a given matplotlib ``Axes`` (e.g. from :func:`jaxhybrid.examples.record.figure`), so
+Each draws on a given matplotlib ``Axes`` (e.g. from :func:`jaxhybrid.record.figure`), so
 a caller composes them with its own panels. ``styles`` maps a model name to ``(colour/line
 format, label)``; models without a style are skipped.
 """

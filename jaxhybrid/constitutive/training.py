@@ -192,7 +192,7 @@ def stress_network_from_config(cfg: Mapping, scale: float, key: jax.Array) -> Sc
 def stress_network_template(cfg: Mapping, meta: Mapping) -> ScaledStress:
     """The structure of the stored network of ``cfg`` (``jax.ShapeDtypeStruct`` leaves, no
     initialisation) with the stress scale ``meta["stress_scale"]`` (a static field), to load
-    weights into (e.g. :func:`jaxhybrid.examples.pretrained.load`)."""
+    weights into (e.g. :func:`jaxhybrid.pretrained.load`)."""
     return eqx.filter_eval_shape(stress_network_from_config, cfg, meta["stress_scale"], jax.random.PRNGKey(0))
 
 

@@ -2,7 +2,7 @@
 
 As DeePMD-kit's ``input.json`` does for ``dp train``, one flat, JSON-serialisable dictionary
 says how a network is built and trained — so the same dictionary can key its stored weights (a
-hash of it; :mod:`jaxhybrid.examples.pretrained`) and reproduce them. Keys read:
+hash of it; :mod:`jaxhybrid.pretrained`) and reproduce them. Keys read:
 
 * model (:func:`deep_pot_from_config`): ``rcut``, ``rcut_smth`` (Å), ``embedding``,
   ``fitting`` (layer widths), ``axis``; ``sel`` (neighbour slots) unless given;

@@ -20,7 +20,7 @@ trajectory settings, seeds). Layout::
 keyword arguments (the same for every system).
 
 A folder of such files keyed by configuration (:func:`keyed_label_file`: ``<name>-<hash of the
-header>.npz``, the naming of :mod:`jaxhybrid.examples.pretrained`'s weights) holds shipped label
+header>.npz``, the naming of :mod:`jaxhybrid.pretrained`'s weights) holds shipped label
 sets: :func:`stored_labels` reads the set of a configuration when it is there and labels afresh
 otherwise, so a changed configuration never reads stale labels.
 """

@@ -1,6 +1,6 @@
 """The two panels every Deep Potential figure shares: held-out force parity and training curves.
 
-Both draw on a given matplotlib ``Axes`` (from :func:`jaxhybrid.examples.record.figure`), so a
+Both draw on a given matplotlib ``Axes`` (from :func:`jaxhybrid.record.figure`), so a
 caller composes them with its own panels. So do the panels of a structure check of DP-MD
 against reference MD (:func:`rdf_comparison`, :func:`distribution_comparison`, from
 :mod:`jaxhybrid.md.analysis`) and of the DP-GEN loop's rounds (:func:`concurrent_history`).

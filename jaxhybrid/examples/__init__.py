@@ -2,7 +2,7 @@
 
     run(quick: bool, seed: int, out: pathlib.Path) -> dict
 
-returning the record built by :func:`jaxhybrid.examples.record.record` (``name``,
+returning the record built by :func:`jaxhybrid.record.record` (``name``,
 ``paradigm``, ``quick``, ``wall_s``, ``metrics``, ``goal``, ``baselines``) and writing its PNG plot(s) into ``out``. The CLI writes
 the JSON. To add an example, add one line to ``REGISTRY``.
 
@@ -61,7 +61,7 @@ def run_or_load(name: str, quick: bool = True, seed: int = 0, out: str | os.Path
     into ``out``. The returned record carries ``"loaded_from"`` when it was read, not run.
     """
     from jaxhybrid.cli import run_example
-    from jaxhybrid.examples.record import read_record
+    from jaxhybrid.record import read_record
 
     if name not in REGISTRY:
         raise KeyError(f"unknown example {name!r}; known examples: {', '.join(sorted(REGISTRY))}")

@@ -13,7 +13,7 @@ shared), checkpoints every round into ``out/alphazero-connect4-ckpt-<hash>`` (re
 same ``out`` and configuration resumes, also with ``--retrain``) and logs to
 ``out/alphazero-connect4-metrics.jsonl``.
 
-Weights (:mod:`jaxhybrid.examples.pretrained`): the network is keyed by its *training*
+Weights (:mod:`jaxhybrid.pretrained`): the network is keyed by its *training*
 configuration — the :class:`~jaxhybrid.alphazero.AZConfig` fields, rounds, CPU budget and
 **seed** (evaluation settings are not part of it). The package ships the full run's network of
 seed 0. ``--quick`` evaluates the stored full network of its seed (the shipped one for seed 0)
@@ -35,8 +35,8 @@ import jax
 from jaxhybrid import alphazero as az
 from jaxhybrid.alphazero import plots as AP
 from jaxhybrid.cache import config_hash
-from jaxhybrid.examples.pretrained import obtain
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.pretrained import obtain
+from jaxhybrid.record import figure, record, save_figure
 
 NAME = "alphazero-connect4"
 BUDGET_S = 2400.0  # training budget of the full run in CPU seconds of the process (40 CPU-min)

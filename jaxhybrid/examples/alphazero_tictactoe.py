@@ -11,7 +11,7 @@ MCTS with random roll-outs, same simulations), **data only** (the raw policy). M
 of losing a game over every line of the perfect player (:func:`~jaxhybrid.alphazero.exact_vs_perfect`).
 Training stops after ``rounds`` or at 270 CPU-s of the process. Figures and the diagnosis: README.md.
 
-Weights (:mod:`jaxhybrid.examples.pretrained`): the network is keyed by its *training*
+Weights (:mod:`jaxhybrid.pretrained`): the network is keyed by its *training*
 configuration — the :class:`~jaxhybrid.alphazero.AZConfig` fields, rounds, CPU budget and
 **seed** (evaluation settings are not part of it). The package ships the full run's network of
 seed 0. ``--quick`` evaluates the stored full network of its seed (the shipped one for seed 0)
@@ -37,8 +37,8 @@ import jax
 
 from jaxhybrid import alphazero as az
 from jaxhybrid.alphazero import plots as AP
-from jaxhybrid.examples.pretrained import obtain
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.pretrained import obtain
+from jaxhybrid.record import figure, record, save_figure
 
 NAME = "alphazero-tictactoe"
 AZ = az.AZConfig(games_per_round=256, sims_train=16, train_steps=50, batch_size=128, lr=3e-3,

@@ -22,7 +22,7 @@ import jax
 from jaxhybrid import assimilation as da
 from jaxhybrid.assimilation import plots as AP
 from jaxhybrid.examples import assimilation_l96 as l96
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.record import figure, record, save_figure
 
 NAME = "assimilation-ssls"
 N = 40

@@ -14,9 +14,9 @@ extrapolation), unseen ones (|θ₀| ∈ [1.6, 2.4], |ω₀| ∈ [1, 1.6]) on [0
 the headline metric).
 
 The three trained models (friction network, linear law, neural ODE) come from
-:func:`jaxhybrid.examples.pretrained.obtain`, keyed by their training configuration
+:func:`jaxhybrid.pretrained.obtain`, keyed by their training configuration
 (:func:`network_configs`: seed, data, model sizes, steps, learning rate). The full run's models of
-seed 0 are shipped (``examples/weights/closure-ode-*.eqx``), so quick mode loads them and only
+seed 0 are shipped (``jaxhybrid/weights/closure-ode-*.eqx``), so quick mode loads them and only
 simulates them on the same held-out and unseen initial conditions as the full run (same seed).
 Other seeds — or ``--retrain`` — fall back to training the quick configuration (300 steps, 100 for
 the linear law); full mode loads or (``--retrain``) trains the full configuration (800 / 266 steps)
@@ -35,8 +35,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxhybrid.examples.pretrained import obtain_tier
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.pretrained import obtain_tier
+from jaxhybrid.record import figure, record, save_figure
 from jaxhybrid.metrics import rel_l2, rmse
 from jaxhybrid.nn import MLP
 from jaxhybrid.pde import fit_windows, solve_batch, trajectory_windows
@@ -153,7 +153,7 @@ def _train(which):
 
 
 def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
-    """The three models, all of one tier (:func:`~jaxhybrid.examples.pretrained.obtain_tier`):
+    """The three models, all of one tier (:func:`~jaxhybrid.pretrained.obtain_tier`):
     ``({name: Obtained}, "full" | "quick")``."""
     tiers = ({n: (f"{NAME}-{n}", c) for n, c in network_configs(q, seed).items()} for q in (False, True))
     return obtain_tier(*tiers, _train, _like, quick=quick, retrain=retrain)

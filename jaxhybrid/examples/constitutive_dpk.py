@@ -12,7 +12,7 @@ violations (float32), and ``fe_displacement_rel_error`` of a plate with a hole (
 :mod:`~jaxhybrid.constitutive.fem`, 8 × 12 mesh) solved with the learned law (100 samples) vs
 Cauchy–Born (README.md).
 
-Trained networks (:mod:`jaxhybrid.examples.pretrained`): ``constitutive-dpk-hybrid-<n>`` and
+Trained networks (:mod:`jaxhybrid.pretrained`): ``constitutive-dpk-hybrid-<n>`` and
 ``constitutive-dpk-mlp-<n>`` for each training-set size ``n``, keyed by their training
 configuration (:func:`network_config`: seed, size, sample pool, strain range, EAM, sizes, steps,
 learning rate); the stress scale of the training data is kept in the files' meta. The full run's
@@ -42,8 +42,8 @@ from jaxhybrid import constitutive as C
 from jaxhybrid import md
 from jaxhybrid.constitutive import plots as CP
 from jaxhybrid.constitutive.data import sample_F, sample_rotations
-from jaxhybrid.examples.pretrained import obtain_tier
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.pretrained import obtain_tier
+from jaxhybrid.record import figure, record, save_figure
 
 NAME = "constitutive-dpk"
 EAM_PARAMS = dict(A=0.5, beta=3.0, D=1.0, alpha=5.0, r0=1.0, cutoff=2.5)
@@ -91,7 +91,7 @@ def _train(cfg):
 
 def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
     """``({(which, n): Obtained}, "full" | "quick")``, of one tier
-    (:func:`~jaxhybrid.examples.pretrained.obtain_tier`; the quick tier trains on 100 samples only)."""
+    (:func:`~jaxhybrid.pretrained.obtain_tier`; the quick tier trains on 100 samples only)."""
     tiers = ({(w, n): (f"{NAME}-{w}-{n}", network_config(q, seed, w, n))
               for w in NETWORKS for n in config(q)["sizes"]} for q in (False, True))
     return obtain_tier(*tiers, lambda _: _train, C.stress_network_template, quick=quick, retrain=retrain)

@@ -10,7 +10,7 @@ Measured on 16 unseen paths rolled out from σ⁰ = 0 (:func:`~jaxhybrid.constit
 ``rollout_rel_error`` (the headline), ``final_rel_error``, ``max_stress_ratio``,
 ``one_step_rel_error``. Figures and the ablations (input scaling, path count, rollout training): README.md.
 
-Trained networks (:mod:`jaxhybrid.examples.pretrained`): ``constitutive-spd-hybrid`` and
+Trained networks (:mod:`jaxhybrid.pretrained`): ``constitutive-spd-hybrid`` and
 ``constitutive-spd-mlp``, keyed by their training configuration (:func:`network_config`: seed,
 training paths, increments, amplitude, window, law, sizes, steps, batch, learning rate). The
 full run's two networks of seed 0 ship with the package; the training data's scales and the loss
@@ -36,8 +36,8 @@ from pathlib import Path
 
 from jaxhybrid import constitutive as C
 from jaxhybrid.constitutive import plots as CP
-from jaxhybrid.examples.pretrained import obtain_tier
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.pretrained import obtain_tier
+from jaxhybrid.record import figure, record, save_figure
 
 NAME = "constitutive-spd"
 #: the two networks: SPD-NN (hybrid) and the unconstrained MLP increment (data only)
@@ -73,7 +73,7 @@ def _train(cfg):
 
 
 def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
-    """Both networks, of one tier (:func:`~jaxhybrid.examples.pretrained.obtain_tier`):
+    """Both networks, of one tier (:func:`~jaxhybrid.pretrained.obtain_tier`):
     ``({which: Obtained}, "full" | "quick")``."""
     tiers = ({w: (f"{NAME}-{w}", network_config(q, seed, w)) for w in NETWORKS} for q in (False, True))
     return obtain_tier(*tiers, lambda _: _train, C.incremental_law_template, quick=quick, retrain=retrain)

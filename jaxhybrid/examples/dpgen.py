@@ -13,7 +13,7 @@ drawn uniformly from everything explored; ``seed_only`` — the seed-set model. 
 goes after) and force RMSE of member 0 on a 1200 K EMT test trajectory (20 frames, seed + 500),
 and each ensemble's own uncertainty there, the largest model deviation ``ε_f`` (no goal).
 
-Trained networks (:mod:`jaxhybrid.examples.pretrained`): the loop and both baselines are trained
+Trained networks (:mod:`jaxhybrid.pretrained`): the loop and both baselines are trained
 together (the random-selection arm draws from the loop's explored frames), so the three final
 ensembles are one stored file, ``dpgen-<hash>.eqx``, keyed by :func:`train_config` (seed set,
 exploration, trust levels, labels per round, rounds, training steps, learning rates, seed); its
@@ -44,8 +44,8 @@ import time
 import jax
 
 from jaxhybrid import dp
-from jaxhybrid.examples.pretrained import obtain
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.pretrained import obtain
+from jaxhybrid.record import figure, record, save_figure
 
 NAME = "dpgen"
 #: the element: any fcc metal of the EMT labeller; lattice constant and mass from ``ase.data``

@@ -12,12 +12,12 @@ Baselines: ``mechanism_only`` — EMT itself (zero error, its cost; a reference,
 ``data_only`` — an MLP on the raw coordinates of the 108-atom frames
 (:func:`jaxhybrid.dp.baselines.fit_mlp_energy`), with the same training frames of that size.
 
-Trained networks (:mod:`jaxhybrid.examples.pretrained`): the Deep Potential (``dpmd-dp``) and the
+Trained networks (:mod:`jaxhybrid.pretrained`): the Deep Potential (``dpmd-dp``) and the
 data-only MLP (``dpmd-mlp``) are stored under the hash of their training configuration
 (:func:`train_config`, :func:`data_only_config`: data selection, sizes, steps, learning rates,
 loss prefactors and the seed). The full run's networks for seed 0 ship with the package.
 
-Both come as one tier (:func:`networks`, :func:`~jaxhybrid.examples.pretrained.obtain_tier`):
+Both come as one tier (:func:`networks`, :func:`~jaxhybrid.pretrained.obtain_tier`):
 
 * full run: the shipped (or cached) full networks, trained only when absent or with
   ``--retrain``; evaluated on the full held-out set (144 frames, every size).
@@ -46,8 +46,8 @@ import numpy as np
 
 from jaxhybrid import dp, md
 from jaxhybrid.dp.baselines import evaluate_mlp_energy
-from jaxhybrid.examples.pretrained import obtain_tier
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.pretrained import obtain_tier
+from jaxhybrid.record import figure, record, save_figure
 
 NAME = "dpmd"
 #: the element: any fcc metal of the EMT labeller (Cu, Al, Ni, Ag, Au, Pd, Pt); its lattice
@@ -123,7 +123,7 @@ def train(t: dict):
 
 def networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
     """The Deep Potential (``"dp"``) and the data-only MLP (``"data_only"``), of one tier
-    (:func:`~jaxhybrid.examples.pretrained.obtain_tier`): ``({key: Obtained}, "full" | "quick")``."""
+    (:func:`~jaxhybrid.pretrained.obtain_tier`): ``({key: Obtained}, "full" | "quick")``."""
     tiers = ({"dp": (f"{NAME}-dp", train_config(q, seed)), "data_only": (f"{NAME}-mlp", data_only_config(q, seed))}
              for q in (False, True))
     return obtain_tier(*tiers, lambda _: train, functools.partial(dp.template_from_config, TYPE_MAP), quick=quick,

@@ -16,7 +16,7 @@ not a competitor); ``data_only`` — an MLP on the raw coordinates; ``data_only_
 MLP on the three interatomic distances (:func:`jaxhybrid.dp.baselines.fit_mlp_energy`), both on
 the Deep Potential's training frames.
 
-Trained networks (:mod:`jaxhybrid.examples.pretrained`): the Deep Potential (``dpmd-dft-dp``)
+Trained networks (:mod:`jaxhybrid.pretrained`): the Deep Potential (``dpmd-dft-dp``)
 and the two MLPs (``dpmd-dft-mlp-coordinates``, ``dpmd-dft-mlp-distances``) are stored under the
 hash of their training configuration (:func:`train_config`, :func:`data_only_config`: level of
 theory, DFT-MD data, model, steps, learning rates, loss prefactors, seed). The full run's
@@ -25,7 +25,7 @@ networks for seed 0 ship with the package, and so do its held-out labels
 DFT-MD frames, 300/600/900 K; 6-31G DFT-MD costs ~0.2 s a step, so labelling them would
 dominate a quick run; :func:`export_test_labels` writes the file from the label cache).
 
-The three come as one tier (:func:`networks`, :func:`~jaxhybrid.examples.pretrained.obtain_tier`):
+The three come as one tier (:func:`networks`, :func:`~jaxhybrid.pretrained.obtain_tier`):
 
 * full run: the stored full networks, trained only when absent or with ``--retrain``.
 * quick run: the full networks when all three are stored (seed 0: shipped), evaluated on the
@@ -54,8 +54,8 @@ import numpy as np
 from jaxhybrid import dp, md
 from jaxhybrid.dp.baselines import evaluate_mlp_energy
 from jaxhybrid.dp.dft_md import VACUUM_CELL
-from jaxhybrid.examples.pretrained import obtain_tier
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.pretrained import obtain_tier
+from jaxhybrid.record import figure, record, save_figure
 
 NAME = "dpmd-dft"
 SYMBOLS = ("O", "H", "H")
@@ -162,7 +162,7 @@ def train(t: dict):
 
 def networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
     """The Deep Potential (``"dp"``) and the data-only MLPs (``"data_only"``, ``"data_only_distances"``),
-    of one tier (:func:`~jaxhybrid.examples.pretrained.obtain_tier`): ``({key: Obtained}, "full" | "quick")``."""
+    of one tier (:func:`~jaxhybrid.pretrained.obtain_tier`): ``({key: Obtained}, "full" | "quick")``."""
     tiers = ({"dp": (f"{NAME}-dp", train_config(q, seed)),
               **{key: (f"{NAME}-mlp-{kind}", data_only_config(q, seed, kind)) for key, kind, _ in KINDS}}
              for q in (False, True))

@@ -22,7 +22,7 @@ import numpy as np
 
 from jaxhybrid import assimilation as da
 from jaxhybrid.assimilation import plots as AP
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.record import figure, record, save_figure
 from jaxhybrid.nn import MLP
 
 NAME = "forecast-closure"

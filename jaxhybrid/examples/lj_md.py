@@ -17,7 +17,7 @@ import time
 import jax
 
 from jaxhybrid import md
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.record import figure, record, save_figure
 from jaxhybrid.md.lj_liquid import liquid_rdf, lj_liquid_run, nve_summary
 from jaxhybrid.md.lj_plots import nve_panel, rdf_panel
 

@@ -22,7 +22,7 @@ import jax
 import numpy as np
 
 from jaxhybrid import maps
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.record import figure, record, save_figure
 from jaxhybrid.maps import plots as MP
 
 NAME = "maps"

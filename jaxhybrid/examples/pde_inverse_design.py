@@ -24,7 +24,7 @@ import numpy as np
 import optax
 
 from jaxhybrid import pde
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.record import figure, record, save_figure
 from jaxhybrid.inverse import fd_gradient
 from jaxhybrid.metrics import rel_l2
 from jaxhybrid.train import fit

@@ -10,9 +10,9 @@ Baselines: **uniform** (fixed uniform points) and **rar** (residual-based adapti
 :func:`jaxhybrid.pinn.rar`). Measured: ``rel_l2`` of u on a 201×201 grid (the headline). Figures: README.md.
 
 The three trained networks, each with its final collocation points, come from
-:func:`jaxhybrid.examples.pretrained.obtain`, keyed by their training configuration
+:func:`jaxhybrid.pretrained.obtain`, keyed by their training configuration
 (:func:`network_configs`: seed, strategy, sizes, rounds, steps, learning rate, problem). The full
-run's networks of seed 0 are shipped (``examples/weights/pinn-adaptive-*.eqx``), so quick mode
+run's networks of seed 0 are shipped (``jaxhybrid/weights/pinn-adaptive-*.eqx``), so quick mode
 loads them and only evaluates them on the 201×201 grid. Other seeds — or ``--retrain`` — fall back
 to training the quick configuration (500 points, width 24, 4 rounds); full mode loads or
 (``--retrain``) trains the full configuration and caches it.
@@ -28,8 +28,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxhybrid.examples.pretrained import obtain_tier
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.pretrained import obtain_tier
+from jaxhybrid.record import figure, record, save_figure
 from jaxhybrid.metrics import rel_l2
 from jaxhybrid.paradigms import HardConstraint
 from jaxhybrid.pinn import Box, SinMLP, adaptive_fit, laplacian, poisson_residual, show_fields
@@ -110,7 +110,7 @@ def _train(cfg):
 
 
 def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
-    """The three networks, all of one tier (:func:`~jaxhybrid.examples.pretrained.obtain_tier`):
+    """The three networks, all of one tier (:func:`~jaxhybrid.pretrained.obtain_tier`):
     ``({strategy: Obtained}, "full" | "quick")``."""
     tiers = ({n: (f"{NAME}-{n}", c) for n, c in network_configs(q, seed).items()} for q in (False, True))
     return obtain_tier(*tiers, lambda _: _train, _like, quick=quick, retrain=retrain)

@@ -20,7 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.record import figure, record, save_figure
 from jaxhybrid.pinn import laplacian, pinn_stages, regression_stages
 
 NAME = "pinn-multistage"

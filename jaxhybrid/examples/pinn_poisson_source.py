@@ -11,9 +11,9 @@ relative L2 errors of u and f, noise-free and noisy (headline: f, noise-free). F
 the choice of ``w`` (w = 100 was chosen on seed 0 against the truth): README.md.
 
 The four networks (PINN and data-only, noise-free and noisy) come from
-:func:`jaxhybrid.examples.pretrained.obtain`, keyed by their training configuration
+:func:`jaxhybrid.pretrained.obtain`, keyed by their training configuration
 (:func:`network_configs`: seed, observations, sizes, degree, budget, data weight). The full run's
-networks of seed 0 are shipped (``examples/weights/pinn-poisson-source-*.eqx``), so quick mode
+networks of seed 0 are shipped (``jaxhybrid/weights/pinn-poisson-source-*.eqx``), so quick mode
 loads them, rebuilds the observations they were trained on (1,000 nodes, same keys) and only
 evaluates them and redoes the Tikhonov baseline (on a coarser λ grid, every 3 decades). Other
 seeds — or ``--retrain`` — fall back to training the small quick configuration (300 observations,
@@ -31,8 +31,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxhybrid.examples.pretrained import obtain_tier
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.pretrained import obtain_tier
+from jaxhybrid.record import figure, record, save_figure
 from jaxhybrid.inverse import point_observations, poisson_source, tikhonov, tune_weight
 from jaxhybrid.metrics import rel_l2
 from jaxhybrid.paradigms import HardConstraint
@@ -163,7 +163,7 @@ def _like(cfg, meta):  # template of the stored network (values ignored)
 
 
 def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
-    """The four networks, all of one tier (:func:`~jaxhybrid.examples.pretrained.obtain_tier`):
+    """The four networks, all of one tier (:func:`~jaxhybrid.pretrained.obtain_tier`):
     ``({name: Obtained}, "full" | "quick")``. Call inside ``jax.enable_x64(True)``."""
     tiers = ({n: (f"{NAME}-{n}", c) for n, c in network_configs(q, seed).items()} for q in (False, True))
     return obtain_tier(*tiers, _train, _like, quick=quick, retrain=retrain)

@@ -11,8 +11,8 @@ Prior: a score network trained by DSM on patches of other images (:func:`jaxhybr
 * **data_only** — the same network regressing the clean patch from its blurred, noisy version
   (:func:`jaxhybrid.inverse.train_patch_regressor`).
 
-Both networks come from :func:`jaxhybrid.examples.pretrained.obtain`, keyed by their training
-configuration: quick mode evaluates the full run's networks (shipped in ``examples/weights/``) with
+Both networks come from :func:`jaxhybrid.pretrained.obtain`, keyed by their training
+configuration: quick mode evaluates the full run's networks (shipped in ``jaxhybrid/weights/``) with
 the σ, α its validation chose (VALIDATED) and shorter chains; only when those weights are missing
 (or with ``--retrain``) does it train the small PRIOR_QUICK networks (then σ = 0.03, α = 4).
 
@@ -29,8 +29,8 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from jaxhybrid.examples.pretrained import obtain
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.pretrained import obtain
+from jaxhybrid.record import figure, record, save_figure
 from jaxhybrid.inverse import (blur, gaussian_psf, image_task, load_images, prior_denoising_psnr, psnr,
                                residual_estimate, show_images, task_posterior, textured_patches, tikhonov,
                                train_patch_prior, train_patch_regressor, tune_weight, tv_map, validate_pnp)

@@ -12,8 +12,8 @@ sine-transform solver, :func:`jaxhybrid.inverse.poisson_source`); data: ``u`` at
 * **tikhonov** (mechanism only: gradient penalty, λ tuned on the test fields), **gaussian_prior** (the
   fitted Gaussian alone, in closed form), **data_only** (an MLP from the 64 observations to ``f``).
 
-Both networks come from :func:`jaxhybrid.examples.pretrained.obtain`, keyed by their training
-configuration: quick mode evaluates the full run's networks (shipped in ``examples/weights/``; only the
+Both networks come from :func:`jaxhybrid.pretrained.obtain`, keyed by their training
+configuration: quick mode evaluates the full run's networks (shipped in ``jaxhybrid/weights/``; only the
 correction is stored, the Gaussian is refitted) with the weight w its validation chose (VALIDATED),
 fewer test fields and shorter chains; only when those weights are missing (or with ``--retrain``) does
 it train the PRIOR_QUICK / MLP_QUICK budgets (then w is chosen on validation fields as in the full run).
@@ -33,8 +33,8 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
-from jaxhybrid.examples.pretrained import obtain
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.pretrained import obtain
+from jaxhybrid.record import figure, record, save_figure
 from jaxhybrid.inverse import (annealed_sampler, gradient_precision, linear_gaussian_posterior, noisy_observations,
                                poisson_source, random_source_fields, show_images, tikhonov, train_regressor,
                                tune_weight)

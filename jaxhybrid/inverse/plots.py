@@ -8,7 +8,7 @@ A panel is ``(image, title, kind)`` or ``(image, title, kind, vmax)``:
 * ``"map"`` — a non-negative quantity (a posterior std, ``|estimate − truth|``): ``magma``,
   auto-scaled, with a colour bar.
 
-Matplotlib is imported by the caller (:func:`jaxhybrid.examples.record.figure`); nothing here
+Matplotlib is imported by the caller (:func:`jaxhybrid.record.figure`); nothing here
 opens a window.
 """
 

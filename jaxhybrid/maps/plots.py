@@ -1,7 +1,7 @@
 """Panels of the map figures: maps in the road-aligned frame and the error against the number of
 passes.
 
-Each draws on a given matplotlib ``Axes`` (e.g. from :func:`jaxhybrid.examples.record.figure`), so
+Each draws on a given matplotlib ``Axes`` (e.g. from :func:`jaxhybrid.record.figure`), so
 a caller composes them with its own panels.
 """
 

@@ -1,7 +1,7 @@
 """Panels of a liquid's MD figure: g(r) against the reference shell of the first neighbours, and
 the thermodynamics of an NVE run.
 
-Each draws on a given matplotlib ``Axes`` (e.g. from :func:`jaxhybrid.examples.record.figure`), so
+Each draws on a given matplotlib ``Axes`` (e.g. from :func:`jaxhybrid.record.figure`), so
 a caller composes them with its own panels.
 """
 

@@ -5,7 +5,7 @@ A panel is ``(values, title)`` or ``(values, title, points)``: ``values`` are th
 fastest — or ``(n, n)`` indexed ``[i_x, i_y]``), drawn with ``x`` to the right and ``y`` up over the
 box, with a colour bar; ``points`` ``(m, 2)`` (e.g. collocation points) are overlaid as white dots.
 
-Matplotlib is imported by the caller (:func:`jaxhybrid.examples.record.figure`); nothing here
+Matplotlib is imported by the caller (:func:`jaxhybrid.record.figure`); nothing here
 opens a window.
 """
 

@@ -10,7 +10,7 @@ import pytest
 from jaxhybrid.alphazero import MatchResult, connect4, evaluate, evaluate_together, make_network, tictactoe
 from jaxhybrid.examples import alphazero_connect4 as c4
 from jaxhybrid.examples import alphazero_tictactoe as ttt
-from jaxhybrid.examples import pretrained
+from jaxhybrid import pretrained
 
 EXAMPLES = [ttt, c4]
 

@@ -3,7 +3,8 @@ evaluates the full run's shipped networks instead of training."""
 
 import pytest
 
-from jaxhybrid.examples import constitutive_dpk, constitutive_spd, pretrained
+from jaxhybrid import pretrained
+from jaxhybrid.examples import constitutive_dpk, constitutive_spd
 
 EXAMPLES = [constitutive_spd, constitutive_dpk]
 

@@ -38,7 +38,8 @@ def test_force_deviation_formula_and_identical_members_give_zero():
 def test_dpmd_quick_path_loads_the_shipped_full_networks(tmp_path, monkeypatch):
     """seed 0: the quick run evaluates the full run's Deep Potential and data-only MLP (shipped),
     trains nothing; another seed has no stored weights (it would train the quick configuration)."""
-    from jaxhybrid.examples import dpmd, pretrained
+    from jaxhybrid import pretrained
+    from jaxhybrid.examples import dpmd
 
     monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path))
     for name, cfg in (("dpmd-dp", dpmd.train_config(False, 0)), ("dpmd-mlp", dpmd.data_only_config(False, 0))):
@@ -54,7 +55,8 @@ def test_dpmd_quick_path_loads_the_shipped_full_networks(tmp_path, monkeypatch):
 
 
 def test_dpgen_quick_path_loads_the_shipped_full_ensembles(tmp_path, monkeypatch):
-    from jaxhybrid.examples import dpgen, pretrained
+    from jaxhybrid import pretrained
+    from jaxhybrid.examples import dpgen
 
     monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path))
     hit = pretrained.find("dpgen", dpgen.train_config(False, 0))

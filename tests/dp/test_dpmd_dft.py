@@ -167,7 +167,7 @@ def test_hist_l1_known_cases_and_bond_lengths():
 def test_quick_path_loads_the_shipped_full_networks(tmp_path, monkeypatch):
     """seed 0: the quick run evaluates the full run's Deep Potential and both data-only MLPs
     (shipped), trains nothing; another seed has no stored weights."""
-    from jaxhybrid.examples import pretrained
+    from jaxhybrid import pretrained
 
     monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path))
     names = [("dpmd-dft-dp", ex.train_config(False, 0))] + [

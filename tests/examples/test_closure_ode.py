@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from jaxhybrid.examples import closure_ode as ex
-from jaxhybrid.examples import pretrained
+from jaxhybrid import pretrained
 from jaxhybrid.pde import solve_batch
 
 

@@ -160,7 +160,7 @@ def test_train_patch_prior_caches_and_denoises(tmp_path):
 
 
 def test_show_images_draws_panels_and_colour_bars():
-    from jaxhybrid.examples.record import figure
+    from jaxhybrid.record import figure
 
     fig, ax = figure(1, 3)
     img = np.linspace(-1, 2, 16).reshape(4, 4)

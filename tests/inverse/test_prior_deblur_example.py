@@ -6,8 +6,9 @@ import json
 import numpy as np
 import pytest
 
-from jaxhybrid.examples import REGISTRY, load, pretrained
-from jaxhybrid.examples.record import verdicts
+from jaxhybrid import pretrained
+from jaxhybrid.examples import REGISTRY, load
+from jaxhybrid.record import verdicts
 
 
 def test_example_registered():

@@ -10,8 +10,9 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxhybrid.examples import REGISTRY, load, pretrained
-from jaxhybrid.examples.record import verdicts
+from jaxhybrid import pretrained
+from jaxhybrid.examples import REGISTRY, load
+from jaxhybrid.record import verdicts
 from jaxhybrid.inverse import annealed_posterior, linear_gaussian_posterior
 from jaxhybrid.sampling import (ConvScore, GaussianScore, MLPScore, ResidualScore, WeightedCorrection,
                                 dsm_loss_by_sigma, geometric_sigmas, train_score)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 
 from jaxhybrid import pde
-from jaxhybrid.examples.record import verdicts
+from jaxhybrid.record import verdicts
 from jaxhybrid.rollout import DivergenceError, evolve, nonfinite, raise_if_diverged
 
 

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from jaxhybrid.examples import pinn_adaptive as ex
-from jaxhybrid.examples import pretrained
+from jaxhybrid import pretrained
 
 
 def _no_training(cfg):

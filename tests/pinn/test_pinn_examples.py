@@ -181,7 +181,7 @@ def test_quick_run_pinn_poisson_source(quick_record):
 
 def test_quick_path_loads_the_shipped_full_networks(x64):
     """Seed 0's quick run evaluates the full run's four networks, shipped with the package."""
-    from jaxhybrid.examples.pretrained import find
+    from jaxhybrid.pretrained import find
 
     full = ps.network_configs(False, 0)
     for n in ps.NETWORKS:  # fail fast (no training) if a file is missing

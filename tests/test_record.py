@@ -2,7 +2,7 @@ import time
 
 import pytest
 
-from jaxhybrid.examples.record import figure, record, save_figure
+from jaxhybrid.record import figure, record, save_figure
 
 
 def test_record_has_the_contract_keys_and_checks_goals(tmp_path):
@@ -23,7 +23,7 @@ def test_record_has_the_contract_keys_and_checks_goals(tmp_path):
 
 
 def test_verdicts_follow_goal_and_skip_references():
-    from jaxhybrid.examples.record import record, verdicts
+    from jaxhybrid.record import record, verdicts
 
     rec = record("x", 1, True, 0.0, {"err": 0.1, "speed": 5.0}, {"err": "min", "speed": "max"},
                  {"labeller": {"err": 0.0}, "mlp": {"err": 0.3}, "poly": {"err": 0.1}, "slow": {"speed": 9.0}},

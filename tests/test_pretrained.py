@@ -6,7 +6,7 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
-from jaxhybrid.examples import pretrained
+from jaxhybrid import pretrained
 
 
 @pytest.fixture
@@ -87,9 +87,9 @@ def test_shipped_weights_are_readable_and_declared_as_package_data():
     import tomllib
     from pathlib import Path
 
-    root = Path(pretrained.__file__).parents[2]
+    root = Path(pretrained.__file__).parents[1]
     data = tomllib.loads((root / "pyproject.toml").read_text())["tool"]["setuptools"]["package-data"]
-    assert "weights/*.eqx" in data["jaxhybrid.examples"]
+    assert "weights/*.eqx" in data["jaxhybrid"]
     for p in sorted(pretrained.SHIPPED.glob("*.eqx")):
         h = pretrained.read_header(p)
         assert p.name == pretrained.file_name(h["name"], h["config"])  # key = hash of the training config

@@ -1,4 +1,4 @@
-"""Trained networks of the examples: shipped with the package, keyed by the configuration.
+"""Trained models, saved as one file each and keyed by the configuration that trained them.
 
 An example whose run time is dominated by training gets each network through :func:`obtain`::
 
@@ -20,10 +20,10 @@ An example whose run time is dominated by training gets each network through :fu
 File format: ``<name>-<config_hash(config)>.eqx`` — one file: a UTF-8 JSON header line
 ``{"format": 1, "name", "config", "meta", "jaxhybrid"}`` followed by the Equinox leaf
 serialisation (:func:`equinox.tree_serialise_leaves`) of the model; no pickle. Lookup order:
-the package's ``jaxhybrid/examples/weights/`` (shipped, read-only), then the user cache
+the package's ``jaxhybrid/weights/`` (shipped, read-only), then the user cache
 ``jaxhybrid.cache.cache_dir("weights")``. Trained weights are written to the cache atomically
 (temporary file, then rename). To ship a network, copy its cache file into
-``jaxhybrid/examples/weights/`` (what ``python -m jaxhybrid.examples.pretrained ship NAME...``
+``jaxhybrid/weights/`` (what ``python -m jaxhybrid.pretrained ship NAME...``
 does); a changed configuration has a new hash, so a stale file is never read.
 """
 
@@ -160,8 +160,8 @@ def ship(names: Sequence[str]) -> list[Path]:
     return copied
 
 
-if __name__ == "__main__":  # python -m jaxhybrid.examples.pretrained ship NAME...
+if __name__ == "__main__":  # python -m jaxhybrid.pretrained ship NAME...
     if len(sys.argv) < 3 or sys.argv[1] != "ship":
-        sys.exit("usage: python -m jaxhybrid.examples.pretrained ship NAME...")
+        sys.exit("usage: python -m jaxhybrid.pretrained ship NAME...")
     for p in ship(sys.argv[2:]):
         print(f"shipped {p} ({p.stat().st_size / 1024:.0f} KiB)")
