@@ -25,12 +25,15 @@ The CSV format (one header line)::
 from __future__ import annotations
 
 import csv
+import io
 from pathlib import Path
 from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from jaxhybrid.store import atomic_write
 
 __all__ = ["CASES", "deformation", "nominal_stress", "read_csv", "write_reference_csv", "REFERENCE_CSV",
            "REFERENCE_MOONEY_RIVLIN"]
@@ -114,22 +117,21 @@ def read_csv(path=REFERENCE_CSV) -> dict:
 
 
 def write_reference_csv(path=REFERENCE_CSV, noise: float = 0.01, seed: int = 0) -> Path:
-    """Write the reference data set (Mooney–Rivlin, see module docstring) to ``path``."""
+    """Write the reference data set (Mooney–Rivlin, see module docstring) to ``path``, atomically."""
     from .laws import mooney_rivlin
 
     law = mooney_rivlin(**REFERENCE_MOONEY_RIVLIN)
     rng = np.random.default_rng(seed)
     ranges = {"uniaxial": (1.05, 4.0, 24), "equibiaxial": (1.05, 2.5, 16), "pure_shear": (1.05, 3.0, 16)}
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
+    out = io.StringIO()
+    w = csv.writer(out)
+    w.writerow(["case", "stretch", "nominal_stress"])
     with jax.enable_x64(True):
-        with open(path, "w", newline="") as f:
-            w = csv.writer(f)
-            w.writerow(["case", "stretch", "nominal_stress"])
-            for case, (a, b, n) in ranges.items():
-                lam = np.linspace(a, b, n)
-                P = np.asarray(jax.vmap(lambda l: nominal_stress(law.energy, case, l))(jnp.asarray(lam)))
-                P = P * (1.0 + noise * rng.standard_normal(n))
-                for l, p in zip(lam, P):
-                    w.writerow([case, f"{l:.4f}", f"{p:.6g}"])
+        for case, (a, b, n) in ranges.items():
+            lam = np.linspace(a, b, n)
+            P = np.asarray(jax.vmap(lambda l: nominal_stress(law.energy, case, l))(jnp.asarray(lam)))
+            P = P * (1.0 + noise * rng.standard_normal(n))
+            for l, p in zip(lam, P):
+                w.writerow([case, f"{l:.4f}", f"{p:.6g}"])
+    path = atomic_write(path, out.getvalue())  # a crash never leaves a half-written data set
     return path
