@@ -35,7 +35,7 @@ from .fire import FIREState, fire
 from .forces import energy_force_fn, neighbor_force_fn
 from .io import SetflTables, read_extxyz, read_setfl, write_extxyz, write_setfl
 from .langevin import langevin
-from .neighbours import NeighborList, NeighborListFn, neighbor_list, pair_vectors, to_sparse
+from .neighbours import NeighborList, NeighborListFn, invalid, neighbor_list, pair_vectors, poison, to_sparse
 from .nose_hoover import NHCState, conserved_energy, nose_hoover_chain
 from .nve import MDState, nve
 from .batch import Program, langevin_program, langevin_trajectory
@@ -53,6 +53,7 @@ from .pair import (
     stress,
 )
 from .simulate import SimulationResult, minimize, simulate
+from .lj_liquid import LJLiquidRun, liquid_rdf, lj_liquid_run, nve_summary
 from .timing import cost_per_atom_step, langevin_step_cost
 from .compiled import CompiledEnergy
 from .analysis import (DistributionComparison, RDFComparison, compare_distributions, compare_rdf,
@@ -62,7 +63,7 @@ from .units import LJ, METAL, Units
 
 __all__ = [
     "Box", "make_box", "orthorhombic", "triclinic", "displacement", "wrap", "volume", "perpendicular_widths", "min_image_ok",
-    "NeighborList", "NeighborListFn", "neighbor_list", "pair_vectors", "to_sparse",
+    "NeighborList", "NeighborListFn", "neighbor_list", "pair_vectors", "to_sparse", "invalid", "poison",
     "PairPotential", "lennard_jones", "morse", "pair_potential", "pair_components", "energy_and_forces", "stress", "pressure",
     "brute_force_energy", "EAM", "eam_analytic", "eam_from_setfl", "hermite_table",
     "MDState", "nve", "langevin", "NHCState", "nose_hoover_chain", "conserved_energy",
@@ -72,7 +73,7 @@ __all__ = [
     "compare_rdf", "RDFComparison", "compare_distributions", "DistributionComparison", "distributions_vs_reference",
     "distribution_metrics",
     "write_extxyz", "read_extxyz", "read_setfl", "write_setfl", "SetflTables",
-    "simulate", "SimulationResult", "minimize",
+    "simulate", "SimulationResult", "minimize", "lj_liquid_run", "LJLiquidRun", "liquid_rdf", "nve_summary",
     "fcc_lattice", "lj_liquid_box", "maxwell_boltzmann", "random_positions",
     "Units", "LJ", "METAL",
 ]

@@ -48,7 +48,7 @@ import numpy as np
 
 from .space import Box, make_box, perpendicular_widths
 
-__all__ = ["NeighborList", "NeighborListFn", "neighbor_list", "pair_vectors", "to_sparse"]
+__all__ = ["NeighborList", "NeighborListFn", "neighbor_list", "pair_vectors", "to_sparse", "invalid", "poison"]
 
 _FORMATS = ("dense", "half")
 _OFFSETS = np.array([[a, b, c] for a in (-1, 0, 1) for b in (-1, 0, 1) for c in (-1, 0, 1)], np.int32)
