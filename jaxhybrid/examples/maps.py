@@ -66,7 +66,8 @@ def run(quick: bool, seed: int, out: Path) -> dict:
     curve = maps.error_vs_passes({"hybrid": lambda sub: hybrid_map(sub, lanes=False),
                                   "data_only": lambda sub: data_map(sub, lanes=False)}, n, scene, rng,
                                  subsets_per_count=cfg["subsets_per_count"], radius=MATCH_RADIUS, gate=GATE)
-    survey = maps.survey_map(scene, seed, every=4, spacing=cfg["survey_station_spacing_m"])
+    survey = maps.survey_map(scene, seed, every=round(1 / cfg["survey_element_fraction"]),  # every k-th element
+                             spacing=cfg["survey_station_spacing_m"])
     _plot(out, scene, hybrid, data_only, survey, curve, cfg)
     # headline: F1 of the map's elements (complete *and* within the match radius); the survey alone is more
     # precise where it exists (median_position_error_m) but covers a fraction of the elements
