@@ -20,6 +20,12 @@
 * :mod:`.molecule_md` — DP-MD of a molecule against DFT-MD in the same compiled program: cost per
   step and structural distributions with their sampling floor.
 * :mod:`.label_file` — a list of labelled systems as one ``.npz`` with a checked JSON header.
+* :mod:`.networks` — an experiment's Deep Potential and data-only baselines, stored or trained,
+  all of one tier (full or quick).
+* :mod:`.molecule_data` — a molecule's DFT-MD training and held-out sets from one
+  level-of-theory dictionary, and a stored held-out set read back.
+* :mod:`.crystal_concurrent` — concurrent learning on an element's crystal against its baselines,
+  from one configuration dictionary, and the arms' held-out errors.
 """
 
 from .data import Packed, System, concat, from_ase, neighbour_table, pack, read_deepmd, to_ase, write_deepmd
@@ -45,16 +51,25 @@ from .concurrent import ConcurrentResult, Explorer, TrustLevels, concurrent_lear
 
 __all__ += ["dft_force_fn", "dft_md", "one_thread", "features", "mlp_baseline", "Explorer", "TrustLevels",
             "ConcurrentResult", "concurrent_learning", "explore", "select", "label_frames"]
-from .concurrent_baselines import CONCURRENT_ARMS, concurrent_vs_baselines, ensemble_errors  # noqa: E402
+from .concurrent_baselines import (ARM_FIGURES, CONCURRENT_ARMS, concurrent_figures, concurrent_vs_baselines,  # noqa: E402
+                                   ensemble_errors)
 from .configured import (MODEL_KEYS, deep_pot_from_config, fit_from_config, loss_from_config,  # noqa: E402
                          template_from_config, train_from_config)
-from .crystals import atomic_mass, crystal, crystal_data, crystal_positions, lattice_constant  # noqa: E402
+from .crystals import (atomic_mass, crystal, crystal_data, crystal_data_from_config, crystal_positions,  # noqa: E402
+                       lattice_constant)
 from .label_file import keyed_label_file, read_label_file, stored_labels, write_label_file  # noqa: E402
-from .crystal_md import CrystalMDCheck, crystal_md_check, crystal_md_cost  # noqa: E402
-from .molecule_md import MoleculeMDCheck, molecule_md_check  # noqa: E402
+from .crystal_md import CrystalMDCheck, crystal_md_check, crystal_md_cost, crystal_md_scaling  # noqa: E402
+from .molecule_md import MoleculeMDCheck, molecule_md_check, molecule_md_metrics  # noqa: E402
 
 __all__ += ["CONCURRENT_ARMS", "concurrent_vs_baselines", "ensemble_errors", "MODEL_KEYS", "deep_pot_from_config",
             "loss_from_config", "train_from_config", "fit_from_config", "template_from_config", "lattice_constant",
             "atomic_mass", "crystal", "crystal_positions", "crystal_data", "read_label_file", "write_label_file",
             "keyed_label_file", "stored_labels", "CrystalMDCheck", "crystal_md_check", "crystal_md_cost",
             "MoleculeMDCheck", "molecule_md_check"]
+from .networks import obtain_networks, timed_trainer, weights_summary  # noqa: E402
+from .molecule_data import LEVEL_KEYS, MoleculeDFTMD, dft_labeller, molecule_dft_md  # noqa: E402
+from .crystal_concurrent import concurrent_template, crystal_arm_errors, crystal_concurrent_from_config  # noqa: E402
+
+__all__ += ["ARM_FIGURES", "concurrent_figures", "crystal_data_from_config", "crystal_md_scaling", "molecule_md_metrics",
+            "obtain_networks", "timed_trainer", "weights_summary", "LEVEL_KEYS", "dft_labeller", "molecule_dft_md",
+            "MoleculeDFTMD", "crystal_concurrent_from_config", "concurrent_template", "crystal_arm_errors"]

@@ -16,12 +16,13 @@ seed set, at the same reference cost:
 The loop and the random draw share one ``numpy`` generator, ``default_rng(seed)`` (the draw
 comes after the loop). :func:`ensemble_errors` scores an ensemble on labelled test frames:
 member 0's held-out errors (:func:`~.training.rmse`; member 0 is the one that runs DP-MD) and the
-ensemble's own uncertainty there, the largest model deviation (:func:`~.deviation.model_deviation`).
+ensemble's own uncertainty there, the largest model deviation (:func:`~.deviation.model_deviation`);
+:func:`concurrent_figures` turns the three scores and the loop's summary into a record's figures.
 """
 
 from __future__ import annotations
 
-from typing import Callable, Optional, Sequence
+from typing import Callable, Mapping, Optional, Sequence
 
 import numpy as np
 
@@ -31,10 +32,12 @@ from .deviation import member, model_deviation
 from .model import DeepPot
 from .training import rmse
 
-__all__ = ["CONCURRENT_ARMS", "concurrent_vs_baselines", "ensemble_errors"]
+__all__ = ["CONCURRENT_ARMS", "ARM_FIGURES", "concurrent_vs_baselines", "ensemble_errors", "concurrent_figures"]
 
 #: the three ensembles :func:`concurrent_vs_baselines` returns
 CONCURRENT_ARMS = ("concurrent_learning", "random_selection", "seed_only")
+#: the figures of :func:`ensemble_errors` each arm has in a record (:func:`concurrent_figures`)
+ARM_FIGURES = ("max_force_error_meV_per_A", "force_rmse_meV_per_A", "max_model_deviation_meV_per_A")
 
 
 def _plain(v):
@@ -96,3 +99,24 @@ def ensemble_errors(ens: DeepPot, test: System, *, k_max: Optional[int] = None) 
     errs = rmse(m0, pack([test], m0.rcut, k_max=k_max))
     dev = model_deviation(ens, test.coord, test.box[0], test.types, k_max=k_max)
     return {**errs, "max_model_deviation_meV_per_A": float(np.max(dev) * 1e3)}
+
+
+def concurrent_figures(errors: Mapping[str, dict], meta: Mapping) -> tuple[dict, dict]:
+    """``(hybrid, baselines)``: a record's figures of the arms of :func:`concurrent_vs_baselines`
+    from their :func:`ensemble_errors` ``errors`` and its ``meta``. ``hybrid``: concurrent
+    learning's :data:`ARM_FIGURES`, ``labelled_frames``, ``labels_per_iteration`` and
+    ``accurate_fraction_per_iteration`` (one per round), ``rounds``, ``converged``; ``baselines``:
+    ``random_selection`` (its figures, as many ``labelled_frames`` as the loop,
+    ``training_steps_after_seed_set``) and ``seed_only`` (its figures, no labelled frames)."""
+    missing = [a for a in CONCURRENT_ARMS if a not in errors]
+    if missing:
+        raise ValueError(f"concurrent_figures: no errors of the arms {missing}.")
+    figures = {a: {k: errors[a][k] for k in ARM_FIGURES} for a in CONCURRENT_ARMS}
+    log, n_labelled = meta["history"], meta["labelled_frames"]
+    hybrid = {**figures["concurrent_learning"], "labelled_frames": n_labelled,
+              "labels_per_iteration": [rec["labelled"] for rec in log],
+              "accurate_fraction_per_iteration": [rec["accurate_frac"] for rec in log], "rounds": meta["rounds"],
+              "converged": meta["converged"]}
+    return hybrid, {"random_selection": {**figures["random_selection"], "labelled_frames": n_labelled,
+                                         "training_steps_after_seed_set": meta["random_selection_steps"]},
+                    "seed_only": {**figures["seed_only"], "labelled_frames": 0}}

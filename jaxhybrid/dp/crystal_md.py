@@ -17,7 +17,9 @@ and compares their radial distribution functions (:func:`jaxhybrid.md.compare_rd
 :func:`crystal_md_cost` is DP-MD's cost per atom-step on the element's crystals of several sizes
 (:func:`jaxhybrid.md.cost_per_atom_step`: NVE, compilation excluded, sizes timed interleaved),
 each rattled off the perfect lattice so that the forces and the neighbour list are generic: equal
-figures at every size mean the cost is linear in N.
+figures at every size mean the cost is linear in N. :func:`crystal_md_scaling` gives the record's
+figures of it: the cost at a small and a large size, their ratio, and DP-MD's speed against the
+reference MD of a :func:`crystal_md_check`.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ from jaxhybrid.md.analysis import RDFComparison
 from .crystals import atomic_mass, crystal, crystal_positions
 from .labellers import timed_reference_md
 
-__all__ = ["CrystalMDCheck", "crystal_md_check", "crystal_md_cost"]
+__all__ = ["CrystalMDCheck", "crystal_md_check", "crystal_md_cost", "crystal_md_scaling"]
 
 
 class CrystalMDCheck(NamedTuple):
@@ -91,3 +93,24 @@ def crystal_md_cost(energy_fn: Callable, element: str, n_cells: Sequence[int], *
     return md.cost_per_atom_step(energy_fn, starts, n_steps=n_steps, dt=dt_ps,
                                  mass=atomic_mass(element) if mass is None else mass, temperature=temperature,
                                  key=jax.random.PRNGKey(seed + 1))
+
+
+def crystal_md_scaling(energy_fn: Callable, element: str, n_cells: Sequence[int], check: CrystalMDCheck,
+                       check_cells: int, *, n_steps: int, dt_ps: float, temperature: float, reference: str = "reference",
+                       a: Optional[float] = None) -> dict:
+    """Record figures of DP-MD's cost per atom-step (:func:`crystal_md_cost`, sizes timed
+    interleaved) on the crystals of a small and a large size ``n_cells = (n_small, n_large)`` and,
+    where it is neither, of the size ``check_cells`` of ``check`` (:func:`crystal_md_check`):
+    ``n_atoms_small``, ``n_atoms_large``, ``us_per_atom_step_small``, ``us_per_atom_step_large``
+    (µs), ``cost_ratio_large_vs_small`` (1 when the cost is linear in N) and
+    ``speed_vs_{reference}_md``, the reference MD's wall time per atom-step (``check``) over
+    DP-MD's at the check's size."""
+    if len(n_cells) != 2:
+        raise ValueError(f"crystal_md_scaling: n_cells is (small, large), got {n_cells}.")
+    sizes = list(n_cells) + ([] if check_cells in n_cells else [check_cells])
+    costs = crystal_md_cost(energy_fn, element, sizes, n_steps=n_steps, dt_ps=dt_ps, temperature=temperature, a=a)
+    cost_small, cost_large = costs[:2]
+    n_small, n_large = (len(crystal(element, (n,) * 3, a)) for n in n_cells)
+    return {"n_atoms_small": n_small, "n_atoms_large": n_large, "us_per_atom_step_small": cost_small * 1e6,
+            "us_per_atom_step_large": cost_large * 1e6, "cost_ratio_large_vs_small": cost_large / cost_small,
+            f"speed_vs_{reference}_md": check.reference_step_s / check.n_atoms / costs[sizes.index(check_cells)]}

@@ -11,18 +11,20 @@ Physics*, and IUPAC standard atomic weights), so that one script serves every el
 * :func:`crystal_positions` — the same crystal as MD-engine arrays ``(positions, Box)``,
   optionally rattled (a perfect lattice has zero forces and a symmetric neighbour list);
 * :func:`crystal_data` — labelled reference-MD frames (:func:`~.labellers.reference_md`) of
-  several supercells at several (temperature, strain) conditions, cached on disk.
+  several supercells at several (temperature, strain) conditions, cached on disk;
+  :func:`crystal_data_from_config` — the frames a training configuration selects.
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Mapping, Optional, Sequence
 
 import numpy as np
 
 from .data import System
 
-__all__ = ["lattice_constant", "atomic_mass", "crystal", "crystal_positions", "crystal_data"]
+__all__ = ["lattice_constant", "atomic_mass", "crystal", "crystal_positions", "crystal_data",
+           "crystal_data_from_config"]
 
 #: structures with a cubic conventional cell that ``ase.build.bulk(..., cubic=True)`` builds
 CUBIC = ("fcc", "bcc", "sc", "diamond")
@@ -103,3 +105,19 @@ def crystal_data(labeller, element: str, sizes: Sequence[Sequence[int]], conditi
     return [s for rep in sizes for T, eps in conditions
             for s in reference_md(labeller, crystal(element, rep, a), temperatures=[T], strains=[eps],
                                   **reference_md_kw)]
+
+
+def crystal_data_from_config(labeller, element: str, config: Mapping, *, name: str, **reference_md_kw) -> list[System]:
+    """The frames of :func:`crystal_data` that a training configuration selects (as
+    :mod:`.configured` reads a network's): the cells of every ``sizes`` entry at every
+    (temperature, strain) of ``temperatures`` × ``strains`` (temperatures outer),
+    ``frames_per_traj`` frames a trajectory kept every ``every`` steps after ``equilibrate``,
+    seed ``seed``, lattice constant ``a0`` (Å) where given, cached under ``name``."""
+    missing = [k for k in ("sizes", "temperatures", "strains", "frames_per_traj", "every", "equilibrate", "seed")
+               if k not in config]
+    if missing:
+        raise ValueError(f"crystal_data_from_config: the configuration lacks {missing} (has {sorted(config)}).")
+    conditions = [[T, e] for T in config["temperatures"] for e in config["strains"]]  # (temperature K, strain) pairs
+    return crystal_data(labeller, element, config["sizes"], conditions, a=config.get("a0"),
+                        n_frames=config["frames_per_traj"], every=config["every"], equilibrate=config["equilibrate"],
+                        seed=config["seed"], name=name, **reference_md_kw)

@@ -14,18 +14,22 @@ the MD engine (:func:`jaxhybrid.md.langevin_program`) and differ only in the for
   reference trajectory, with its sampling floor (:func:`jaxhybrid.md.distributions_vs_reference`:
   DP-MD from the reference's first frame at the reference's temperature, one long run and
   segments as long as the reference, all in one batched program).
+
+:func:`molecule_md_metrics` turns the result into a record's flat figures.
 """
 
 from __future__ import annotations
 
 from typing import Callable, NamedTuple, Sequence
 
-from jaxhybrid.md.analysis import DistributionComparison
+import numpy as np
+
+from jaxhybrid.md.analysis import DistributionComparison, distribution_metrics
 
 from .dft_md import dft_force_fn, one_thread
 from .model import DeepPot, molecule_energy_fn
 
-__all__ = ["MoleculeMDCheck", "molecule_md_check"]
+__all__ = ["MoleculeMDCheck", "molecule_md_check", "molecule_md_metrics"]
 
 
 class MoleculeMDCheck(NamedTuple):
@@ -68,3 +72,21 @@ def molecule_md_check(model: DeepPot, labeller, symbols: Sequence[str], position
     dists = md.distributions_vs_reference(dp_force, references, temperatures, observable, n_steps=n_steps,
                                           n_segments=n_segments, discard=discard, seed=seed, **kw)
     return MoleculeMDCheck(costs[0], costs[1], dists)
+
+
+def molecule_md_metrics(check: MoleculeMDCheck, tags: Sequence[str], name: str, *, unit: str,
+                        sides: Sequence[str] = ("dp", "reference")) -> dict[str, float]:
+    """Flat, JSON-ready figures of ``check`` for a record, its reference trajectories tagged
+    ``tags`` (e.g. ``"300K"``): ``speedup_vs_reference`` (the reference's seconds per MD step over
+    DP-MD's), ``{side}_md_s_per_step`` of DP-MD and the reference (named ``sides``),
+    ``{name}_hist_l1`` and ``{name}_hist_l1_sampling_floor`` (their means over the trajectories),
+    then per tag :func:`jaxhybrid.md.distribution_metrics` (``name``, ``unit``, ``sides``)."""
+    if len(tags) != len(check.distributions) or len(sides) != 2:
+        raise ValueError(f"molecule_md_metrics: need one tag per reference trajectory ({len(check.distributions)}) "
+                         f"and two sides; got {list(tags)}, {list(sides)}.")
+    comps = dict(zip(tags, check.distributions))
+    return {"speedup_vs_reference": check.reference_step_s / check.step_s,
+            f"{sides[1]}_md_s_per_step": check.reference_step_s, f"{sides[0]}_md_s_per_step": check.step_s,
+            f"{name}_hist_l1": float(np.mean([v.l1 for v in comps.values()])),
+            f"{name}_hist_l1_sampling_floor": float(np.mean([v.floor for v in comps.values()])),
+            **distribution_metrics(comps, name, unit=unit, sides=sides)}

@@ -3,7 +3,7 @@
 Both draw on a given matplotlib ``Axes`` (from :func:`jaxhybrid.record.figure`), so a
 caller composes them with its own panels. So do the panels of a structure check of DP-MD
 against reference MD (:func:`rdf_comparison`, :func:`distribution_comparison`, from
-:mod:`jaxhybrid.md.analysis`) and of the DP-GEN loop's rounds (:func:`concurrent_history`).
+:mod:`jaxhybrid.md.analysis`) and of the DP-GEN loop's rounds (:func:`concurrent_history`) and arms (:func:`arm_bars`).
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ import numpy as np
 
 from .data import Packed
 
-__all__ = ["force_parity", "training_curves", "rdf_comparison", "distribution_comparison", "concurrent_history"]
+__all__ = ["force_parity", "training_curves", "rdf_comparison", "distribution_comparison", "concurrent_history",
+           "arm_bars"]
 
 
 def force_parity(ax, model, data: Packed, reference: str = "reference") -> None:
@@ -79,3 +80,11 @@ def concurrent_history(ax, history: Sequence[dict]) -> None:
     twin.set_ylim(0, 1.05)
     ax.set(xlabel="round", title="concurrent learning")
     ax.legend(loc="upper left", fontsize=8)
+
+
+def arm_bars(ax, errors: Mapping[str, dict], key: str, *, ylabel: str) -> None:
+    """Bars of the figure ``key`` of the seed-set ensemble (grey), random selection and
+    concurrent learning, from :func:`jaxhybrid.dp.concurrent_vs_baselines`' arms' ``errors``."""
+    arms = ("seed_only", "random_selection", "concurrent_learning")
+    ax.bar([a.replace("_", " ") for a in arms], [errors[a][key] for a in arms], color=["gray", "C1", "C0"])
+    ax.set_ylabel(ylabel)

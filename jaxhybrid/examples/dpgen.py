@@ -5,7 +5,8 @@ An ensemble of 4 Deep Potentials, trained together on a small seed set (32-atom 
 300 K), runs the DP-GEN loop of :func:`jaxhybrid.dp.concurrent_learning`: DP-MD with member 0 at
 600, 900 and 1200 K; model deviation ``ε_f`` of every explored frame; up to ``n_label`` frames
 with ``lo ≤ ε_f < hi`` labelled by EMT; the ensemble retrained on the grown set. It stops when
-90 % of the explored frames are below ``lo`` or after ``rounds`` rounds.
+90 % of the explored frames are below ``lo`` or after ``rounds`` rounds
+(:func:`jaxhybrid.dp.crystal_concurrent_from_config` reads all of it from :func:`train_config`).
 Baselines at equal cost (the same seed-set model, number of EMT labels and training steps;
 :func:`jaxhybrid.dp.concurrent_vs_baselines`): ``random_selection`` — the same number of frames
 drawn uniformly from everything explored; ``seed_only`` — the seed-set model. Measured: maximum force error (max over atoms and frames of
@@ -18,19 +19,13 @@ together (the random-selection arm draws from the loop's explored frames), so th
 ensembles are one stored file, ``dpgen-<hash>.eqx``, keyed by :func:`train_config` (seed set,
 exploration, trust levels, labels per round, rounds, training steps, learning rates, seed); its
 header's meta holds the loop's per-round history. The full run's ensembles for seed 0 ship with
-the package.
-
-* full run: ``obtain([full])`` — the stored full ensembles, trained only when absent or with
-  ``--retrain``.
-* quick run: ``obtain([full, quick])`` — the full run's three final ensembles when stored
-  (seed 0: shipped), evaluated afresh on the same 1200 K EMT test trajectory (labelling 32-atom
-  EMT frames is cheap); so the quick table is the full run's comparison (4 rounds, 48 labels per
-  arm) and its figure the full run's per-round history, read from the stored meta (the record's
-  ``history_source`` says so). The loop itself is not rerun. Only when nothing is stored
-  (another seed, ``--retrain``) it runs the one-round quick loop, where 6 labels make
-  concurrent learning and random selection hard to tell apart.
-* seeds: the seed is part of the key (initialisation, seed set, exploration, selection), so
-  another seed never reads seed 0's ensembles: its quick run trains the quick configuration.
+the package. The full run loads them (trained only when absent or with ``--retrain``); the quick
+run takes them too when stored (seed 0) and evaluates them afresh on the same 1200 K EMT test
+trajectory, so its table is the full run's comparison (4 rounds, 48 labels per arm) and its
+figure the full run's per-round history, read from the stored meta (the record's
+``history_source`` says so). Only when nothing is stored (another seed: the seed is part of the
+key; ``--retrain``) it runs the one-round quick loop, where 6 labels make concurrent learning
+and random selection hard to tell apart.
 
 Figures: README, "Deep Potential MD".
 """
@@ -40,8 +35,6 @@ from __future__ import annotations
 import functools
 import pathlib
 import time
-
-import jax
 
 from jaxhybrid import dp
 from jaxhybrid.pretrained import obtain
@@ -72,33 +65,14 @@ def config(quick: bool) -> dict:
     return dict(test_frames=20, test_T=1200.0, test_every=10, test_equilibrate=60)
 
 
-def _fit(ens, systems, steps, seed, t):
-    """``ens`` trained on ``systems`` for ``steps`` steps (minibatch key ``seed``) as ``t`` says."""
-    return dp.train_from_config(ens, dp.pack(systems, t["rcut"], k_max=t["sel"]), t, seed=seed, steps=steps,
-                                ensemble=True)[0]
-
-
 def train_arms(t: dict):
-    """``({arm: ensemble}, meta)``: the concurrent-learning loop and its two baselines trained as
-    :func:`train_config` ``t`` says (:func:`jaxhybrid.dp.concurrent_vs_baselines`); ``meta`` holds
-    the loop's history."""
-    t0, seed = time.perf_counter(), t["seed"]
-    lab, atoms = dp.EMTLabeller(TYPE_MAP), dp.crystal(ELEMENT, t["cells"], t["a0"])
-    seed_set = dp.reference_md(lab, atoms, temperatures=[t["seed_T"]], n_frames=t["seed_frames"], every=10,
-                               equilibrate=40, seed=seed, name="dpgen-seed")
-    # the random-selection arm's seed-set stage is the same computation as the seed-only arm's: same key, data, steps
-    arms, meta = dp.concurrent_vs_baselines(
-        dp.deep_pot_from_config(TYPE_MAP, t, jax.random.PRNGKey(seed)), seed_set, atoms, labeller=lab,
-        fit=functools.partial(_fit, t=t), init_steps=t["init_steps"], round_steps=t["round_steps"], seed=seed,
-        explorer=dp.Explorer(t["explore_temperatures"], t["explore_steps"], t["explore_every"],
-                             mass=dp.atomic_mass(ELEMENT)),
-        trust=dp.TrustLevels(t["lo"], t["hi"]), n_label=t["n_label"], rounds=t["rounds"])
-    return arms, dict(meta, train_s=round(time.perf_counter() - t0, 2))
+    """``({arm: ensemble}, meta)``: the loop and its two baselines trained as :func:`train_config`
+    ``t`` says (:func:`jaxhybrid.dp.crystal_concurrent_from_config`); ``meta`` holds the loop's history."""
+    return dp.crystal_concurrent_from_config(dp.EMTLabeller(TYPE_MAP), ELEMENT, t, name=NAME)
 
 
-def template(t: dict, meta: dict) -> dict:
-    """The structure of the stored ensembles (shapes only: nothing is compiled)."""
-    return {a: dp.template_from_config(TYPE_MAP, t) for a in ARMS}
+#: the structure of the stored ensembles (shapes only: nothing is compiled)
+template = functools.partial(dp.concurrent_template, TYPE_MAP)
 
 
 def run(quick: bool, seed: int, out: pathlib.Path, retrain: bool = False) -> dict:
@@ -110,37 +84,25 @@ def run(quick: bool, seed: int, out: pathlib.Path, retrain: bool = False) -> dic
                  retrain=retrain)
     t_train = time.perf_counter() - t0
     t, meta, log = got.config, got.meta, got.meta["history"]
-    test = dp.reference_md(dp.EMTLabeller(TYPE_MAP), dp.crystal(ELEMENT, t["cells"], t["a0"]),
-                           temperatures=[c["test_T"]], n_frames=c["test_frames"], every=c["test_every"],
-                           equilibrate=c["test_equilibrate"], seed=seed + 500, name="dpgen-test")[0]
     # member 0's errors, and the ensemble's own uncertainty estimate on the test frames (what the loop selects by)
-    errs = {a: dp.ensemble_errors(got.model[a], test, k_max=t["sel"]) for a in ARMS}
-    keys = ("max_force_error_meV_per_A", "force_rmse_meV_per_A")
-    dkey = "max_model_deviation_meV_per_A"
-    n_labelled = meta["labelled_frames"]
-    metrics = {**{k: errs["concurrent_learning"][k] for k in keys + (dkey,)}, "labelled_frames": n_labelled,
-               "labels_per_iteration": [rec["labelled"] for rec in log],
-               "accurate_fraction_per_iteration": [rec["accurate_frac"] for rec in log], "rounds": meta["rounds"],
-               "converged": meta["converged"], "train_s": t_train}
-    _plot(log, {a.replace("_", " "): e for a, e in errs.items()}, out)
+    errs = dp.crystal_arm_errors(got.model, dp.EMTLabeller(TYPE_MAP), ELEMENT, t, temperature=c["test_T"],
+                                 n_frames=c["test_frames"], every=c["test_every"], equilibrate=c["test_equilibrate"],
+                                 seed=seed + 500, name=f"{NAME}-test")
+    metrics, base = dp.concurrent_figures(errs, meta)
+    _plot(log, errs, out)
     level = "quick" if t == train_config(True, seed) else "full"
-    return record(NAME, 3, quick, t0, metrics, {k: "min" for k in keys},
-                  {"random_selection": {**{k: errs["random_selection"][k] for k in keys + (dkey,)},
-                                        "labelled_frames": n_labelled,
-                                        "training_steps_after_seed_set": meta["random_selection_steps"]},
-                   "seed_only": {**{k: errs["seed_only"][k] for k in keys + (dkey,)}, "labelled_frames": 0}},
+    return record(NAME, 3, quick, t0, {**metrics, "train_s": t_train},
+                  {k: "min" for k in ("max_force_error_meV_per_A", "force_rmse_meV_per_A")}, base,
                   headline="max_force_error_meV_per_A", history=log,
                   history_source=("this run's loop" if got.source == "trained" else
                                   f"the stored {level} run's loop (weights meta); not rerun here"),
-                  config=c, training=t, weights={NAME: {**got.summary(), "level": level, "train_s": meta["train_s"]}})
+                  config=c, training=t, weights=dp.weights_summary({NAME: got}, level))
 
 
 def _plot(log, errs, out):
-    from jaxhybrid.dp.plots import concurrent_history
+    from jaxhybrid.dp.plots import arm_bars, concurrent_history
 
     fig, ax = figure(1, 2, figsize=(10, 4))
     concurrent_history(ax[0], log)
-    names = ["seed only", "random selection", "concurrent learning"]
-    ax[1].bar(names, [errs[n]["max_force_error_meV_per_A"] for n in names], color=["gray", "C1", "C0"])
-    ax[1].set_ylabel("max force error on 1200 K test (meV/Å)")
+    arm_bars(ax[1], errs, "max_force_error_meV_per_A", ylabel="max force error on 1200 K test (meV/Å)")
     save_figure(fig, out, NAME)

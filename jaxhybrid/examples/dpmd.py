@@ -7,37 +7,27 @@ Model and training: :func:`train_config` (DeePMD loss with energy, force and vir
 ``train.fit``, then the closed-form per-type energy-bias refit). Measured: held-out energy
 (meV/atom) and force (meV/Å) RMSEs; g(r) of DP-MD (``md.simulate``) vs EMT-MD (ASE), Langevin
 at 600 K, as ``∫|g_DP − g_EMT| dr`` (:func:`jaxhybrid.dp.crystal_md_check`); DP-MD cost per
-atom-step at two sizes (:func:`jaxhybrid.dp.crystal_md_cost`, the linear-scaling ratio) and against ASE's EMT MD.
+atom-step at two sizes (the linear-scaling ratio) and against ASE's EMT MD
+(:func:`jaxhybrid.dp.crystal_md_scaling`).
 Baselines: ``mechanism_only`` — EMT itself (zero error, its cost; a reference, not a competitor);
 ``data_only`` — an MLP on the raw coordinates of the 108-atom frames
 (:func:`jaxhybrid.dp.baselines.fit_mlp_energy`), with the same training frames of that size.
 
-Trained networks (:mod:`jaxhybrid.pretrained`): the Deep Potential (``dpmd-dp``) and the
-data-only MLP (``dpmd-mlp``) are stored under the hash of their training configuration
-(:func:`train_config`, :func:`data_only_config`: data selection, sizes, steps, learning rates,
-loss prefactors and the seed). The full run's networks for seed 0 ship with the package.
-
-Both come as one tier (:func:`networks`, :func:`~jaxhybrid.pretrained.obtain_tier`):
-
-* full run: the shipped (or cached) full networks, trained only when absent or with
-  ``--retrain``; evaluated on the full held-out set (144 frames, every size).
-* quick run: the full networks when both are stored (seed 0: shipped), so the quick run shows
-  the full run's models on a quick held-out set: the first two frames of three of the full
-  held-out set's 108-atom trajectories (300 K −3 %, 600 K 0 %, 900 K +3 %; EMT labels them in
-  seconds), a short DP-MD / EMT-MD g(r) at 32 atoms and the costs at 32 and 108 atoms. Both
-  networks have their full training budget. Otherwise (another seed, a checkout without
-  weights, ``--retrain``) it trains the small quick configuration on 32-atom frames and
-  evaluates on 32-atom frames, as before the weights shipped; the record's ``weights`` says
-  which (``source``: shipped, cache or trained; ``level``: full or quick).
-* seeds: the seed is part of both keys (network initialisation, training-data trajectories), so
-  another seed never reads seed 0's weights: its quick run trains the quick configuration.
+Trained networks: the Deep Potential (``dpmd-dp``) and the data-only MLP (``dpmd-mlp``), keyed
+by their training configurations (:func:`train_config`, :func:`data_only_config`), come as one
+tier (:func:`networks`, :func:`jaxhybrid.dp.obtain_networks`); the full run's networks for seed
+0 ship with the package. The full run evaluates them on the full held-out set (144 frames, every
+size); the quick run with seed 0 on the first two frames of three of its 108-atom trajectories
+(300 K −3 %, 600 K 0 %, 900 K +3 %; EMT labels them in seconds), with a short DP-MD / EMT-MD
+g(r) at 32 atoms and the costs at 32 and 108 atoms. A run that trains the quick configuration
+(another seed, a checkout without weights, ``--retrain``) evaluates on 32-atom frames; the
+record's ``weights`` says which (``source``; ``level``: full or quick).
 
 Figures and the tuning history: README, "Deep Potential MD".
 """
 
 from __future__ import annotations
 
-import functools
 import math
 import pathlib
 import time
@@ -46,7 +36,6 @@ import numpy as np
 
 from jaxhybrid import dp, md
 from jaxhybrid.dp.baselines import evaluate_mlp_energy
-from jaxhybrid.pretrained import obtain_tier
 from jaxhybrid.record import figure, record, save_figure
 
 NAME = "dpmd"
@@ -108,26 +97,18 @@ def quick_trained_test(c: dict) -> dict:
                 test_frames_per_traj=2)
 
 
-def train(t: dict):
-    """``(model, meta)`` of the network trained as ``t`` says (:func:`train_config`: the Deep
-    Potential; :func:`data_only_config`: the data-only MLP) on its EMT frames."""
-    t0 = time.perf_counter()
-    conditions = [[T, e] for T in t["temperatures"] for e in t["strains"]]  # (temperature K, strain) pairs
-    systems = dp.crystal_data(dp.EMTLabeller(TYPE_MAP), ELEMENT, t["sizes"], conditions, n_frames=t["frames_per_traj"],
-                              every=t["every"], equilibrate=t["equilibrate"], seed=t["seed"],
-                              name=f"{ELEMENT.lower()}-train")
-    log_every = min(500, t["steps"]) if "kind" in t else math.gcd(t["steps"], 200)
-    model, meta = dp.fit_from_config(TYPE_MAP, systems, t, log_every=log_every)
-    return model, dict(meta, train_s=round(time.perf_counter() - t0, 2))
+def train_data(t: dict) -> list:
+    """The EMT frames of a training configuration ``t`` (:func:`train_config`, :func:`data_only_config`)."""
+    return dp.crystal_data_from_config(dp.EMTLabeller(TYPE_MAP), ELEMENT, t, name=f"{ELEMENT.lower()}-train")
 
 
 def networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict, str]:
     """The Deep Potential (``"dp"``) and the data-only MLP (``"data_only"``), of one tier
-    (:func:`~jaxhybrid.pretrained.obtain_tier`): ``({key: Obtained}, "full" | "quick")``."""
-    tiers = ({"dp": (f"{NAME}-dp", train_config(q, seed)), "data_only": (f"{NAME}-mlp", data_only_config(q, seed))}
-             for q in (False, True))
-    return obtain_tier(*tiers, lambda _: train, functools.partial(dp.template_from_config, TYPE_MAP), quick=quick,
-                       retrain=retrain)
+    (:func:`jaxhybrid.dp.obtain_networks`): ``({key: Obtained}, "full" | "quick")``."""
+    return dp.obtain_networks(TYPE_MAP, lambda q: {"dp": (f"{NAME}-dp", train_config(q, seed)),
+                                                   "data_only": (f"{NAME}-mlp", data_only_config(q, seed))},
+                              train_data, quick=quick, retrain=retrain,
+                              log_every=lambda t: min(500, t["steps"]) if "kind" in t else math.gcd(t["steps"], 200))
 
 
 def run(quick: bool, seed: int, out: pathlib.Path, retrain: bool = False) -> dict:
@@ -157,37 +138,31 @@ def run(quick: bool, seed: int, out: pathlib.Path, retrain: bool = False) -> dic
     check = dp.crystal_md_check(energy, dp.EMTLabeller(TYPE_MAP), ELEMENT, n, temperature=600.0, n_steps=c["md_steps"],
                                 equilibrate=c["md_eq"], dt_ps=c["dt_ps"], every=10, gamma_per_ps=10.0, seed=seed)
 
-    # cost per atom-step (NVE, compile excluded) at two sizes, interleaved, and against EMT-MD
-    sizes = list(c["scaling_cells"]) + ([] if n in c["scaling_cells"] else [n])  # 256, 4,000 atoms (quick: 32, 108)
-    costs = dp.crystal_md_cost(energy, ELEMENT, sizes, n_steps=c["scaling_steps"], dt_ps=c["dt_ps"], temperature=600.0)
-    cost_small, cost_large = costs[:2]
-    emt_cost = check.reference_step_s / check.n_atoms
+    # cost per atom-step (NVE, compile excluded) at 256, 4,000 atoms (quick: 32, 108), interleaved, and against EMT-MD
+    costs = dp.crystal_md_scaling(energy, ELEMENT, c["scaling_cells"], check, n, n_steps=c["scaling_steps"],
+                                  dt_ps=c["dt_ps"], temperature=600.0, reference="ase_emt")
     t_md = time.perf_counter() - t1
 
     # data only: an MLP on raw coordinates of the frames of one size (108 atoms; quick-trained: 32)
     base_data = evaluate_mlp_energy(mlp, same)
-    small, large = c["scaling_cells"]
     metrics = {**err, f"force_rmse_meV_per_A_{size}_atoms": err_same["force_rmse_meV_per_A"],
                "gr_l1_difference_vs_emt": check.rdf.l1, "dp_md_temperature_K": float(np.mean(check.temperature)),
-               "n_atoms_small": 4 * small**3, "n_atoms_large": 4 * large**3, "us_per_atom_step_small": cost_small * 1e6,
-               "us_per_atom_step_large": cost_large * 1e6, "cost_ratio_large_vs_small": cost_large / cost_small,
-               "speed_vs_ase_emt_md": emt_cost / costs[sizes.index(n)],
-               "n_train_frames": got["dp"].meta["n_train_frames"], "n_test_frames": int(len(te.energy)),
+               **costs, "n_train_frames": got["dp"].meta["n_train_frames"], "n_test_frames": int(len(te.energy)),
                "train_s": t_train, "data_s": t_data, "md_and_timing_s": t_md}
     _plot(model, te, hist, check, out)
     goal = {"energy_rmse_meV_per_atom": "min", "force_rmse_meV_per_A": "min", "gr_l1_difference_vs_emt": "min",
             "cost_ratio_large_vs_small": "min", "speed_vs_ase_emt_md": "max"}
     mech = {"energy_rmse_meV_per_atom": 0.0, "force_rmse_meV_per_A": 0.0, "gr_l1_difference_vs_emt": 0.0,
-            "us_per_atom_step_md": emt_cost * 1e6, "note": "ASE EMT, the reference labeller itself"}
+            "us_per_atom_step_md": check.reference_step_s / check.n_atoms * 1e6,
+            "note": "ASE EMT, the reference labeller itself"}
     base = {"mechanism_only": mech,
             "data_only": {**base_data, "n_atoms_evaluated": size,
                           "n_train_frames": got["data_only"].meta["n_train_frames"],
                           "note": f"evaluated on the {size}-atom held-out frames; the hybrid's figure on the same "
                                   f"frames: force_rmse_meV_per_A_{size}_atoms"}}
-    weights = {k: {**g.summary(), "level": tier, "train_s": g.meta["train_s"]} for k, g in got.items()}
     return record(NAME, 1, quick, t0, metrics, goal, base, headline="force_rmse_meV_per_A",
                   references=("mechanism_only",), config=c, training={k: g.config for k, g in got.items()},
-                  weights=weights)
+                  weights=dp.weights_summary(got, tier))
 
 
 def _plot(model, te, hist, check, out):
