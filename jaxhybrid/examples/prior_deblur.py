@@ -2,14 +2,14 @@
 
 Mechanism: ``y = A x + η`` (Gaussian blur, PSF std 1.5 px; ``η ~ N(0, 0.02² I)``) on a 96×96 crop of
 *camera* that the prior never sees, then (no retraining) inpainting with 50% of the pixels missing.
-Prior: a score network trained by DSM on patches of other images (:func:`jaxhybrid.inverse.train_patch_prior`).
+Prior: a score network trained by DSM on patches of other images (:func:`jaxhybrid.inverse.patch_prior_from_config`).
 
 * **hybrid** — PnP-ULA (:func:`jaxhybrid.inverse.task_posterior`): ``E[X₀ | y]`` and its Tweedie
   error bar; σ and α chosen per task on a validation crop of a training image
   (:func:`~jaxhybrid.inverse.validate_pnp`);
 * **tv**, **tikhonov** — MAP (mechanism only), λ tuned on the test image itself (favours them);
 * **data_only** — the same network regressing the clean patch from its blurred, noisy version
-  (:func:`jaxhybrid.inverse.train_patch_regressor`).
+  (:func:`jaxhybrid.inverse.deblur_regressor_from_config`).
 
 Both networks come from :func:`jaxhybrid.pretrained.obtain`, keyed by their training
 configuration: quick mode evaluates the full run's networks (shipped in ``jaxhybrid/weights/``) with
@@ -24,18 +24,18 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import equinox as eqx
 import jax
 import jax.numpy as jnp
 import numpy as np
 
 from jaxhybrid.pretrained import obtain
 from jaxhybrid.record import figure, record, save_figure
-from jaxhybrid.inverse import (blur, gaussian_psf, image_task, load_images, prior_denoising_psnr, psnr,
-                               residual_estimate, show_images, task_posterior, textured_patches, tikhonov,
-                               train_patch_prior, train_patch_regressor, tune_weight, tv_map, validate_pnp)
+from jaxhybrid.inverse import (deblur_regressor_from_config, gaussian_psf, image_task, load_images,
+                               patch_prior_from_config, posterior_panels, psnr, residual_estimate, score_network_like,
+                               show_images, task_posterior, textured_denoising_psnr, tikhonov, tuned_map, tv_map,
+                               validate_pnp)
 from jaxhybrid.metrics import coverage, rmse
-from jaxhybrid.sampling import pnp_step_size, score_network
+from jaxhybrid.sampling import pnp_step_size
 
 NAME, TEST_IMAGE = "prior-deblur", "camera"
 #: training images of the prior and the data-only regressor (full mode, quick mode)
@@ -74,12 +74,9 @@ def task_problem(task: str, x, noise_seed: int, mask_seed: int):
                       mask_key=jax.random.PRNGKey(mask_seed), start_weight=LAM_START)
 
 
-def posterior(net, task, chains, seed, alpha=ALPHA, sigma=SIGMA_PRIOR):
-    """PnP-ULA estimate ``E[X₀ | y]`` and its error bar from the task's start (box [0, 1], λ = 5δ) with
-    ``chains = (chains, burn-in, kept samples per chain)``."""
-    n_chains, burn_in, n_samples = chains
-    return task_posterior(net, task, sigma, alpha, jax.random.PRNGKey(seed + 3), likelihood_lipschitz=L_Y,
-                          n_chains=n_chains, burn_in=burn_in, n_samples=n_samples)
+def pnp_budget(chains) -> dict:
+    """The keywords of :func:`jaxhybrid.inverse.task_posterior` for ``chains = (chains, burn-in, kept samples)``."""
+    return {"likelihood_lipschitz": L_Y, "n_chains": chains[0], "burn_in": chains[1], "n_samples": chains[2]}
 
 
 def choose_sigma(got, ims, seed, task, quick):
@@ -92,19 +89,9 @@ def choose_sigma(got, ims, seed, task, quick):
             return (*VALIDATED[seed][task], {}, f"full run's validation (VALIDATED[{seed}])")
         return SIGMA_PRIOR, ALPHA, {}, "default"
     x_val = jnp.asarray(ims[VAL_IMAGE][VAL_CROP])
-    n_chains, burn_in, n_samples = CHAINS_VAL
     best, scores = validate_pnp(got.model, task_problem(task, x_val, seed + 4000, seed + 4001), x_val, SIGMA_GRID,
-                                ALPHA_GRID, jax.random.PRNGKey(seed + 24), likelihood_lipschitz=L_Y, n_chains=n_chains,
-                                burn_in=burn_in, n_samples=n_samples)
+                                ALPHA_GRID, jax.random.PRNGKey(seed + 24), **pnp_budget(CHAINS_VAL))
     return best[0], best[1], {f"{k[0]},{k[1]}": v for k, v in scores.items()}, "validation"
-
-
-def denoiser_check(net, seed=0):
-    """Prior quality: PSNR (dB) of the learned denoiser ``D_σ``, the noisy input and TV denoising (weight
-    tuned per σ) on the 16 most textured of 400 patches (48×48) of *cell*, an image used nowhere else."""
-    x = textured_patches(load_images(("cell",))["cell"], 48, 16, 400, seed=seed + 5)
-    return prior_denoising_psnr(net, x, (0.02, 0.03, 0.05), jax.random.PRNGKey(seed + 6),
-                                tv_weights=lambda s: np.geomspace(0.3, 3.0, 7) * s**2 / 0.02)
 
 
 def prior_config(cfg: dict, seed: int) -> dict:
@@ -117,30 +104,6 @@ def regressor_config(prior_cfg: dict) -> dict:
     return {**prior_cfg, "noise": NOISE, "psf": [PSF_SIZE, PSF_STD]}
 
 
-def _images(cfg):
-    ims = load_images(tuple(cfg["images"]))
-    return [ims[n] for n in cfg["images"]]
-
-
-def train_prior(cfg: dict):
-    """DSM on patches of ``cfg["images"]`` (:func:`jaxhybrid.inverse.train_patch_prior`)."""
-    tp = train_patch_prior(_images(cfg), cfg, cfg["seed"])
-    return tp.net, {"final_dsm_loss": tp.history[-1]["loss_mean"] if tp.history else None}
-
-
-def train_data_only(cfg: dict):
-    """The prior's network and patches, regressing the clean patch from blur(patch) + noise."""
-    seed, blur_patch = cfg["seed"], blur(gaussian_psf(PSF_SIZE, PSF_STD), (cfg["patch"],) * 2).apply
-    res = train_patch_regressor(_images(cfg), cfg, blur_patch, NOISE, seed, net_key=jax.random.PRNGKey(seed + 7),
-                                key=jax.random.PRNGKey(seed + 8), steps=cfg.get("regressor_steps", cfg["steps"]))
-    return res.params, {"final_loss": res.history[-1]["loss_mean"] if res.history else None}
-
-
-def like(cfg: dict, meta: dict):
-    """The structure of the configuration's network (shapes only: no initialisation cost)."""
-    return eqx.filter_eval_shape(score_network, cfg, jax.random.PRNGKey(0))
-
-
 def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     t_start = time.perf_counter()
     Path(out).mkdir(parents=True, exist_ok=True)
@@ -148,34 +111,33 @@ def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     x_true = jnp.asarray(ims[TEST_IMAGE][CROP])
     deb = task_problem("deblur", x_true, seed + 1000, seed + 1001)
     op, y = deb.op, deb.y
-    # the networks: stored weights of the full configuration (quick mode: else the quick one), else trained;
-    # the data-only regressor always has the prior's patches and budget
+    # the networks: stored weights of the full configuration (quick mode: else the quick one), else trained
     cfgs = [prior_config(c, seed) for c in ((PRIOR_FULL, PRIOR_QUICK) if quick else (PRIOR_FULL,))]
-    got = obtain(NAME, cfgs, train_prior, like, retrain=retrain, log=print)
-    got_reg = obtain(NAME + "-regressor", [regressor_config(got.config)], train_data_only, like, retrain=retrain,
-                     log=print)
+    got = obtain(NAME, cfgs, patch_prior_from_config, score_network_like, retrain=retrain, log=print)
+    got_reg = obtain(NAME + "-regressor", [regressor_config(got.config)], deblur_regressor_from_config,
+                     score_network_like, retrain=retrain, log=print)
     net, reg, cfg = got.model, got_reg.model, got.config
 
+    # --- prior quality (full mode): its denoiser D_σ against TV on textured patches of *cell*, used nowhere else
+    den_check = {} if quick else textured_denoising_psnr(
+        net, load_images(("cell",))["cell"], (0.02, 0.03, 0.05), jax.random.PRNGKey(6), size=48, n=16,
+        n_candidates=400, patch_seed=5, tv_weights=lambda s: np.geomspace(0.3, 3.0, 7) * s**2 / 0.02)
     # --- σ, α per task (full mode: chosen on the validation crop), then deblurring
-    den_check = {} if quick else denoiser_check(net)
     sigma, alpha, val_scores, chosen_by = choose_sigma(got, ims, seed, "deblur", quick)
     sigma_in, alpha_in, val_in, _ = choose_sigma(got, ims, seed, "inpaint", quick)
     step, step_in = pnp_step_size(L_Y, sigma, alpha), pnp_step_size(L_Y, sigma_in, alpha_in)
     chains = CHAINS_QUICK if quick else CHAINS_FULL
-    mean, std = posterior(net, deb, chains, seed, alpha, sigma)
+    mean, std = task_posterior(net, deb, sigma, alpha, jax.random.PRNGKey(seed + 3), **pnp_budget(chains))
     tv_grid, tv_iter = np.geomspace(1e-4, 3e-2, 8 if quick else 14), 150 if quick else 300
-    # one compiled program per baseline, the weight λ traced
-    tik = tune_weight(jax.jit(lambda l: tikhonov(op, y, l, reg="gradient")),
-                      np.geomspace(1e-3, 10.0, 9 if quick else 13), x_true)
-    tv = tune_weight(jax.jit(lambda l: tv_map(op, y, l, n_iter=tv_iter, box=(0.0, 1.0))), tv_grid, x_true)
+    tik = tuned_map(tikhonov, op, y, x_true, np.geomspace(1e-3, 10.0, 9 if quick else 13), reg="gradient")
+    tv = tuned_map(tv_map, op, y, x_true, tv_grid, n_iter=tv_iter, box=(0.0, 1.0))
     x_reg = np.asarray(residual_estimate(reg, y, NOISE))
 
     # --- inpainting, same prior, no retraining
     inp = task_problem("inpaint", x_true, seed + 5, seed + 2)
     fill = jnp.where(inp.data[1] > 0, inp.y, jnp.sum(inp.y) / jnp.sum(inp.data[1]))
-    mean_in, std_in = posterior(net, inp, chains, seed + 11, alpha_in, sigma_in)
-    tv_in = tune_weight(jax.jit(lambda l: tv_map(inp.op, inp.y, l, n_iter=tv_iter, box=(0.0, 1.0), x0=fill)), tv_grid,
-                        x_true)
+    mean_in, std_in = task_posterior(net, inp, sigma_in, alpha_in, jax.random.PRNGKey(seed + 14), **pnp_budget(chains))
+    tv_in = tuned_map(tv_map, inp.op, inp.y, x_true, tv_grid, n_iter=tv_iter, box=(0.0, 1.0), x0=fill)
 
     err = lambda est: float(rmse(est, x_true))
     metrics = {"psnr_dB": psnr(mean, x_true), "inpainting_psnr_dB": psnr(mean_in, x_true),
@@ -188,13 +150,11 @@ def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
                  "observation": {"psnr_dB": psnr(y, x_true), "inpainting_psnr_dB": psnr(fill, x_true)}}
     m, b, dB = metrics, baselines, lambda v: f"{v:.2f} dB"
     fig, ax = figure(2, 6, figsize=(19, 6.8))
-    show_images(fig, ax, [  # the deblurring row, then the inpainting row
-        (x_true, "truth (held out)", "image"), (y, f"blurred + noise {b['observation']['psnr_dB']:.1f} dB", "image"),
-        (tik[2], "Tikhonov " + dB(tik[0]), "image"), (tv[2], "TV " + dB(tv[0]), "image"),
-        (x_reg, "data-only " + dB(b["data_only"]["psnr_dB"]), "image"),
-        (mean, "PnP-ULA mean " + dB(m["psnr_dB"]), "image"),
-        (std, f"posterior std (cov90 {m['coverage_90']:.2f})", "map"),
-        (np.abs(mean - x_true), "|mean − truth|", "map"),
+    show_images(fig, ax, posterior_panels(  # the deblurring panels, then the inpainting ones
+        x_true, [(y, f"blurred + noise {b['observation']['psnr_dB']:.1f} dB"), (tik[2], "Tikhonov " + dB(tik[0])),
+                 (tv[2], "TV " + dB(tv[0])), (x_reg, "data-only " + dB(b["data_only"]["psnr_dB"]))], mean, std,
+        truth_title="truth (held out)", mean_title="PnP-ULA mean " + dB(m["psnr_dB"]),
+        std_title=f"posterior std (cov90 {m['coverage_90']:.2f})") + [
         (fill, "inpainting input (50% missing)", "image"), (tv_in[2], "TV " + dB(tv_in[0]), "image"),
         (mean_in, "PnP-ULA mean " + dB(m["inpainting_psnr_dB"]), "image"),
         (std_in, f"std (cov90 {m['inpainting_coverage_90']:.2f})", "map")])

@@ -1,14 +1,13 @@
 """prior-poisson-source — a source field from sparse noisy potentials, with a learned prior (paradigm 1).
 
-Mechanism: ``−Δu = f`` on the unit square (``u = 0`` on the boundary; FD on a 32² interior grid, fast
-sine-transform solver, :func:`jaxhybrid.inverse.poisson_source`); data: ``u`` at 64 random points with
-10% Gaussian noise; unknown: ``f``, drawn from a generator of four random Gaussian bumps
-(:func:`jaxhybrid.inverse.random_source_fields`). Severely ill-posed: ``(−Δ)⁻¹`` damps mode k by 1/|k|².
+Mechanism: ``−Δu = f`` on the unit square (``u = 0`` on the boundary, 32² interior grid); data: ``u`` at 64
+random points with 10% Gaussian noise; unknown: ``f``, drawn from a generator of four random Gaussian bumps
+(:func:`jaxhybrid.inverse.source_problem`: the set-up, and why the problem is severely ill-posed).
 
 * **hybrid** — annealed Langevin with the noise-level-aware PDE likelihood
   (:func:`jaxhybrid.inverse.annealed_sampler`) and a prior learned from generator samples: a fitted
-  Gaussian (``GaussianScore``) plus a DSM-trained conv correction (``ResidualScore``) of weight w
-  chosen on validation fields (``WeightedCorrection``);
+  Gaussian plus a DSM-trained conv correction of weight w chosen on validation fields
+  (:mod:`jaxhybrid.inverse.residual_prior`);
 * **tikhonov** (mechanism only: gradient penalty, λ tuned on the test fields), **gaussian_prior** (the
   fitted Gaussian alone, in closed form), **data_only** (an MLP from the 64 observations to ``f``).
 
@@ -29,19 +28,15 @@ from pathlib import Path
 
 import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxhybrid.pretrained import obtain
 from jaxhybrid.record import figure, record, save_figure
-from jaxhybrid.inverse import (annealed_sampler, gradient_precision, linear_gaussian_posterior, noisy_observations,
-                               poisson_source, random_source_fields, show_images, tikhonov, train_regressor,
-                               tune_weight)
+from jaxhybrid.inverse import (annealed_sampler, conv_correction, heldout_dsm, linear_gaussian_posterior, show_images,
+                               observation_mlp, posterior_panels, source_problem, tikhonov, tikhonov_posterior,
+                               train_observation_mlp, train_residual_correction, tuned_map, validate_correction_weight)
 from jaxhybrid.metrics import coverage, rel_l2
-from jaxhybrid.nn import MLP
-from jaxhybrid.sampling import (ConvScore, GaussianScore, ResidualScore, WeightedCorrection, dsm_loss_by_sigma,
-                                geometric_sigmas, train_score)
+from jaxhybrid.sampling import ResidualScore, WeightedCorrection, geometric_sigmas
 
 NAME = "prior-poisson-source"
 N, N_OBS = 32, 64
@@ -66,11 +61,6 @@ MLP_QUICK = {**MLP_FULL, "steps": 1000}
 SAMPLING_QUICK, SAMPLING_FULL = (4, 8, 5, 60), (8, 16, 20, 300)
 
 
-def make_operator(seed):
-    idx = np.random.default_rng(seed + 123).choice(N * N, N_OBS, replace=False)
-    return poisson_source((N, N), (1.0, 1.0), np.unravel_index(idx, (N, N)))
-
-
 def keys(seed):
     """The example's eight PRNG keys: train, test, noise, net, fit, mlp, reg, samp."""
     return jax.random.split(jax.random.PRNGKey(seed), 8)
@@ -82,15 +72,6 @@ def problem_config(seed: int) -> dict:
     return {"seed": seed, "n_train": N_TRAIN, "grid": N, "f_scale": F_SCALE, "n_obs": N_OBS, "noise_rel": NOISE_REL}
 
 
-def training_data(seed: int):
-    """``(op, train_f, gauss, u_scale, noise)``: the sensors, the N_TRAIN normalised generator fields, the
-    Gaussian fitted to them, the RMS potential of the first 500 and the observation noise (NOISE_REL of it)."""
-    op = make_operator(seed)
-    train_f = random_source_fields(keys(seed)[0], N_TRAIN, (N, N)) / F_SCALE
-    u_scale = float(jnp.sqrt(jnp.mean(jax.vmap(op.apply)(train_f[:500]) ** 2)))
-    return op, train_f, GaussianScore.from_samples(train_f), u_scale, NOISE_REL * u_scale
-
-
 def prior_config(cfg: dict, seed: int) -> dict:
     return {**problem_config(seed), "prior": cfg}
 
@@ -99,38 +80,12 @@ def mlp_config(cfg: dict, seed: int) -> dict:
     return {**problem_config(seed), "mlp": cfg}
 
 
-def train_prior(cfg: dict, train_f, gauss):
-    """DSM on ``train_f`` of a conv correction on top of the fitted Gaussian; returns the correction."""
-    c, k = cfg["prior"], keys(cfg["seed"])
-    res = train_score(ResidualScore(gauss, ConvScore(c["width"], kernel_sizes=c["kernel_sizes"], key=k[3])), train_f,
-                      c["sigma_range"], steps=c["steps"], batch_size=c["batch"], learning_rate=c["lr"], key=k[4],
-                      log_every=max(1, c["steps"] // 10), desc="DSM source prior", continuous=True, loop="host")
-    return res.params.net, {"final_dsm_loss": res.history[-1]["loss_mean"] if res.history else None}
-
-
 def like_prior(cfg: dict, meta: dict):
-    c = cfg["prior"]
-    return eqx.filter_eval_shape(lambda k: ConvScore(c["width"], kernel_sizes=c["kernel_sizes"], key=k),
-                                 jax.random.PRNGKey(0))
+    return eqx.filter_eval_shape(conv_correction, cfg["prior"], jax.random.PRNGKey(0))
 
 
-def train_mlp(cfg: dict, op, train_f, noise, u_scale):
-    """The data-only MLP from the (scaled) observations to the field."""
-    c, k = cfg["mlp"], keys(cfg["seed"])
-    n = train_f.shape[0]
-    res = train_regressor(lambda m, yy: m(yy / u_scale), like_mlp(cfg, {}, k[5], shapes_only=False),
-                          (jax.vmap(op.apply)(train_f), train_f.reshape(n, -1)), noise,
-                          optax.adam(optax.cosine_decay_schedule(c["lr"], c["steps"], 0.05)), steps=c["steps"],
-                          batch_size=c["batch"], key=k[6], log_every=max(1, c["steps"] // 10), desc="data-only MLP")
-    return res.params, {"final_loss": res.history[-1]["loss_mean"] if res.history else None}
-
-
-def like_mlp(cfg: dict, meta: dict, key=None, shapes_only: bool = True):
-    c = cfg["mlp"]
-    make = lambda k: MLP(cfg["n_obs"], cfg["grid"] ** 2, width=c["width"], depth=c["depth"], activation=jax.nn.gelu,
-                         key=k)
-    key = jax.random.PRNGKey(0) if key is None else key
-    return eqx.filter_eval_shape(make, key) if shapes_only else make(key)
+def like_mlp(cfg: dict, meta: dict):
+    return eqx.filter_eval_shape(observation_mlp, cfg["n_obs"], cfg["grid"] ** 2, cfg["mlp"], jax.random.PRNGKey(0))
 
 
 def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
@@ -138,58 +93,52 @@ def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     Path(out).mkdir(parents=True, exist_ok=True)
     _, k_test, k_noise, _, _, _, _, k_samp = keys(seed)
     n_test, n_chains, n_each, n_samples = SAMPLING_QUICK if quick else SAMPLING_FULL
-    op, train_f, gauss, u_scale, noise = training_data(seed)
-    test_f = random_source_fields(k_test, n_test, (N, N)) / F_SCALE
-    y = noisy_observations(op, test_f, noise, k_noise)
+    # sensors, N_TRAIN generator fields, their fitted Gaussian, noise NOISE_REL × RMS potential of the first 500
+    prob = source_problem(keys(seed)[0], grid=N, n_obs=N_OBS, n_train=N_TRAIN, f_scale=F_SCALE, noise_rel=NOISE_REL,
+                          sensor_seed=seed + 123)
+    op, train_f, gauss, u_scale, noise = prob.op, prob.train_f, prob.gauss, prob.u_scale, prob.noise
+    test_f, y = prob.draw(k_test, k_noise, n_test)
     rel = lambda est, f=test_f: float(rel_l2(est, f, axis=0))  # mean over fields of ‖est − f‖/‖f‖
     cov = lambda m, s, f=test_f: float(coverage(m, s, f))  # fraction of pixels in mean ± 1.645 std
 
-    # --- prior: a Gaussian fitted to the generator samples + a conv correction trained by DSM (stored weights
-    # of the full budget; quick mode: else the quick budget); held-out DSM loss per σ on fresh generator
-    # fields (the same noise for both)
+    # --- prior: the fitted Gaussian + a conv correction trained by DSM (stored weights of the full budget; quick
+    # mode: else the quick budget); held-out DSM loss per σ on fresh generator fields (the same noise for both)
     cfgs = [prior_config(c, seed) for c in ((PRIOR_FULL, PRIOR_QUICK) if quick else (PRIOR_FULL,))]
-    got = obtain(NAME, cfgs, lambda c: train_prior(c, train_f, gauss), like_prior, retrain=retrain, log=print)
+    train_prior = lambda c: train_residual_correction(gauss, train_f, c["prior"], *keys(c["seed"])[3:5])
+    got = obtain(NAME, cfgs, train_prior, like_prior, retrain=retrain, log=print)
     net = ResidualScore(gauss, got.model, zero_init=False)
     kf, kz = jax.random.split(jax.random.fold_in(k_test, 1))
-    f_check = random_source_fields(kf, 64 if quick else 128, (N, N)) / F_SCALE
-    dsm_gauss, dsm_net = ([round(float(v), 5) for v in dsm_loss_by_sigma(m, f_check, DSM_CHECK_SIGMAS, kz)]
-                          for m in (gauss, net))
+    f_check = prob.fields(kf, 64 if quick else 128)
+    dsm_gauss, dsm_net = heldout_dsm(net, f_check, DSM_CHECK_SIGMAS, kz)
 
     # --- mechanism only: Tikhonov (gradient penalty), λ tuned on the test fields
-    tik_all = jax.jit(jax.vmap(lambda yi, lam: tikhonov(op, yi, lam * noise**2, reg="gradient", maxiter=1000),
-                               in_axes=(0, None)))
-    tik_err, tik_lam, tik_est = tune_weight(lambda lam: np.asarray(tik_all(y, float(lam))),
-                                            np.geomspace(1e-4, 1e4, 9 if quick else 17), test_f, score=rel, best="min")
+    tik_err, tik_lam, tik_est = tuned_map(tikhonov, op, y, test_f, np.geomspace(1e-4, 1e4, 9 if quick else 17),
+                                          scale=noise**2, score=rel, best="min", reg="gradient", maxiter=1000)
 
-    # --- hybrid: annealed Langevin with the PDE likelihood at each noise level; the weight w of the
-    # DSM correction is chosen on validation fields of the generator (never the test fields); quick mode
-    # with the full run's networks takes the full run's choice
+    # --- hybrid: annealed Langevin with the PDE likelihood at each noise level; the correction's weight w is
+    # chosen on validation fields (never the test fields); quick mode with the full run's networks takes its choice
     sigmas = geometric_sigmas(SIGMA_RANGE[1], SIGMA_RANGE[0], N_LEVELS)
     eps = EPS * SIGMA_RANGE[0] ** 2
     sample_all = annealed_sampler(op, noise, sigmas=sigmas, eps=eps, n_each=n_each, n_chains=n_chains,
                                   n_samples=n_samples, shape=(N, N))
-    sample = lambda w, ys, k: sample_all(WeightedCorrection(net, w), ys, k)
     if quick and got.config == prior_config(PRIOR_FULL, seed) and seed in VALIDATED:
         weight, val_scores, chosen_by = VALIDATED[seed], {}, f"full run's validation (VALIDATED[{seed}])"
     else:
         k_val, k_val_noise, k_val_samp = jax.random.split(jax.random.fold_in(jax.random.PRNGKey(seed), 77), 3)
-        val_f = random_source_fields(k_val, n_test, (N, N)) / F_SCALE
-        y_val = noisy_observations(op, val_f, noise, k_val_noise)
-        val_scores = {w: (rel(m, val_f), cov(m, s, val_f)) for w in CORRECTION_WEIGHTS
-                      for m, s in [sample(w, y_val, k_val_samp)]}
-        weight, chosen_by = min(val_scores, key=lambda w: val_scores[w][0]), "validation"
-    means, stds = map(np.asarray, sample(weight, y, k_samp))
+        val_f, y_val = prob.draw(k_val, k_val_noise, n_test)
+        weight, val_scores = validate_correction_weight(sample_all, net, CORRECTION_WEIGHTS, val_f, y_val, k_val_samp)
+        chosen_by = "validation"
+    means, stds = map(np.asarray, sample_all(WeightedCorrection(net, weight), y, k_samp))
 
     # --- the fitted Gaussian prior alone, and Tikhonov's own posterior (prior precision λ∇ᵀ∇): closed form
     g_mean, g_std = linear_gaussian_posterior(op, noise, y, gauss.mean.reshape(N, N), prior_cov=gauss.covariance())
-    tik_std = linear_gaussian_posterior(op, noise, y, jnp.zeros((N, N)),
-                                        prior_precision=tik_lam * gradient_precision((N, N))).std
+    tik_std = tikhonov_posterior(op, noise, y, tik_lam).std
 
     # --- data only: an MLP from the (scaled) observations to the field, its own training budget (the full
     # one with the full run's prior, else the quick one)
     mlp_budget = MLP_FULL if got.config == prior_config(PRIOR_FULL, seed) else MLP_QUICK
-    got_mlp = obtain(NAME + "-mlp", [mlp_config(mlp_budget, seed)], lambda c: train_mlp(c, op, train_f, noise, u_scale),
-                     like_mlp, retrain=retrain, log=print)
+    train_mlp = lambda c: train_observation_mlp(op, train_f, noise, u_scale, c["mlp"], *keys(c["seed"])[5:7])
+    got_mlp = obtain(NAME + "-mlp", [mlp_config(mlp_budget, seed)], train_mlp, like_mlp, retrain=retrain, log=print)
     mlp_est = np.asarray(jax.vmap(got_mlp.model)(y / u_scale)).reshape(n_test, N, N)
 
     metrics = {"f_rel_l2": rel(means), "coverage_90": cov(means, stds),
@@ -216,12 +165,9 @@ def _plot(out, truth, means, stds, tik, mlp, m, b):
     k = min(3, truth.shape[0])
     fig, ax = figure(k, 6, figsize=(18, 3 * k), squeeze=False)
     for i in range(k):
-        v = np.abs(truth[i]).max()
-        show_images(fig, ax[i], [
-            (truth[i], "truth f", "signed", v),
-            (tik[i], f"Tikhonov (rel {b['tikhonov']['f_rel_l2']:.2f})", "signed", v),
-            (mlp[i], f"data-only (rel {b['data_only']['f_rel_l2']:.2f})", "signed", v),
-            (means[i], f"learned-prior mean (rel {m['f_rel_l2']:.2f})", "signed", v),
-            (stds[i], f"posterior std (cov90 {m['coverage_90']:.2f})", "map"),
-            (np.abs(means[i] - truth[i]), "|mean − truth|", "map")])
+        show_images(fig, ax[i], posterior_panels(
+            truth[i], [(tik[i], f"Tikhonov (rel {b['tikhonov']['f_rel_l2']:.2f})"),
+                       (mlp[i], f"data-only (rel {b['data_only']['f_rel_l2']:.2f})")], means[i], stds[i],
+            kind="signed", truth_title="truth f", mean_title=f"learned-prior mean (rel {m['f_rel_l2']:.2f})",
+            std_title=f"posterior std (cov90 {m['coverage_90']:.2f})"))
     save_figure(fig, out, NAME, dpi=100)

@@ -8,6 +8,9 @@ A panel is ``(image, title, kind)`` or ``(image, title, kind, vmax)``:
 * ``"map"`` — a non-negative quantity (a posterior std, ``|estimate − truth|``): ``magma``,
   auto-scaled, with a colour bar.
 
+:func:`posterior_panels` builds the panels of the usual comparison: the truth, the baselines'
+estimates, the posterior mean, its pixelwise std and the error map ``|mean − truth|``.
+
 Matplotlib is imported by the caller (:func:`jaxhybrid.record.figure`); nothing here
 opens a window.
 """
@@ -18,7 +21,7 @@ from typing import Sequence
 
 import numpy as np
 
-__all__ = ["show_images"]
+__all__ = ["show_images", "posterior_panels"]
 
 _KINDS = ("image", "signed", "map")
 
@@ -40,3 +43,16 @@ def show_images(fig, axes, panels: Sequence[tuple], *, fontsize: int = 9) -> Non
             fig.colorbar(a.imshow(im, **kw), ax=a, fraction=0.046)
         a.set_title(title, fontsize=fontsize)
         a.axis("off")
+
+
+def posterior_panels(truth, estimates: Sequence[tuple], mean, std, *, kind: str = "image", truth_title: str = "truth",
+                     mean_title: str = "posterior mean", std_title: str = "posterior std") -> list:
+    """Panels (module docstring) ``[truth, *estimates, mean, std, |mean − truth|]``: ``estimates`` are
+    ``(estimate, title)`` pairs (e.g. baselines, titled with their score), shown like the truth as ``kind``
+    (``"signed"``: all on the truth's range ``±max |truth|``); the std and the error as ``"map"``."""
+    if kind not in ("image", "signed"):
+        raise ValueError(f"posterior_panels: kind must be 'image' or 'signed', got {kind!r}.")
+    v = float(np.abs(np.asarray(truth)).max())
+    fields = [(truth, truth_title), *estimates, (mean, mean_title)]
+    return [(im, title, kind, v) for im, title in fields] + [
+        (std, std_title, "map"), (np.abs(np.asarray(mean) - np.asarray(truth)), "|mean − truth|", "map")]

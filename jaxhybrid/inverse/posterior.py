@@ -33,6 +33,10 @@ given the prior's covariance ``C`` or its precision ``Q`` (e.g. Tikhonov's ``λ�
 
     m = μ + C Aᵀ(A C Aᵀ + η² I)⁻¹(y − A μ),   Σ = C − C Aᵀ(A C Aᵀ + η² I)⁻¹ A C,     or
     Σ = (AᵀA/η² + Q)⁻¹,                         m = Σ(Aᵀy/η² + Q μ).
+
+:func:`tikhonov_posterior` is Tikhonov's own error bar: the gradient penalty ``(λη²/2)‖∇f‖²`` of
+:func:`~jaxhybrid.inverse.tikhonov` (weight ``λη²``) is the MAP of the prior ``Q = λ∇ᵀ∇``, ``μ = 0``
+(improper along the constants, which the data fix), whose posterior mean is Tikhonov's estimate.
 """
 
 from __future__ import annotations
@@ -47,8 +51,10 @@ import numpy as np
 from jaxhybrid.sampling import annealed_langevin, chains_summary, denoiser_from_score, pnp_ula, tweedie_variance
 from jaxhybrid.sampling.base import check_positive
 
+from .map import gradient_precision
+
 __all__ = ["PosteriorSummary", "pnp_posterior", "score_pnp_posterior", "annealed_posterior", "annealed_sampler",
-           "linear_gaussian_posterior"]
+           "linear_gaussian_posterior", "tikhonov_posterior"]
 
 
 class PosteriorSummary(NamedTuple):
@@ -222,3 +228,13 @@ def linear_gaussian_posterior(op, noise: float, y, prior_mean, *, prior_cov=None
         var = np.diag(S)
     mean = mean.reshape((-1,) + shape)
     return PosteriorSummary(mean if np.ndim(y) > 1 else mean[0], np.sqrt(np.maximum(var, 0.0)).reshape(shape))
+
+
+def tikhonov_posterior(op, noise: float, y, lam: float) -> PosteriorSummary:
+    """The Gaussian posterior of ``y = A f + N(0, noise² I)`` under Tikhonov's prior precision ``lam · ∇ᵀ∇``
+    (:func:`~jaxhybrid.inverse.gradient_precision` on ``op.in_shape``, a 2-D grid) and mean 0: its ``mean``
+    solves Tikhonov's system with weight ``lam · noise²``, its ``std`` is Tikhonov's error bar (module
+    docstring; :func:`linear_gaussian_posterior`)."""
+    check_positive("tikhonov_posterior", "lam", lam)
+    return linear_gaussian_posterior(op, noise, y, jnp.zeros(op.in_shape),
+                                     prior_precision=lam * gradient_precision(op.in_shape))

@@ -10,11 +10,17 @@ For images, :func:`train_patch_regressor` is the data-only counterpart of
 :func:`~jaxhybrid.inverse.train_patch_prior`: the same patches, network architecture and
 optimiser, trained to undo ``F`` instead of the noise alone, and read out by
 :func:`residual_estimate` as ``x̂ = y − N_θ(y, σ)`` (a noise predictor) or ``x̂ = y + ε_θ(y, σ)``
-(a DSM-residual network) — the network learns the correction to its input.
+(a DSM-residual network) — the network learns the correction to its input;
+:func:`deblur_regressor_from_config` trains it for a Gaussian blur from one configuration.
+
+For an unknown without image structure (a source field seen through a few sensors),
+:func:`train_observation_mlp` fits an MLP (:func:`observation_mlp`) from the observations, scaled
+by a typical observation size ``u_scale``, to the flattened unknown: ``x̂ = MLP_θ(y / u_scale)``.
 """
 
 from __future__ import annotations
 
+import functools
 from typing import Any, Callable, Optional, Sequence
 
 import jax
@@ -22,12 +28,15 @@ import jax.numpy as jnp
 import numpy as np
 import optax
 
+from jaxhybrid.nn import MLP
 from jaxhybrid.sampling import NoisePredictor, score_network
 from jaxhybrid.train import FitResult, fit
 
-from .data import extract_patches
+from .data import extract_patches, load_images
+from .operators import LinearOperator, blur, gaussian_psf
 
-__all__ = ["train_regressor", "residual_estimate", "train_patch_regressor"]
+__all__ = ["train_regressor", "residual_estimate", "train_patch_regressor", "deblur_regressor_from_config",
+           "observation_mlp", "train_observation_mlp"]
 
 
 def train_regressor(predict: Callable[[Any, jax.Array], jax.Array], net, data, noise: float,
@@ -83,6 +92,60 @@ def train_patch_regressor(images: Sequence[np.ndarray], config: dict, forward: C
     patches = extract_patches(images, config["patch"], config["patches"], seed=seed)
     sched = optax.cosine_decay_schedule(config["lr"], steps, 0.05)
     opt = optax.chain(optax.clip_by_global_norm(1.0), optax.adam(sched))
-    return train_regressor(residual_estimate, score_network(config, net_key), jnp.asarray(patches), noise, opt,
+    predict = functools.partial(residual_estimate, noise=noise)  # x̂ = residual_estimate(net, y, σ = noise)
+    return train_regressor(predict, score_network(config, net_key), jnp.asarray(patches), noise, opt,
                            forward=forward, steps=steps, batch_size=config["batch"], key=key,
                            log_every=max(1, steps // 10), desc=desc, loop=loop, progress=progress)
+
+
+def deblur_regressor_from_config(config: dict):
+    """The data-only regressor of a deblurring problem, defined by its configuration alone:
+    :func:`train_patch_regressor` on the images named ``config["images"]``
+    (:func:`~jaxhybrid.inverse.load_images`) with ``seed = config["seed"]``, the forward map
+    ``blur(gaussian_psf(*config["psf"]), (patch, patch))`` and noise ``config["noise"]``, for
+    ``config["regressor_steps"]`` steps (default ``config["steps"]``); the network is initialised with
+    ``PRNGKey(seed + 7)``, minibatches and noise come from ``PRNGKey(seed + 8)``.
+
+    Returns ``(network, {"final_loss": last logged loss or None})`` — the ``train`` protocol of
+    :func:`jaxhybrid.pretrained.obtain`.
+    """
+    missing = [k for k in ("images", "seed", "psf", "noise") if k not in config]
+    if missing:
+        raise ValueError(f"deblur_regressor_from_config: the configuration lacks {missing}.")
+    seed, ims = config["seed"], load_images(tuple(config["images"]))
+    forward = blur(gaussian_psf(*config["psf"]), (config["patch"],) * 2).apply
+    res = train_patch_regressor([ims[n] for n in config["images"]], config, forward, config["noise"], seed,
+                                net_key=jax.random.PRNGKey(seed + 7), key=jax.random.PRNGKey(seed + 8),
+                                steps=config.get("regressor_steps", config["steps"]))
+    return res.params, {"final_loss": res.history[-1]["loss_mean"] if res.history else None}
+
+
+def observation_mlp(n_obs: int, n_out: int, config: dict, key: jax.Array) -> MLP:
+    """An MLP ``R^n_obs → R^n_out`` with ``config["depth"]`` hidden layers of ``config["width"]`` GELU units,
+    initialised with ``key`` (its shapes alone: ``equinox.filter_eval_shape(observation_mlp, ..., key)``)."""
+    return MLP(n_obs, n_out, width=config["width"], depth=config["depth"], activation=jax.nn.gelu, key=key)
+
+
+def train_observation_mlp(op: LinearOperator, xs: jax.Array, noise: float, u_scale: float, config: dict,
+                          net_key: jax.Array, key: jax.Array, *, desc: str = "data-only MLP"):
+    """The data-only baseline of a linear problem with few observations: :func:`observation_mlp`
+    (``op``'s observations in, the flattened unknown out; initialised with ``net_key``) fitted by
+    :func:`train_regressor` to ``MLP_θ((A x + noise · z) / u_scale) ≈ x`` on the unknowns ``xs``
+    ``(n, ...)`` (``A x`` precomputed, fresh noise ``z`` in each minibatch drawn from ``key``).
+
+    ``config``: ``width``, ``depth``, ``steps``, ``batch``, ``lr`` (Adam, cosine-decayed to 5%). Returns
+    ``(network, {"final_loss": last logged loss or None})`` — the ``train`` protocol of
+    :func:`jaxhybrid.pretrained.obtain`; estimate with ``jax.vmap(network)(y / u_scale)``.
+    """
+    missing = [k for k in ("width", "depth", "steps", "batch", "lr") if k not in config]
+    if missing:
+        raise ValueError(f"train_observation_mlp: the configuration lacks {missing}.")
+    if not u_scale > 0:
+        raise ValueError(f"train_observation_mlp: u_scale must be > 0, got {u_scale}.")
+    n = xs.shape[0]
+    net = observation_mlp(int(np.prod(op.out_shape)), int(np.prod(xs.shape[1:])), config, net_key)
+    res = train_regressor(lambda m, yy: m(yy / u_scale), net, (jax.vmap(op.apply)(xs), xs.reshape(n, -1)), noise,
+                          optax.adam(optax.cosine_decay_schedule(config["lr"], config["steps"], 0.05)),
+                          steps=config["steps"], batch_size=config["batch"], key=key,
+                          log_every=max(1, config["steps"] // 10), desc=desc)
+    return res.params, {"final_loss": res.history[-1]["loss_mean"] if res.history else None}

@@ -107,7 +107,9 @@ def test_train_patch_regressor_is_the_prior_recipe_as_a_regressor(monkeypatch):
     train_patch_regressor(images, cfg, forward, 0.02, 5, net_key=jax.random.PRNGKey(7), key=jax.random.PRNGKey(8),
                           steps=2)
     predict, net, patches, noise, opt = seen["args"]
-    assert predict is residual_estimate and noise == 0.02
+    assert noise == 0.02  # the predictor reads the network out at σ = noise (y + ε(y, σ) for a residual network)
+    y = jnp.ones((8, 8))
+    np.testing.assert_allclose(predict(_Residual(), y), residual_estimate(_Residual(), y, 0.02))
     np.testing.assert_array_equal(patches, extract_patches(images, 8, 16, seed=5))  # the prior's patches
     ref = score_network(cfg, jax.random.PRNGKey(7))
     assert all(np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(net), jax.tree_util.tree_leaves(ref)))

@@ -51,15 +51,16 @@ def test_quick_path_loads_the_shipped_full_networks(tmp_path, monkeypatch):
     import jax
     import jax.numpy as jnp
 
-    from jaxhybrid.inverse import load_images, psnr, textured_patches
+    from jaxhybrid.inverse import load_images, psnr, score_network_like, textured_patches
 
     monkeypatch.setenv("JAXHYBRID_CACHE", str(tmp_path))
     ex = load("prior-deblur")
     full, quick = ex.prior_config(ex.PRIOR_FULL, 0), ex.prior_config(ex.PRIOR_QUICK, 0)
     assert json.dumps(full) and full != quick and full["seed"] == 0  # JSON-able keys
-    got = pretrained.obtain(ex.NAME, [full, quick], _no_training, ex.like)
+    got = pretrained.obtain(ex.NAME, [full, quick], _no_training, score_network_like)
     assert got.source == "shipped" and got.config == full
-    reg = pretrained.obtain(ex.NAME + "-regressor", [ex.regressor_config(got.config)], _no_training, ex.like)
+    reg = pretrained.obtain(ex.NAME + "-regressor", [ex.regressor_config(got.config)], _no_training,
+                            score_network_like)
     assert reg.source == "shipped" and pretrained.read_header(reg.path)["config"]["seed"] == 0
     assert got.meta["final_dsm_loss"] == pytest.approx(0.32137, abs=1e-5)  # the full run's record
     assert ex.choose_sigma(got, None, 0, "deblur", True)[:2] == (0.04, 1.0)
