@@ -2,7 +2,8 @@
 
 Mechanism: the driven pendulum ``θ' = ω, ω' = −sin θ − f(ω) + A cos(Ω t)`` (A = 0.6, Ω = 0.8) with
 an unknown friction law, truly ``f(ω) = c₁ω + c₂ω|ω|``; data: noisy (σ = 0.01) trajectories of 8
-initial conditions on t ∈ [0, 10], fitted on 3-time-unit windows (:func:`jaxhybrid.pde.fit_windows`).
+initial conditions on t ∈ [0, 10], fitted on 3-time-unit windows (:func:`jaxhybrid.pde.fit_windows`;
+problem, data and scoring: :mod:`jaxhybrid.pde.pendulum`).
 
 * **hybrid** — the pendulum with ``f`` a small MLP ``f_θ(ω)``, trained through the Tsit5 solve;
 * **mechanism only** — friction omitted (``f = 0``), and a fitted linear law ``f = cω``;
@@ -25,63 +26,24 @@ and caches it.
 
 from __future__ import annotations
 
-import functools
 import time
 from pathlib import Path
 
-import diffrax
 import equinox as eqx
 import jax
 import jax.numpy as jnp
-import numpy as np
 
 from jaxhybrid.pretrained import obtain_tier
 from jaxhybrid.record import figure, record, save_figure
-from jaxhybrid.metrics import rel_l2, rmse
+from jaxhybrid.metrics import rmse
 from jaxhybrid.nn import MLP
-from jaxhybrid.pde import fit_windows, solve_batch, trajectory_windows
+from jaxhybrid.pde import (fit_windows, pendulum_errors, pendulum_field, pendulum_friction, pendulum_initial_states,
+                           pendulum_neural_field, pendulum_windows)
+from jaxhybrid.pde.pendulum import AMP, C1, C2, DT, N_TRAJ, NOISE, OBS_DT, OMEGA, T_TRAIN, T_WINDOW
 
 NAME = "closure-ode"
-C1, C2, AMP, OMEGA = 0.15, 0.35, 0.6, 0.8
-DT = 0.05
-T_TRAIN, T_EXTRA, T_WINDOW = 10.0, 40.0, 3.0
-OBS_DT, NOISE = 0.1, 0.01
-
-
-def true_friction(w):
-    return C1 * w + C2 * w * jnp.abs(w)
-
-
-def pendulum(friction):
-    """Vector field of the driven pendulum with a given friction law ``friction(params, ω)``."""
-
-    def field(t, y, params):
-        return jnp.stack([y[1], -jnp.sin(y[0]) - friction(params, y[1]) + AMP * jnp.cos(OMEGA * t)])
-
-    return field
-
-
-def neural_field(t, y, net):
-    return net(jnp.concatenate([y, jnp.stack([jnp.cos(OMEGA * t), jnp.sin(OMEGA * t)])]))
-
-
-true_field = pendulum(lambda _, w: true_friction(w))
-
-
-def truth(y0s, ts):
-    """Reference trajectories of the true pendulum from ``t = ts[0]``: adaptive Dopri8, tight tolerances."""
-    return solve_batch(true_field, y0s, ts, solver=diffrax.Dopri8(), dt0=0.01, rtol=1e-7, atol=1e-8, max_steps=200_000)
-
-
-def cylinder_rel_l2(pred, ref):
-    """Relative L2 error of trajectories on the cylinder (sin θ, cos θ, ω): a full turn is no error."""
-    embed = lambda y: np.stack([np.sin(y[..., 0]), np.cos(y[..., 0]), y[..., 1]], -1)
-    return float(rel_l2(embed(pred), embed(ref)))
-
-
 #: the three trained models: the hybrid's friction network, the fitted linear law, the neural ODE
 NETWORKS = ("hybrid", "linear", "node")
-N_TRAJ = 8  # initial conditions per set: training, held-out, unseen
 #: what the trained models' configurations say of the problem (checked before training)
 PROBLEM = dict(n_train=N_TRAJ, noise=NOISE, obs_dt=OBS_DT, t_train=T_TRAIN, t_window=T_WINDOW, dt=DT, c1=C1, c2=C2,
                amplitude=AMP, omega=OMEGA)
@@ -97,30 +59,9 @@ def network_configs(quick: bool, seed: int) -> dict:
             "node": dict(data, model="neural-ode", width=64, depth=2, activation="tanh", steps=steps, lr=1e-2)}
 
 
-def initial_states(seed: int):
-    """``(rng, y0_train, y0_test, y0_unseen)``: in-range training and held-out initial states
-    (θ₀ ∈ [−1.5, 1.5], ω₀ ∈ [−1, 1]) and unseen ones; ``rng`` then draws the observation noise."""
-    rng = np.random.default_rng(seed)
-    in_range = lambda n: np.stack([rng.uniform(-1.5, 1.5, n), rng.uniform(-1.0, 1.0, n)], 1)
-    y0_train, y0_test = in_range(N_TRAJ), in_range(N_TRAJ)
-    y0_unseen = rng.choice([-1.0, 1.0], (N_TRAJ, 2)) * np.stack([rng.uniform(1.6, 2.4, N_TRAJ),
-                                                                 rng.uniform(1.0, 1.6, N_TRAJ)], 1)
-    return rng, y0_train, y0_test, y0_unseen
-
-
-@functools.lru_cache(maxsize=None)
-def training_windows(seed: int):
-    """The noisy training trajectories of ``seed`` cut into 3-time-unit windows (computed once)."""
-    rng, y0_train, _, _ = initial_states(seed)
-    ts_obs = np.arange(0.0, T_TRAIN + 1e-9, OBS_DT)
-    obs = truth(y0_train, ts_obs)
-    obs = obs + NOISE * rng.standard_normal(obs.shape)
-    return trajectory_windows(obs, ts_obs, int(round(T_WINDOW / OBS_DT)))
-
-
-hybrid_field = pendulum(lambda net, w: net(w))  # hybrid: mechanism + learned friction f_θ(ω)
-linear_field = pendulum(lambda c, w: c * w)  # mechanism only: f = cω (c = 0: friction omitted)
-FIELDS = {"hybrid": hybrid_field, "linear": linear_field, "node": neural_field}
+hybrid_field = pendulum_field(lambda net, w: net(w))  # hybrid: mechanism + learned friction f_θ(ω)
+linear_field = pendulum_field(lambda c, w: c * w)  # mechanism only: f = cω (c = 0: friction omitted)
+FIELDS = {"hybrid": hybrid_field, "linear": linear_field, "node": pendulum_neural_field}
 
 
 def _init(cfg, key):
@@ -141,7 +82,7 @@ def _train(which):
             raise ValueError(f"{NAME}: configuration {cfg} does not describe this module's problem.")
         key = jax.random.split(jax.random.PRNGKey(cfg["seed"]), 3)[NETWORKS.index(which)]
         t0 = time.perf_counter()
-        res = fit_windows(FIELDS[which], _init(cfg, key), training_windows(cfg["seed"]), obs_dt=cfg["obs_dt"],
+        res = fit_windows(FIELDS[which], _init(cfg, key), pendulum_windows(cfg["seed"]), obs_dt=cfg["obs_dt"],
                           dt=cfg["dt"], steps=cfg["steps"], learning_rate=cfg["lr"], key=key,
                           batch_size=cfg["batch_size"], desc=which)
         meta = {"steps_done": int(res.step), "train_s": round(time.perf_counter() - t0, 2),
@@ -162,29 +103,17 @@ def obtain_networks(quick: bool, seed: int, retrain: bool = False) -> tuple[dict
 def run(quick: bool, seed: int, out: Path, retrain: bool = False) -> dict:
     t_start, out = time.perf_counter(), Path(out)
     out.mkdir(parents=True, exist_ok=True)
-    _, _, y0_test, y0_unseen = initial_states(seed)
+    _, _, y0_test, y0_unseen = pendulum_initial_states(seed)
     got, tier = obtain_networks(quick, seed, retrain)
     net, c_lin, node = (got[n].model for n in NETWORKS)
-
-    ts_long, n_in = jnp.arange(0.0, T_EXTRA + 1e-9, OBS_DT), int(round(T_TRAIN / OBS_DT)) + 1
-    y0_eval = np.concatenate([y0_test, y0_unseen])  # one batch: one compiled solve per vector field
     models = {"hybrid": (hybrid_field, net), "mechanism_only": (linear_field, jnp.zeros_like(c_lin)),
-              "mechanism_linear_friction": (linear_field, c_lin), "data_only": (neural_field, node)}
-    ref = truth(y0_eval, ts_long)
-    ref_test, ref_unseen = ref[:N_TRAJ], ref[N_TRAJ:]
-    results, trajs, trajs_u = {}, {}, {}
-    for name, (field, p) in models.items():
-        pred = solve_batch(field, y0_eval, ts_long, p, t0=0.0, dt=DT)  # fixed-step Tsit5 from t = 0
-        pt, pu = pred[:N_TRAJ], pred[N_TRAJ:]
-        trajs[name], trajs_u[name] = pt[0], pu[0]
-        results[name] = {"extrapolation_rel_l2": cylinder_rel_l2(pu, ref_unseen),
-                         "extrapolation_time_rel_l2": cylinder_rel_l2(pt[:, n_in:], ref_test[:, n_in:]),
-                         "interpolation_rel_l2": cylinder_rel_l2(pt[:, :n_in], ref_test[:, :n_in])}
+              "mechanism_linear_friction": (linear_field, c_lin), "data_only": (pendulum_neural_field, node)}
+    results, ts, ref, first = pendulum_errors(models, y0_test, y0_unseen)
     # friction error over the range of ω the training data visits (f is identifiable there only)
     w_seen = jnp.linspace(-1.0, 1.0, 101)
-    results["hybrid"]["friction_rmse_seen_range"] = float(rmse(jax.vmap(net)(w_seen), true_friction(w_seen)))
-    _plot(out, np.asarray(ts_long), [(ref_test[0], trajs, "held-out initial condition"),
-                                      (ref_unseen[0], trajs_u, "unseen initial condition")], net, c_lin)
+    results["hybrid"]["friction_rmse_seen_range"] = float(rmse(jax.vmap(net)(w_seen), pendulum_friction(w_seen)))
+    _plot(out, ts, [(ref[0], {n: tr[0] for n, tr in first.items()}, "held-out initial condition"),
+                    (ref[N_TRAJ], {n: tr[1] for n, tr in first.items()}, "unseen initial condition")], net, c_lin)
     metrics = results.pop("hybrid")
     cfg = got["hybrid"].config
     return record(NAME, 1, quick, t_start, metrics, {k: "min" for k in metrics}, results,
@@ -207,7 +136,7 @@ def _plot(out, ts, panels, net, c_lin):
         a.set(xlabel="t", ylabel="θ", title=f"{title} (training window: t < {T_TRAIN:g})", ylim=(-4, 4))
     ax[0].legend(fontsize=8)
     wgrid = jnp.linspace(-2.5, 2.5, 201)
-    ax[2].plot(wgrid, true_friction(wgrid), "k", lw=2, label="true f(ω)")
+    ax[2].plot(wgrid, pendulum_friction(wgrid), "k", lw=2, label="true f(ω)")
     ax[2].plot(wgrid, jax.vmap(net)(wgrid), "C0--", label="learned f_θ(ω)")
     ax[2].plot(wgrid, float(c_lin) * wgrid, "C1:", label="fitted linear cω")
     ax[2].set(xlabel="ω", ylabel="friction", title="friction law")

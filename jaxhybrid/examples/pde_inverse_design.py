@@ -4,11 +4,13 @@ Mechanism: viscous Burgers ``u_t + ½(u²)_x = ν u_xx + f(x)`` on ``[0, 2π)`` 
 dt = 0.02, :func:`jaxhybrid.pde.burgers`, checkpointed :func:`jaxhybrid.pde.snapshots`). Tasks: (1)
 recover ``u₀`` (13 Fourier coefficients; ``icfield_*``: all 128 grid values) from 16 noisy sensors at
 t = 0.6, 0.8, 1.0, H¹-regularised; (2) design a source (9 coefficients) so that ``u(T = 1)`` from
-``0.5 sin x`` hits a reachable target. Same parameterisation, loss and Adam (:func:`jaxhybrid.train.fit`) for all:
+``0.5 sin x`` hits a reachable target. Same parameterisation, loss and Adam
+(:func:`jaxhybrid.pde.adam_descent`) for all:
 
 * **hybrid** — exact reverse-mode gradients through the solver (one forward + one backward rollout);
 * **fd_gradient** — central finite differences (:func:`jaxhybrid.inverse.fd_gradient`, 2P solves);
-* **linearised_model** — the heat equation with source: closed-form least squares.
+* **linearised_model** — the heat equation with source: closed-form least squares
+  (:func:`jaxhybrid.pde.heat_initial_condition`, :func:`jaxhybrid.pde.heat_source_design`).
 
 Measured: relative errors of ``u₀`` and of ``u(T)`` against the target, wall times (compile included).
 """
@@ -21,13 +23,12 @@ from pathlib import Path
 import jax
 import jax.numpy as jnp
 import numpy as np
-import optax
 
 from jaxhybrid import pde
 from jaxhybrid.record import figure, record, save_figure
 from jaxhybrid.inverse import fd_gradient
 from jaxhybrid.metrics import rel_l2
-from jaxhybrid.train import fit
+from jaxhybrid.pde import adam_descent, heat_initial_condition, heat_source_design
 
 NAME = "pde-inverse-design"
 N, NU, DT = 128, 0.05, 0.02
@@ -35,14 +36,6 @@ K_IC, K_F = 6, 4
 OBS_STEPS = (30, 40, 50)  # t = 0.6, 0.8, 1.0
 N_SENSORS, NOISE_REL = 16, 0.02
 LAM_IC, LAM_F, LAM_FIELD = 1e-4, 1e-4, 0.1
-
-
-def _adam(loss, p0, steps, lr=0.05):
-    """Adam (cosine-decayed) through :func:`jaxhybrid.train.fit`. Returns the parameters and the loss
-    of every iteration (one record per step: ``log_every=1``)."""
-    res = fit(lambda p, _: loss(p), p0, None, optax.adam(optax.cosine_decay_schedule(lr, steps, alpha=0.05)),
-              steps=steps, log_every=1, progress=False)
-    return res.params, [h["loss"] for h in res.history]
 
 
 def _timed(fn, *args):
@@ -76,22 +69,17 @@ def run(quick: bool = True, seed: int = 0, out: Path = Path("runs")) -> dict:
     loss_ic = lambda c: misfit(c @ B_ic) + LAM_IC * jnp.sum(kk**2 * c**2)
     ic_metrics = lambda c: {"ic_rel_l2": float(rel_l2(c @ B_ic, u0_true)),
                             "ic_obs_rel_misfit": float(rel_l2(observe_at(c @ B_ic), obs))}
-    (c_ad, hist_ad), wall_ad = _timed(_adam, loss_ic, jnp.zeros_like(c_true), steps)
-    (c_fd, hist_fd), wall_fd = _timed(_adam, fd_gradient(loss_ic, 1e-3), jnp.zeros_like(c_true), steps)
+    (c_ad, hist_ad), wall_ad = _timed(adam_descent, loss_ic, jnp.zeros_like(c_true), steps)
+    (c_fd, hist_fd), wall_fd = _timed(adam_descent, fd_gradient(loss_ic, 1e-3), jnp.zeros_like(c_true), steps)
 
-    def linear_ic():  # heat only, u(t) = e^{−νk²t} u₀: linear least squares with the same regulariser
-        decay = jnp.exp(-NU * kk[None, :] ** 2 * (jnp.asarray(OBS_STEPS) * DT)[:, None])  # (3, P)
-        A = (decay[:, None, :] * B_ic[:, sensors].T[None]).reshape(-1, kk.size)
-        w = 1e-2 / sigma**2 / obs.size
-        H = w * A.T @ A + LAM_IC * jnp.diag(kk**2) + 1e-9 * jnp.eye(kk.size)
-        return jnp.linalg.solve(H, w * A.T @ obs.reshape(-1))
-
-    c_lin, wall_lin = _timed(linear_ic)
+    # heat only, u(t) = e^{−νk²t} u₀: linear least squares with the same misfit weight and regulariser
+    c_lin, wall_lin = _timed(lambda: heat_initial_condition(B_ic, kk, sensors, jnp.asarray(OBS_STEPS) * DT, obs, nu=NU,
+                                                            weight=1e-2 / sigma**2 / obs.size, lam=LAM_IC))
     # all N grid values of u₀ as unknowns (H¹ regulariser): FD needs 2N + 1 solves per step
     kgrid = jnp.fft.rfftfreq(N, 1.0 / N)
     loss_field = lambda u0: misfit(u0) + LAM_FIELD * (jnp.sum(kgrid**2 * jnp.abs(jnp.fft.rfft(u0)) ** 2) / N**2)
-    (u_field_ad, _), wall_field_ad = _timed(_adam, loss_field, jnp.zeros(N), steps)
-    (u_field_fd, _), wall_field_fd = _timed(_adam, fd_gradient(loss_field, 1e-3), jnp.zeros(N), steps)
+    (u_field_ad, _), wall_field_ad = _timed(adam_descent, loss_field, jnp.zeros(N), steps)
+    (u_field_fd, _), wall_field_fd = _timed(adam_descent, fd_gradient(loss_field, 1e-3), jnp.zeros(N), steps)
 
     # ---- task 2: design a source that steers u(T) onto a target
     B_f, kf = pde.fourier_basis(K_F, x)
@@ -104,16 +92,12 @@ def run(quick: bool = True, seed: int = 0, out: Path = Path("runs")) -> dict:
     target = final_state(f_hidden)
     loss_f = lambda fc: jnp.sum((final_state(fc) - target) ** 2) / jnp.sum(target**2) + LAM_F * jnp.sum(fc**2)
     design_metric = lambda fc: float(rel_l2(final_state(fc), target))
-    (f_ad, _), wall_fad = _timed(_adam, loss_f, jnp.zeros_like(f_hidden), steps)
-    (f_fd, _), wall_ffd = _timed(_adam, fd_gradient(loss_f, 1e-3), jnp.zeros_like(f_hidden), steps)
+    (f_ad, _), wall_fad = _timed(adam_descent, loss_f, jnp.zeros_like(f_hidden), steps)
+    (f_fd, _), wall_ffd = _timed(adam_descent, fd_gradient(loss_f, 1e-3), jnp.zeros_like(f_hidden), steps)
 
     def linear_design():  # heat with source: u(T) = e^{LT} u₀ + T φ₁(LT) f, least squares for f
-        T = n_end * DT
-        z = -NU * kf**2 * T
-        phi = jnp.where(z == 0, 1.0, jnp.expm1(z) / jnp.where(z == 0, 1.0, z)) * T
-        free = jnp.exp(-NU * 1.0 * T) * u_start  # u_start = 0.5 sin x is a k = 1 mode
-        Af, s2 = (phi[:, None] * B_f).T, jnp.sum(target**2)
-        return jnp.linalg.solve(Af.T @ Af / s2 + LAM_F * jnp.eye(kf.size), Af.T @ (target - free) / s2)
+        free = jnp.exp(-NU * 1.0 * (n_end * DT)) * u_start  # u_start = 0.5 sin x is a k = 1 mode
+        return heat_source_design(B_f, kf, free, target, t_end=n_end * DT, nu=NU, lam=LAM_F)
 
     f_lin, wall_flin = _timed(linear_design)
     metrics = {**ic_metrics(c_ad), "ic_wall_s": wall_ad, "icfield_rel_l2": float(rel_l2(u_field_ad, u0_true)),

@@ -1,9 +1,9 @@
 r"""pinn-adaptive — a Poisson problem with a sharp peak: uniform vs adaptive collocation (paradigm 2).
 
 ``−Δu = f`` on (−1, 1)² with ``u*(x, y) = (1 − x²)(1 − y²) exp(−|x − c|² / 2s²)``, c = (0.3, −0.2),
-s = 0.06 (the peak covers ~1% of the domain), ``u = 0`` on the boundary built in exactly
-(:class:`jaxhybrid.paradigms.HardConstraint`). Same network, number of collocation points and
-iterations for all: rounds of Adam, then L-BFGS on the final points (through
+s = 0.06 (the peak covers ~1% of the domain), ``u = 0`` on the boundary built in exactly (problem,
+network, loss and error: :mod:`jaxhybrid.pinn.manufactured_peak`). Same network, number of collocation
+points and iterations for all: rounds of Adam, then L-BFGS on the final points (through
 :func:`jaxhybrid.train.fit`). **adaptive** (hybrid) — after each round the points are redrawn from
 a Gaussian mixture fitted to the squared PDE residual (:func:`jaxhybrid.pinn.gaussian_mixture`).
 Baselines: **uniform** (fixed uniform points) and **rar** (residual-based adaptive refinement,
@@ -30,47 +30,10 @@ import numpy as np
 
 from jaxhybrid.pretrained import obtain_tier
 from jaxhybrid.record import figure, record, save_figure
-from jaxhybrid.metrics import rel_l2
-from jaxhybrid.paradigms import HardConstraint
-from jaxhybrid.pinn import Box, SinMLP, adaptive_fit, laplacian, poisson_residual, show_fields
+from jaxhybrid.pinn import adaptive_fit, show_fields
+from jaxhybrid.pinn.manufactured_peak import CENTER, DOMAIN, S, grid_error, loss, make_net, residual_fn, u_true
 
 NAME = "pinn-adaptive"
-CENTER = (0.3, -0.2)
-S = 0.06
-DOMAIN = Box([-1.0, -1.0], [1.0, 1.0])
-
-
-def u_true(x):
-    r2 = (x[0] - CENTER[0]) ** 2 + (x[1] - CENTER[1]) ** 2
-    return (1 - x[0] ** 2) * (1 - x[1] ** 2) * jnp.exp(-r2 / (2 * S**2))
-
-
-def f_true(x):
-    return -laplacian(u_true)(x)
-
-
-F_SCALE = 2 / S**2  # |f| at the peak ≈ 2/s²
-
-
-def make_net(key, width):
-    """``u = (1 − x²)(1 − y²) N(x)``: zero on the boundary of the square."""
-    return HardConstraint(SinMLP(2, "scalar", width, 3, key=key), particular=lambda x: jnp.zeros((), x.dtype),
-                          distance=lambda x: (1 - x[0] ** 2) * (1 - x[1] ** 2))
-
-
-def residual_fn(net):
-    """The scaled PDE residual ``(Δu + f)/F_SCALE`` of ``net`` on a batch of points."""
-    return jax.vmap(poisson_residual(net, f_true, F_SCALE))
-
-
-def loss(net, pts):
-    """Mean squared scaled PDE residual on the collocation points ``pts``."""
-    return jnp.mean(residual_fn(net)(pts) ** 2)
-
-
-def grid_error(net, n=201):
-    p = DOMAIN.grid(n)
-    return float(rel_l2(jax.vmap(net)(p), jax.vmap(u_true)(p)))
 
 
 def config(quick):

@@ -1,14 +1,15 @@
 r"""pinn-poisson-source — the inverse source problem of the Poisson equation with a PINN (paradigm 2).
 
 On Ω = (0, 1)², ``−Δu = f``, ``u = 0`` on ∂Ω, ``u* = sin(πx) sin(πy) + 0.2 sin(2πx) sin(2πy)``, observed
-at random nodes of the 63×63 interior grid (noise-free or ``σ = 1% RMS(u*)``), ``f`` nowhere.
-**hybrid (PINN)** — a hard-BC network ``u_θ`` and a tensor-Chebyshev source ``f_c`` (the degree is
-the regularity prior) fitted to the data and to ``(Δu_θ + f_c)/2π²`` (:func:`jaxhybrid.pinn.source_terms`)
-by float64 Levenberg–Marquardt (:func:`jaxhybrid.pinn.lm_fit`; with noise, early stopping on 10%
-held-out observations). **mechanism only** — Tikhonov FD inversion (λ chosen against the truth, in
-its favour). **data only** — the same network regressed on the data, ``f = −Δ_h u``. Measured:
-relative L2 errors of u and f, noise-free and noisy (headline: f, noise-free). Figures, seeds and
-the choice of ``w`` (w = 100 was chosen on seed 0 against the truth): README.md.
+at random nodes of the 63×63 interior grid (noise-free or ``σ = 1% RMS(u*)``), ``f`` nowhere (the
+problem, networks and errors: :mod:`jaxhybrid.pinn.manufactured_source`).
+**hybrid (PINN)** — a hard-BC network ``u_θ`` and a tensor-Chebyshev source ``f_c`` fitted to the
+data and to ``(Δu_θ + f_c)/2π²`` (:func:`jaxhybrid.pinn.fit_source`) by float64 Levenberg–Marquardt
+(with noise, early stopping on 10% held-out observations). **mechanism only** — Tikhonov FD
+inversion (λ chosen against the truth, in its favour). **data only** — the same network regressed
+on the data, ``f = −Δ_h u``. Measured: relative L2 errors of u and f, noise-free and noisy
+(headline: f, noise-free). Figures, seeds and the choice of ``w`` (w = 100 was chosen on seed 0
+against the truth): README.md.
 
 The four networks (PINN and data-only, noise-free and noisy) come from
 :func:`jaxhybrid.pretrained.obtain`, keyed by their training configuration
@@ -26,53 +27,21 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import equinox as eqx
 import jax
-import jax.numpy as jnp
 import numpy as np
 
 from jaxhybrid.pretrained import obtain_tier
 from jaxhybrid.record import figure, record, save_figure
 from jaxhybrid.inverse import point_observations, poisson_source, tikhonov, tune_weight
 from jaxhybrid.metrics import rel_l2
-from jaxhybrid.paradigms import HardConstraint
-from jaxhybrid.pde import fd_points, laplacian_fd, poisson_fd
-from jaxhybrid.pinn import (Box, Chebyshev2D, Rescaled, SinMLP, SourceFields, fit_source, laplacian, lm_regression,
-                            show_fields)
+from jaxhybrid.pde import fd_points, poisson_fd
+from jaxhybrid.pinn import fit_source, lm_regression, show_fields
+from jaxhybrid.pinn.manufactured_source import (DOMAIN, F_SCALE, N_GRID, data_only_errors, f_true, make_fields, make_u,
+                                          on_fd_grid, pinn_errors, u_true)
 
 NAME = "pinn-poisson-source"
-N_GRID = 63
-F_SCALE = 2 * np.pi**2
 NOISE_REL = 0.01
 DATA_WEIGHT = 100.0  # weight of the exact (noise-free) data rows against the PDE rows; 1 with noise
-DOMAIN = Box([0.0, 0.0], [1.0, 1.0])
-
-
-def u_true(x):
-    s1, s2 = (jnp.sin(k * jnp.pi * x[0]) * jnp.sin(k * jnp.pi * x[1]) for k in (1, 2))
-    return s1 + 0.2 * s2
-
-
-def f_true(x):
-    return -laplacian(u_true)(x)
-
-
-def make_u(key, width, depth):
-    """``u = 16 x(1−x)y(1−y) · N(2x − 1)`` in float64 (the distance factor is 1 at the centre)."""
-    bubble = lambda x: x[0] * (1 - x[0]) * x[1] * (1 - x[1]) * 16.0  # noqa: E731
-    zero = lambda x: jnp.zeros((), x.dtype)  # noqa: E731
-    net = HardConstraint(Rescaled(SinMLP(2, "scalar", width, depth, key=key), DOMAIN), zero, bubble)
-    return jax.tree_util.tree_map(lambda x: x.astype(jnp.float64) if eqx.is_inexact_array(x) else x, net)
-
-
-def make_fields(key, width, depth, degree=8):
-    """The unknowns: the network u (hard Dirichlet BC) and the degree-``degree`` Chebyshev source f."""
-    return SourceFields(make_u(key, width, depth), Chebyshev2D.zeros(degree, F_SCALE, jnp.float64))
-
-
-def on_fd_grid(g):
-    """``g`` (a function of a point) on the 63 × 63 interior FD nodes, ``(63, 63)``."""
-    return jax.vmap(g)(fd_points((N_GRID, N_GRID), (1.0, 1.0))).reshape(N_GRID, N_GRID)
 
 
 def make_observations(key, n_obs, noise_rel):
@@ -87,18 +56,6 @@ def mechanism_only(idx, obs_u, lams=tuple(10.0 ** np.arange(-12.0, -3.0))):
     err, lam, f = tune_weight(lambda lam: tikhonov(op, obs_u, float(lam), maxiter=1500, tol=1e-12), lams,
                               on_fd_grid(f_true), score=lambda a, b: float(rel_l2(a, b)), best="min")
     return float(rel_l2(poisson_fd(f, (1.0, 1.0), "dirichlet"), on_fd_grid(u_true))), err, lam
-
-
-def data_only_errors(net):
-    """Errors of a data-only network: u on the 101² grid, ``f = −Δ_h u`` (5-point, FD grid)."""
-    f_err = rel_l2(-laplacian_fd(on_fd_grid(net), (1.0, 1.0), "dirichlet"), on_fd_grid(f_true))
-    return float(rel_l2(jax.vmap(net)(DOMAIN.grid(101)), jax.vmap(u_true)(DOMAIN.grid(101)))), float(f_err)
-
-
-def pinn_errors(fields, pts=None):
-    """Relative L2 errors ``(u, f)`` of the PINN fields on the 101² grid over the closed square."""
-    pts = DOMAIN.grid(101) if pts is None else pts
-    return tuple(float(rel_l2(jax.vmap(a)(pts), jax.vmap(b)(pts))) for a, b in ((fields.u, u_true), (fields.f, f_true)))
 
 
 def config(quick):

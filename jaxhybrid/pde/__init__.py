@@ -18,8 +18,15 @@ Rectangles (finite differences):
                                                 windows of observed trajectories
     snapshots                                — a stepper's solution at chosen step counts (what
                                                 sensors see; checkpointed gradients)
+    adam_descent, heat_initial_condition, heat_source_design
+                                             — inverse problems and design through a solver: the
+                                                optimiser and the linearised (heat) baselines
     solve_batch                              — ode_solve from many initial states, compiled once
                                                 per vector field (parameters as arguments)
+    pendulum_field, pendulum_neural_field, pendulum_friction, pendulum_reference, cylinder_rel_l2,
+    pendulum_initial_states, pendulum_windows, pendulum_errors
+                                             — a driven pendulum whose friction law is learned
+                                                (a closure test problem: data and scoring)
 
 Every stepper follows the algorithm protocol (``û, info = stepper.step(û, key=None)``) and runs
 through :func:`jaxhybrid.rollout.evolve` (``evolve(stepper, stepper.init(u0), n, save_every=k,
@@ -45,7 +52,10 @@ from .variable_coefficient import solve_variable_coefficient, variable_coefficie
 from .mol import ode_solve, reaction_diffusion_rhs, dirichlet_laplacian, mol_coords
 from .windows import Windows, trajectory_windows, fit_windows
 from .snapshots import snapshots
+from .inverse_design import adam_descent, heat_initial_condition, heat_source_design
 from .trajectories import solve_batch
+from .pendulum import (pendulum_friction, pendulum_field, pendulum_neural_field, pendulum_reference, cylinder_rel_l2,
+                       pendulum_initial_states, pendulum_windows, pendulum_errors)
 
 __all__ = [
     "Grid", "SpectralSpace", "dealias_cutoff", "fourier_basis", "ETDRKStepper", "etdrk_coefficients",
@@ -53,5 +63,7 @@ __all__ = [
     "navier_stokes_2d", "kolmogorov_forcing", "poisson_fd", "laplacian_fd", "fd_coords",
     "solve_variable_coefficient", "variable_coefficient_operator", "ode_solve",
     "reaction_diffusion_rhs", "dirichlet_laplacian", "mol_coords", "Windows", "trajectory_windows", "fit_windows",
-    "snapshots", "fd_points", "solve_batch",
+    "snapshots", "fd_points", "solve_batch", "adam_descent", "heat_initial_condition", "heat_source_design",
+    "pendulum_friction", "pendulum_field", "pendulum_neural_field", "pendulum_reference", "cylinder_rel_l2",
+    "pendulum_initial_states", "pendulum_windows", "pendulum_errors",
 ]

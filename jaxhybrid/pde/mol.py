@@ -14,7 +14,7 @@ eigenvalues down to ``−4dD/h²``, so fine grids are stiff and want ``"stiff"``
 differentiable (diffrax's ``RecursiveCheckpointAdjoint`` by default) and ``vmap``-able.
 
 :func:`ode_solve` is the library's one diffrax call for any ODE ``y' = f(t, y, args)``, not
-only MOL systems: a mechanism with a learned closure (``examples/closure_ode.py``: a pendulum
+only MOL systems: a mechanism with a learned closure (:mod:`~jaxhybrid.pde.pendulum`: a pendulum
 whose friction law is a network, trained through the solve) uses it the same way.
 """
 

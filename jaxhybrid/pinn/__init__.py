@@ -19,6 +19,9 @@ Optimisation (``optim``; every optimiser runs through :func:`jaxhybrid.train.fit
 Spectral bases for unknown fields (``bases``): Chebyshev2D.
 Inverse source problems −Δu = f (``source``): SourceFields, source_terms, poisson_residual,
     fit_source (collocation, hold-out and LM in one call).
+Manufactured test problems (submodules, each with ``u_true``, ``f_true``, its networks and errors):
+    manufactured_source — the inverse source problem on the unit square (u* = s₁ + 0.2 s₂, 63² FD grid);
+    manufactured_peak   — a Poisson problem with a sharp Gaussian peak on (−1, 1)² (adaptive collocation).
 Plots (``plots``): show_fields (maps of fields, errors and collocation points on a 2-D box).
 Multi-stage networks (``multistage``, Wang & Lai 2024): SinMLP, MultiStage,
     dominant_frequency, regression_stages, pinn_stages.
@@ -37,6 +40,7 @@ from .optim import (LMState, holdout, levenberg_marquardt, lm_fit, lm_regression
 from .source import SourceFields, source_terms, poisson_residual, fit_source
 from .plots import show_fields
 from .adaptive import adaptive_fit
+from . import manufactured_peak, manufactured_source
 
 __all__ = [
     "Box", "Disk", "Union", "Difference", "Shape", "Rescaled",
@@ -46,5 +50,5 @@ __all__ = [
     "levenberg_marquardt", "lm_fit", "holdout", "SourceFields", "source_terms", "adaptive_fit", "LMState",
     "until_lm_converged", "until_stalled", "one_blas_thread",
     "SinMLP", "MultiStage", "dominant_frequency", "regression_stages", "pinn_stages", "Chebyshev2D",
-    "lm_regression", "poisson_residual", "fit_source", "show_fields",
+    "lm_regression", "poisson_residual", "fit_source", "show_fields", "manufactured_peak", "manufactured_source",
 ]

@@ -4,15 +4,29 @@ uniform at equal points and iterations (RAR does better than both: see the quick
 import json
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from jaxhybrid.examples import pinn_adaptive as ex
 from jaxhybrid import pretrained
+from jaxhybrid.pinn import manufactured_peak as pk
+from jaxhybrid.pinn.manufactured_peak import grid_error
 
 
 def _no_training(cfg):
     raise AssertionError(f"quick mode trained {cfg} instead of loading the shipped network")
+
+
+def test_peak_problem_residual_vanishes_at_truth_and_network_vanishes_on_the_boundary():
+    # uniform points and points around the peak (where f* is large; uniform points rarely fall there)
+    peak = jnp.asarray(pk.CENTER) + pk.S * jax.random.normal(jax.random.PRNGKey(3), (100, 2))
+    pts = jnp.concatenate([pk.DOMAIN.sample_interior(jax.random.PRNGKey(0), 200), peak])
+    assert float(pk.loss(pk.u_true, pts)) < 1e-8 and grid_error(pk.u_true, n=51) == 0.0
+    assert float(pk.loss(lambda x: 0.9 * pk.u_true(x), pts)) > 1e-4  # the loss sees a wrong field
+    net = pk.make_net(jax.random.PRNGKey(1), 8)
+    xb = pk.DOMAIN.sample_boundary(jax.random.PRNGKey(2), 50)
+    assert float(np.max(np.abs(jax.vmap(net)(xb)))) < 1e-6 and grid_error(net, n=21) > 0.1
 
 
 @pytest.mark.example
@@ -45,6 +59,6 @@ def test_quick_path_loads_the_shipped_full_networks(empty_cache, monkeypatch):
     fresh = jax.tree_util.tree_leaves(ex._like(full["adaptive"], got["adaptive"].meta)["net"])
     assert any(not np.array_equal(a, b) for a, b in zip(jax.tree_util.tree_leaves(got["adaptive"].model["net"]), fresh))
     # the fully trained networks on a coarser grid than the run's 201² (full run: 0.0611, 0.154, 0.0257)
-    err = {n: ex.grid_error(g.model["net"], n=101) for n, g in got.items()}
+    err = {n: grid_error(g.model["net"], n=101) for n, g in got.items()}
     assert err["adaptive"] * 2 < err["uniform"], err
     assert err == pytest.approx({"adaptive": 0.0611, "uniform": 0.154, "rar": 0.0257}, rel=0.02)

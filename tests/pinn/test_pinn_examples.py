@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from jaxhybrid.examples import pinn_poisson_source as ps
+from jaxhybrid.pinn import manufactured_source as sp
 from jaxhybrid.metrics import rel_l2
 from jaxhybrid.pinn import Box, Chebyshev2D, Rescaled, holdout, lm_fit, source_terms
 from jaxhybrid.pinn.optim import MU_MAX, levenberg_marquardt, one_blas_thread, until_lm_converged
@@ -76,11 +77,23 @@ def test_manufactured_source_matches_closed_form():
         x = jax.random.uniform(jax.random.PRNGKey(0), (20, 2), jnp.float64)
         s1 = jnp.sin(jnp.pi * x[:, 0]) * jnp.sin(jnp.pi * x[:, 1])
         s2 = jnp.sin(2 * jnp.pi * x[:, 0]) * jnp.sin(2 * jnp.pi * x[:, 1])
-        np.testing.assert_allclose(jax.vmap(ps.f_true)(x), 2 * jnp.pi**2 * (s1 + 0.8 * s2), rtol=1e-12)
+        np.testing.assert_allclose(jax.vmap(sp.f_true)(x), 2 * jnp.pi**2 * (s1 + 0.8 * s2), rtol=1e-12)
         # the hard-BC field vanishes on the boundary for any weights
-        f = ps.make_fields(jax.random.PRNGKey(1), 8, 2)
-        xb = ps.DOMAIN.sample_boundary(jax.random.PRNGKey(2), 50)
+        f = sp.make_fields(jax.random.PRNGKey(1), 8, 2)
+        xb = sp.DOMAIN.sample_boundary(jax.random.PRNGKey(2), 50)
         assert float(jnp.max(jnp.abs(jax.vmap(f.u)(xb)))) < 1e-15
+
+
+def test_source_problem_errors_vanish_at_truth_and_fd_source_is_second_order(x64):
+    from jaxhybrid.pinn import SourceFields
+
+    assert sp.pinn_errors(SourceFields(sp.u_true, sp.f_true), sp.DOMAIN.grid(21)) == (0.0, 0.0)
+    u_err, f_err = sp.pinn_errors(SourceFields(sp.u_true, lambda z: 1.1 * sp.f_true(z)), sp.DOMAIN.grid(21))
+    assert u_err == 0.0 and f_err == pytest.approx(0.1, rel=1e-9)
+    # data-only: the exact u has no u error, and −Δ_h u* misses f* by the 5-point stencil's O(h²) error only
+    u_err, f_err = sp.data_only_errors(sp.u_true)
+    assert u_err == 0.0 and 1e-5 < f_err < 2e-3
+    assert sp.on_fd_grid(sp.u_true).shape == (sp.N_GRID, sp.N_GRID)
 
 
 def test_poisson_source_residuals_vanish_at_truth_and_source_basis_resolves_f(x64):
@@ -88,11 +101,11 @@ def test_poisson_source_residuals_vanish_at_truth_and_source_basis_resolves_f(x6
 
     key = jax.random.PRNGKey(3)
     x = jax.random.uniform(key, (64, 2), jnp.float64)
-    truth = SimpleNamespace(u=ps.u_true, f=ps.f_true)
-    for name, (r, rows) in source_terms(x, jax.vmap(ps.u_true)(x), x, 1.0, ps.F_SCALE).items():
+    truth = SimpleNamespace(u=sp.u_true, f=sp.f_true)
+    for name, (r, rows) in source_terms(x, jax.vmap(sp.u_true)(x), x, 1.0, sp.F_SCALE).items():
         assert float(jnp.max(jnp.abs(jax.vmap(lambda row: r(truth, row))(rows)))) < 1e-12, name
-    wrong = SimpleNamespace(u=ps.u_true, f=lambda z: 0.9 * ps.f_true(z))
-    r, rows = source_terms(x, jax.vmap(ps.u_true)(x), x, 1.0, ps.F_SCALE)["pde"]
+    wrong = SimpleNamespace(u=sp.u_true, f=lambda z: 0.9 * sp.f_true(z))
+    r, rows = source_terms(x, jax.vmap(sp.u_true)(x), x, 1.0, sp.F_SCALE)["pde"]
     assert float(jnp.max(jnp.abs(jax.vmap(lambda row: r(wrong, row))(rows)))) > 1e-2
     # Chebyshev2D: T_n(cos θ) = cos nθ, and degree 12 resolves f* to < 1e-7 (least squares on 900 points)
     c = jnp.zeros((4, 4)).at[3, 2].set(1.0)
@@ -103,25 +116,25 @@ def test_poisson_source_residuals_vanish_at_truth_and_source_basis_resolves_f(x6
     g = (jnp.arange(30) + 0.5) / 30
     pts = jnp.stack([a.ravel() for a in jnp.meshgrid(g, g, indexing="ij")], -1)
     T = np.cos(np.arange(13)[None, :] * np.arccos(2 * np.asarray(pts)[:, :, None] - 1))  # (n, 2, 13)
-    basis = ps.F_SCALE * np.einsum("pi,pj->pij", T[:, 0], T[:, 1]).reshape(-1, 169)
-    ft = np.asarray(jax.vmap(ps.f_true)(pts))
+    basis = sp.F_SCALE * np.einsum("pi,pj->pij", T[:, 0], T[:, 1]).reshape(-1, 169)
+    ft = np.asarray(jax.vmap(sp.f_true)(pts))
     coef = np.linalg.lstsq(basis, ft, rcond=None)[0]
-    np.testing.assert_allclose(jax.vmap(Chebyshev2D(jnp.asarray(coef.reshape(13, 13)), ps.F_SCALE))(pts), basis @ coef, rtol=1e-10)
+    np.testing.assert_allclose(jax.vmap(Chebyshev2D(jnp.asarray(coef.reshape(13, 13)), sp.F_SCALE))(pts), basis @ coef, rtol=1e-10)
     assert rel_l2(basis @ coef, ft) < 1e-7
     with pytest.raises(ValueError, match="square"):
         Chebyshev2D(jnp.zeros((3, 4)))
     with pytest.raises(ValueError, match="degree"):
         Chebyshev2D.zeros(-1)
-    assert Chebyshev2D.zeros(12, ps.F_SCALE).coef.shape == (13, 13)
+    assert Chebyshev2D.zeros(12, sp.F_SCALE).coef.shape == (13, 13)
 
 
 def test_source_terms_data_weight_scales_only_the_data_rows(x64):
     from types import SimpleNamespace
 
     x = jax.random.uniform(jax.random.PRNGKey(4), (16, 2), jnp.float64)
-    off = SimpleNamespace(u=lambda z: 1.1 * ps.u_true(z), f=ps.f_true)  # nonzero data and PDE residuals
+    off = SimpleNamespace(u=lambda z: 1.1 * sp.u_true(z), f=sp.f_true)  # nonzero data and PDE residuals
     rows = {w: {k: jax.vmap(lambda row: r(off, row))(rw)
-                for k, (r, rw) in source_terms(x, jax.vmap(ps.u_true)(x), x, w, ps.F_SCALE).items()} for w in (1.0, 100.0)}
+                for k, (r, rw) in source_terms(x, jax.vmap(sp.u_true)(x), x, w, sp.F_SCALE).items()} for w in (1.0, 100.0)}
     np.testing.assert_allclose(rows[100.0]["data"], 10.0 * rows[1.0]["data"], rtol=1e-12)
     np.testing.assert_allclose(rows[100.0]["pde"], rows[1.0]["pde"], rtol=1e-12)
     assert float(jnp.min(jnp.abs(rows[1.0]["pde"]))) > 0
@@ -191,6 +204,6 @@ def test_quick_path_loads_the_shipped_full_networks(x64):
     assert tier == "full"
     assert all(g.source == "shipped" and g.config == full[n] for n, g in got.items())
     assert got["pinn"].summary()["source"] == "shipped"
-    u_err, f_err = ps.pinn_errors(got["pinn"].model, ps.DOMAIN.grid(41))
+    u_err, f_err = sp.pinn_errors(got["pinn"].model, sp.DOMAIN.grid(41))
     assert u_err < 1e-5 and f_err < 1e-3  # the fully trained PINN (README: 1.13e-6 / 2.8e-4 on 101²)
-    assert f_err < ps.data_only_errors(got["data"].model)[1]
+    assert f_err < sp.data_only_errors(got["data"].model)[1]
