@@ -11,6 +11,8 @@ trained and evaluated on CPUs inside every search step.
 
 from __future__ import annotations
 
+import functools
+
 import flax.linen as nn
 import jax
 import jax.numpy as jnp
@@ -47,5 +49,13 @@ def make_network(game, key: jax.Array, channels: int = 32, blocks: int = 2) -> F
     """A :class:`PolicyValueNet` for ``game``, initialised and wrapped as an Equinox module."""
     if channels < 1 or blocks < 0:
         raise ValueError(f"make_network: need channels >= 1 and blocks >= 0, got {channels}, {blocks}.")
-    net = PolicyValueNet(game.num_actions, channels, blocks)
-    return from_flax(net, jnp.zeros((1,) + game.obs_shape), key=key)
+    return from_flax(_module(int(game.num_actions), int(channels), int(blocks)), jnp.zeros((1,) + game.obs_shape), key=key)
+
+
+@functools.lru_cache(maxsize=None)
+def _module(num_actions: int, channels: int, blocks: int) -> PolicyValueNet:
+    """One module object per architecture. The adapter keeps ``module.apply`` as static data, and
+    bound methods compare by the identity of their module: networks built by separate calls (a
+    fresh training run, a loaded checkpoint's template) then have the same pytree structure and
+    share every compiled program (self-play, training step, matches) instead of recompiling."""
+    return PolicyValueNet(num_actions, channels, blocks)

@@ -164,7 +164,14 @@ def _half_rule(i, j):
     return (j > i) == ((i + j) % 2 == 0)
 
 
-def _scan_compact(n, cap, n_cand, cand_fn, with_shift=False, unroll=4):
+def _scan_compact(n, cap, n_cand, cand_fn, with_shift=False, unroll=None):
+    """``unroll``: scan iterations per loop trip; by default 1 on CPU, 4 elsewhere. Measured on
+    XLA:CPU (NVE steps of LJ liquids, builds included, interleaved): a rolled loop compiles in
+    ~0.4–0.8 s less per program holding a build and its steps are no slower (256 atoms all-pairs
+    0.10 vs 0.21 ms, 4000 atoms cell list 3.6 vs 5.0 ms, 108 atoms multi-image 4.1 vs 6.6 ms CPU);
+    the lists are identical (the unroll does not change any operation)."""
+    if unroll is None:
+        unroll = 1 if jax.default_backend() == "cpu" else 4
     rows = jnp.arange(n, dtype=jnp.int32)
 
     def body(carry, k):
@@ -474,10 +481,16 @@ class NeighborListFn:
         return _build(positions, make_box(box), nbrs)
 
     def update(self, positions, nbrs: NeighborList, box) -> NeighborList:
-        """Rebuild if any atom moved more than ``skin/2`` since the last build (jittable)."""
+        """Rebuild if any atom moved more than ``skin/2`` since the last build (jittable).
+
+        Called eagerly (outside ``jit``, e.g. by an integrator's ``init``), the test is decided
+        on the host and a rebuild goes through the cached compiled build: an eager
+        ``lax.cond`` would compile itself and the whole build again on every call."""
         box = make_box(box)
         d = positions - nbrs.reference
         moved = jnp.max(jnp.sum(d * d, axis=-1)) > (0.5 * nbrs.skin) ** 2
+        if not isinstance(moved, jax.core.Tracer):
+            return _jit_build(positions, box, nbrs) if bool(moved) else nbrs
         return jax.lax.cond(moved, lambda: _build(positions, box, nbrs), lambda: nbrs)
 
     def needs_rebuild(self, positions, nbrs: NeighborList) -> jax.Array:

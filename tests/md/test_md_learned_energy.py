@@ -48,8 +48,10 @@ def test_network_energy_drives_md_and_is_differentiable_through_the_rollout():
             return jnp.sum((res.final.positions - R) ** 2)
 
         params, static = eqx.partition(net, eqx.is_inexact_array)
-        g = jax.jit(jax.grad(loss))(params)
-        loss_j = jax.jit(loss)
+        # one compiled program gives the gradient and the loss values of the finite difference
+        value_and_grad = jax.jit(jax.value_and_grad(loss))
+        g = value_and_grad(params)[1]
+        loss_j = lambda p: value_and_grad(p)[0]  # noqa: E731
         leaf = jax.tree_util.tree_leaves(params)[0]
         gleaf = jax.tree_util.tree_leaves(g)[0]
         # directional finite difference along the first weight matrix

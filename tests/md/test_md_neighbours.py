@@ -121,11 +121,12 @@ def test_neighbour_forces_equal_brute_force(name, n, rho, H, build):
                 np.testing.assert_array_equal(np.asarray(jnp.sum(nbrs.idx < n, axis=1)), counts)
                 # generic autodiff path
                 assert float(jnp.max(jnp.abs(F_ad - F0))) <= 1e-10 * scale
-                # update() sees the move and rebuilds at the unwrapped, translated positions
-                nb2 = _update(nl, R2, nbrs, box)
-                assert int(nb2.n_builds) == int(nbrs.n_builds) + 1
-            else:  # the same build (update() is the build behind a move test), no second compile
-                nb2 = nl.allocate(R2, box, max_neighbors=nbrs.max_neighbors)
+                nb2 = _update(nl, R2, nbrs, box)  # traced: the move test is a lax.cond
+            else:  # eager: the move test on the host, then allocate's compiled build (no second compile)
+                assert nl.update(R + 0.01, nbrs, box) is nbrs  # moved less than skin/2: kept, no build
+                nb2 = nl.update(R2, nbrs, box)
+            # update() sees the move and rebuilds at the unwrapped, translated positions
+            assert int(nb2.n_builds) == int(nbrs.n_builds) + 1
             assert not bool(nb2.overflow)
             E2, F2, _ = _through_list(R2, nb2, box)
             assert abs(float(E2 - E20)) <= 1e-10 * max(1.0, abs(float(E20)))
