@@ -115,6 +115,15 @@ class HMM(NamedTuple):
                        observe=lambda s: None).final
 
 
+@eqx.filter_jit
+def _free_run(step, x, n_steps: int, save_every: int, saved: bool):
+    """The rollout of :func:`simulate` as one jitted program, compiled once per step function and
+    shapes (an eager ``lax.scan`` would trace and compile a fresh closure on every call):
+    the states every ``save_every`` steps (``saved``) or the final state."""
+    res = rollout(step, x, n_steps, save_every=save_every, observe=None if saved else (lambda s: None))
+    return res.saved if saved else res.final
+
+
 def simulate(hmm: HMM, key, n_cycles: int, burn_in: int = 0, include_initial: bool = False):
     """Draw a truth trajectory and its observations.
 
@@ -128,10 +137,9 @@ def simulate(hmm: HMM, key, n_cycles: int, burn_in: int = 0, include_initial: bo
     k0, k1 = jax.random.split(key)
     x = hmm.x0 + hmm.std0 * jax.random.normal(k0, jnp.shape(hmm.x0), jnp.asarray(hmm.x0).dtype)
     if burn_in:
-        x = rollout(hmm.step, x, burn_in * hmm.steps_per_obs, save_every=hmm.steps_per_obs,
-                    observe=lambda s: None).final
-    truth = rollout(hmm.step, x, n_cycles * hmm.steps_per_obs, save_every=hmm.steps_per_obs,
-                    include_initial=True).saved
+        x = _free_run(hmm.step, x, burn_in * hmm.steps_per_obs, hmm.steps_per_obs, False)
+    truth = jnp.concatenate([jnp.asarray(x)[None], _free_run(hmm.step, x, n_cycles * hmm.steps_per_obs,
+                                                             hmm.steps_per_obs, True)], axis=0)
     obs = jax.vmap(hmm.obs.sample)(jax.random.split(k1, n_cycles), truth[1:])
     return (truth if include_initial else truth[1:]), obs
 
