@@ -3,6 +3,7 @@
 import jax
 import jax.numpy as jnp
 import numpy as np
+import pytest
 
 from jaxhybrid import assimilation as da
 
@@ -140,6 +141,7 @@ def test_shrinkage_brings_a_short_run_closer_to_the_kalman_covariance():
     np.testing.assert_allclose(means[True], means[False], atol=1e-5)
 
 
+@pytest.mark.slow  # compiles the experiment twice by design (~17 s): a long check
 def test_same_seed_gives_bit_identical_experiments_after_a_fresh_compile():
     # An SSLS experiment is a pure function of its keys: two runs with the same keys, the second
     # after dropping every compiled executable (a fresh compile), give bit-identical analyses and

@@ -38,11 +38,16 @@ def test_batched_program_equals_the_single_runs_and_temperature_is_traced():
         md.langevin_program(force, R0, 300.0, 0, seeds=[0], **kw)
 
 
+def test_cost_per_atom_step_needs_a_configuration():
+    with pytest.raises(ValueError, match="configuration"):
+        md.cost_per_atom_step(md.lennard_jones(cutoff=2.5), [], n_steps=3, dt=0.002, mass=1.0, temperature=1.0,
+                              key=jax.random.PRNGKey(0))
+
+
+@pytest.mark.slow  # ~18 s of compiling one timed program per size; dpmd's quick run times two sizes too
 def test_cost_per_atom_step_times_every_size():
     lj = md.lennard_jones(cutoff=2.5)
     confs = [md.lj_liquid_box(n, density=0.8) for n in (32, 108)]
     costs = md.cost_per_atom_step(lj, confs, n_steps=3, dt=0.002, mass=1.0, temperature=1.0, key=jax.random.PRNGKey(0),
                                   units=md.LJ, skin=0.3, repeats=1)
     assert len(costs) == 2 and all(np.isfinite(c) and c > 0 for c in costs)
-    with pytest.raises(ValueError, match="configuration"):
-        md.cost_per_atom_step(lj, [], n_steps=3, dt=0.002, mass=1.0, temperature=1.0, key=jax.random.PRNGKey(0))
