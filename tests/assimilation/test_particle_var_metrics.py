@@ -70,8 +70,10 @@ def test_var4d_window_one_with_identity_model_equals_3dvar(x64):
 def test_obs_windows_masks_missing_past():
     y = jnp.arange(5.0)[:, None]
     w, m = da.obs_windows(y, 3)
-    np.testing.assert_allclose(w[0, :, 0], [0, 0, 0]) and np.testing.assert_allclose(m[0], [0, 0, 1])
-    np.testing.assert_allclose(w[4, :, 0], [2, 3, 4]) and np.testing.assert_allclose(m[4], [1, 1, 1])
+    np.testing.assert_allclose(w[0, :, 0], [0, 0, 0])
+    np.testing.assert_allclose(m[0], [0, 0, 1])
+    np.testing.assert_allclose(w[4, :, 0], [2, 3, 4])
+    np.testing.assert_allclose(m[4], [1, 1, 1])
 
 
 def test_metrics_on_known_cases():
