@@ -89,6 +89,16 @@ def _first_nonfinite(a: np.ndarray) -> Optional[tuple]:
     return i, a[i]
 
 
+def _check_real(name: str, x) -> None:
+    """``ValueError`` unless ``x`` converts to an array of real numbers."""
+    try:
+        a = np.asarray(x)
+    except (TypeError, ValueError) as e:
+        raise ValueError(f"simulate: {name} must be a numeric (N, 3) array ({e}).") from None
+    if a.dtype.kind not in "iuf":
+        raise ValueError(f"simulate: {name} must be real numbers, got dtype {a.dtype}.")
+
+
 def _check_positive_int(name: str, v, lo: int = 1) -> None:
     if isinstance(v, bool) or not isinstance(v, (int, np.integer)) or v < lo:
         raise ValueError(f"simulate: {name} must be an int >= {lo}, got {v!r}.")
@@ -210,12 +220,7 @@ def simulate(
         a larger list.
     """
     t0 = time.perf_counter()
-    try:
-        pos_np = np.asarray(positions)
-    except (TypeError, ValueError) as e:
-        raise ValueError(f"simulate: positions must be a numeric (N, 3) array ({e}).") from None
-    if pos_np.dtype.kind not in "iuf":
-        raise ValueError(f"simulate: positions must be real numbers, got dtype {pos_np.dtype}.")
+    _check_real("positions", positions)
     positions = jnp.asarray(positions)
     if positions.ndim != 2 or positions.shape[1] != 3 or positions.shape[0] == 0:
         raise ValueError(f"simulate: positions must have shape (N, 3) with N >= 1, got {positions.shape}.")
@@ -253,12 +258,7 @@ def simulate(
     if trajectory_path is not None:
         check_symbols(symbols, n, "simulate")  # before the first chunk runs, not when its frames are written
     if momenta is not None:
-        try:
-            mom_np = np.asarray(momenta)
-        except (TypeError, ValueError) as e:
-            raise ValueError(f"simulate: momenta must be a numeric (N, 3) array ({e}).") from None
-        if mom_np.dtype.kind not in "iuf":
-            raise ValueError(f"simulate: momenta must be real numbers, got dtype {mom_np.dtype}.")
+        _check_real("momenta", momenta)
         momenta = jnp.asarray(momenta, positions.dtype)
         if momenta.shape != positions.shape:
             raise ValueError(f"simulate: momenta must have the shape of positions {positions.shape}, got {momenta.shape}.")
